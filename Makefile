@@ -1,0 +1,61 @@
+# Siyu: the two commands of the quick start are `make demo` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+TSTAMP  := $(VENV)/.installed-test
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+CUSTOMERS ?= 20000
+SEED    ?= 42
+PYTEST_ARGS ?=
+
+.PHONY: demo test install test-deps pg-deps pg-start pg-stop serve bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+install: $(STAMP)
+
+# Build the simulated brand into the embedded SQLite database and serve it.
+demo: $(STAMP)
+	$(BIN)/siyu db upgrade
+	$(BIN)/siyu demo --customers $(CUSTOMERS) --seed $(SEED) --reset
+	$(BIN)/siyu serve --host $(HOST) --port $(PORT)
+
+serve: $(STAMP)
+	$(BIN)/siyu serve --host $(HOST) --port $(PORT)
+
+$(TSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# PostgreSQL server binaries from Debian (the tests start their own throwaway cluster).
+pg-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing PostgreSQL from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+test-deps: $(TSTAMP) pg-deps
+
+pg-start: pg-deps
+	@scripts/postgres.sh start
+
+pg-stop:
+	@scripts/postgres.sh stop
+
+# Every test, SQLite and PostgreSQL both.
+test: test-deps
+	SIYU_TEST_POSTGRES_URL=$$(scripts/postgres.sh start) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(TSTAMP) pg-deps
+	SIYU_BENCH_POSTGRES_URL=$$(scripts/postgres.sh start) $(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf var .pytest_cache tests/artifacts

@@ -1,0 +1,82 @@
+"""Settings read from ``SIYU_*`` environment variables.
+
+Imports nothing internal. Invalid values fail at start-up with the variable's name
+(pydantic-settings reports ``SIYU_<FIELD>``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.cwd() / "var"
+
+
+class Settings(BaseSettings):
+    """All configuration of one Siyu install."""
+
+    model_config = SettingsConfigDict(env_prefix="SIYU_", extra="ignore")
+
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Where the embedded database and caches live.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means sqlite:///<data_dir>/siyu.db")
+    secret_key: str = Field(
+        default="",
+        description="Key material for PII encryption and blind indexes (>= 32 chars). Required outside dev.",
+    )
+    env: str = Field(default="dev", description="dev | test | prod")
+    timezone: str = Field(default="Asia/Shanghai", description="The brand's time zone for days and working hours.")
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_batch: int = Field(default=1000, ge=1, le=10000)
+    max_properties_bytes: int = Field(default=16 * 1024, ge=256)
+    unique_identity_kinds: str = Field(default="phone,unionid,member_no,app_user_id")
+    test_phone_numbers: str = Field(default="13800138000,13900139000,18888888888,13333333333")
+    extra_identity_kinds: str = Field(default="", description="Comma-separated extra identity kinds to register.")
+    log_level: str = Field(default="INFO")
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_tz(cls, v: str) -> str:
+        ZoneInfo(v)  # raises on an unknown zone
+        return v
+
+    @field_validator("secret_key")
+    @classmethod
+    def _key_length(cls, v: str) -> str:
+        if v and len(v) < 32:
+            raise ValueError("SIYU_SECRET_KEY must be at least 32 characters")
+        return v
+
+    @property
+    def effective_database_url(self) -> str:
+        """Return the configured URL, or the embedded SQLite file under data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'siyu.db'}"
+
+    @property
+    def effective_secret_key(self) -> str:
+        """Return the secret key; in dev/test without one, a fixed development key."""
+        if self.secret_key:
+            return self.secret_key
+        if self.env == "prod":
+            raise ValueError("SIYU_SECRET_KEY is required when SIYU_ENV=prod")
+        return "siyu-development-key-do-not-use-in-production!"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """Return the brand's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def csv_set(self, value: str) -> frozenset[str]:
+        """Split a comma-separated setting into a set of trimmed items."""
+        return frozenset(x.strip() for x in value.split(",") if x.strip())
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (cached)."""
+    return Settings()

@@ -1,0 +1,75 @@
+"""Engine and session factory; one unit of work per request or job.
+
+SQLite runs in WAL mode with ``BEGIN IMMEDIATE`` for write transactions so concurrent writers queue
+on the database lock instead of failing mid-transaction; PostgreSQL uses psycopg 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from siyu.config import get_settings
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` with the per-backend settings Siyu relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _sqlite_setup(engine)
+        return engine
+    if parsed.drivername in ("postgresql", "postgres"):
+        url = str(parsed.set(drivername="postgresql+psycopg"))
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    """Return the process-wide engine for the configured database."""
+    return make_engine(get_settings().effective_database_url)
+
+
+def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
+    """Return a session factory bound to ``engine`` (default: the configured one)."""
+    return sessionmaker(bind=engine or get_engine(), expire_on_commit=False, autoflush=False)
+
+
+@contextmanager
+def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
+    """Yield a session; commit if the block succeeds, roll back if it raises."""
+    session = session_factory(engine)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

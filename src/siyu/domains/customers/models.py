@@ -1,0 +1,50 @@
+"""Customers (one row per person once merged), custom attributes and consent records."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from siyu.db.base import Base, BigId, JsonDoc, UTCDateTime
+
+
+class Customer(Base):
+    """A person. A merged customer keeps its row as a tombstone pointing at the survivor."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Always points at a live root (flattened on every merge), NULL for live customers.
+    merged_into_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("customers.id"), index=True)
+    name_enc: Mapped[str | None] = mapped_column(Text)  # AES-GCM, see kit.crypto
+    name_idx: Mapped[str | None] = mapped_column(String(32), index=True)  # blind index for exact search
+    name_masked: Mapped[str | None] = mapped_column(String(64))
+    gender: Mapped[str] = mapped_column(String(8), default="unknown")
+    birthday: Mapped[date | None] = mapped_column(Date)
+    region: Mapped[str | None] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(32))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    source_platform: Mapped[str | None] = mapped_column(String(32), index=True)
+    source_channel_code_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Consent(Base):
+    """An append-only consent fact: granted or withdrawn, per channel and purpose."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_customer_channel", "customer_id", "channel", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(32), default="marketing")
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(64))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,64 @@
+"""Staff members and who follows whom (ownership, 归属)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from siyu.db.base import Base, BigId, UTCDateTime
+
+
+class Staff(Base):
+    """A frontline staff member (导购 / 顾问) with a WeCom user id."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    userid: Mapped[str] = mapped_column(String(64), unique=True)  # WeCom userid
+    name: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(64))
+    store: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | departed
+    departed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Ownership(Base):
+    """A follow relation: staff member follows the person behind ``identity_id``.
+
+    A customer may be followed by several staff. ``removed_at`` set means the relation ended
+    (``removed_by``: customer deleted staff, staff deleted customer, transfer, departure).
+    """
+
+    __tablename__ = "ownerships"
+    __table_args__ = (
+        Index("ix_ownerships_identity_staff", "identity_id", "staff_id"),
+        Index("ix_ownerships_staff_removed", "staff_id", "removed_at"),
+        Index("ix_ownerships_code_added", "channel_code_id", "added_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(BigId, ForeignKey("identities.id"))
+    staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.id"))
+    channel_code_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("channel_codes.id"))
+    source: Mapped[str] = mapped_column(String(32))  # channel_code | import | transfer | event
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(16))
+    transferred_from_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class StaffTransfer(Base):
+    """An audited move of customers from one staff member to another."""
+
+    __tablename__ = "staff_transfers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    from_staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.id"))
+    to_staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.id"))
+    reason: Mapped[str] = mapped_column(String(16))  # in_service | departure
+    customers: Mapped[int] = mapped_column(default=0)
+    actor: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,1 @@
+"""Leaf helpers: time, money, ids, crypto, pagination. Import nothing internal but config."""
