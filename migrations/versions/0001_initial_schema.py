@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 05:04:43.756367
+Create Date: 2026-11-23
 """
 
 from collections.abc import Sequence

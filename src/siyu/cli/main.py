@@ -1,0 +1,15 @@
+"""The ``siyu`` command: every command calls services, never SQL.
+
+Errors a user can cause print a message to stderr and exit non-zero (see :func:`run`).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from siyu.cli import db_cmds, serve_cmds
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Siyu (私域): private-domain operations platform.")
+app.add_typer(db_cmds.app, name="db")
+app.command("serve")(serve_cmds.serve)

@@ -1,0 +1,104 @@
+"""Users (argon2id passwords), API keys (SHA-256 of a random token) and the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
+
+from siyu.domains.access import repository as repo
+from siyu.domains.access.models import ApiKey, AuditEntry, User
+from siyu.domains.access.principal import ROLES, SCOPES, Principal
+from siyu.errors import Conflict, Unauthorized, ValidationFailed
+from siyu.kit.ids import new_token
+from siyu.kit.time import utcnow
+
+_hasher = PasswordHasher()
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def create_user(
+    session: Session, username: str, password: str, role: str, *, staff_id: int | None = None,
+    can_read_pii: bool | None = None, actor: str = "cli",
+) -> User:
+    """Create a user; staff users must be linked to a staff member."""
+    if not _USERNAME.match(username):
+        raise ValidationFailed("username must be 3-64 letters, digits or _.@-", code="invalid_username")
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", code="invalid_role")
+    if len(password) < 8:
+        raise ValidationFailed("password must be at least 8 characters", code="weak_password")
+    if role == "staff" and staff_id is None:
+        raise ValidationFailed("a staff user must be linked to a staff member (--staff USERID)", code="staff_required")
+    if repo.user_by_name(session, username):
+        raise Conflict(f"user {username!r} already exists", code="user_exists")
+    pii = role == "admin" if can_read_pii is None else can_read_pii
+    user = User(username=username, password_hash=hash_password(password), role=role, staff_id=staff_id,
+                can_read_pii=pii, created_at=utcnow())
+    repo.add(session, user)
+    audit(session, actor, "user.create", "user", user.id, {"username": username, "role": role})
+    return user
+
+
+def verify_password(user: User, password: str) -> bool:
+    """Return whether ``password`` matches the user's hash."""
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def principal_for_user(user: User) -> Principal:
+    """Return the principal a logged-in user acts as."""
+    scopes = frozenset({"admin"}) if user.role == "admin" else frozenset()
+    return Principal(actor=f"user:{user.username}", role=user.role, scopes=scopes,
+                     staff_id=user.staff_id, can_read_pii=user.can_read_pii)
+
+
+def _key_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_key(session: Session, name: str, scopes: list[str], *, actor: str = "cli") -> tuple[ApiKey, str]:
+    """Create an API key and return it with its plaintext token (shown once, never stored)."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if not scopes or unknown:
+        raise ValidationFailed(f"scopes must be among {', '.join(SCOPES)}", code="invalid_scope")
+    token = new_token(f"sk_{scopes[0]}")
+    key = ApiKey(name=name, prefix=token[:16], key_hash=_key_hash(token), scopes=sorted(set(scopes)),
+                 created_by=actor, created_at=utcnow())
+    repo.add(session, key)
+    audit(session, actor, "apikey.create", "api_key", key.id, {"name": name, "scopes": key.scopes})
+    return key, token
+
+
+def principal_for_api_key(session: Session, token: str) -> Principal:
+    """Return the principal of a valid, unrevoked API key, or raise Unauthorized."""
+    key = repo.api_key_by_hash(session, _key_hash(token))
+    if key is None or key.revoked_at is not None:
+        raise Unauthorized("invalid or revoked API key", code="invalid_api_key")
+    scopes = frozenset(key.scopes)
+    return Principal(actor=f"apikey:{key.id}", role="admin" if "admin" in scopes else "operator",
+                     scopes=scopes, can_read_pii="admin" in scopes)
+
+
+def audit(session: Session, actor: str, action: str, target_type: str, target_id: object = None,
+          detail: dict[str, Any] | None = None, request_id: str | None = None) -> None:
+    """Append an audit entry (in the caller's unit of work)."""
+    session.add(AuditEntry(actor=actor, action=action, target_type=target_type,
+                           target_id=None if target_id is None else str(target_id),
+                           detail=detail or {}, request_id=request_id, at=utcnow()))
+
+
+def recent_audit(session: Session, *, limit: int = 100, action: str | None = None) -> list[AuditEntry]:
+    """Return the newest audit entries."""
+    return repo.audit_entries(session, limit=limit, action=action)

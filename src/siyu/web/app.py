@@ -1,0 +1,107 @@
+"""The ASGI application: API routers of every domain, error mapping, limits, request ids."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, ORJSONResponse
+from sqlalchemy import Engine, text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from siyu import __version__
+from siyu.config import Settings, get_settings
+from siyu.db.engine import make_engine, session_factory
+from siyu.errors import SiyuError
+from siyu.web import routers
+
+log = structlog.get_logger("siyu.http")
+
+
+def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
+    body: dict[str, object] = {"code": code, "message": message}
+    body.update(extra)
+    return ORJSONResponse({"error": body}, status_code=status)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413 before reading them all."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _error(413, "payload_too_large", f"request body is over {self.limit} bytes; send smaller batches")(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _error(413, "payload_too_large", f"request body is over {self.limit} bytes; send smaller batches")(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the application for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.effective_database_url)
+    app = FastAPI(title="Siyu API", version=__version__, default_response_class=ORJSONResponse,
+                  description="Siyu (私域) private-domain operations platform: ingestion, OneID, customers, channel codes.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = session_factory(engine)
+
+    @app.exception_handler(SiyuError)
+    async def _siyu_error(_request: Request, exc: SiyuError) -> JSONResponse:
+        return ORJSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "code": e["type"], "message": e["msg"]}
+                  for e in exc.errors()]
+        if any(e["code"] == "json_invalid" for e in errors):
+            return _error(400, "malformed_json", "request body is not valid JSON", fields=errors)
+        return _error(422, "validation_error", "request does not match the schema; see fields", fields=errors)
+
+    @app.middleware("http")
+    async def _request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        request.state.request_id = rid
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        response.headers["x-request-id"] = rid
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Answer when the server is up and its database reachable."""
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    for router in routers.all_routers():
+        app.include_router(router, prefix="/api/v1")
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
