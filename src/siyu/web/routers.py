@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
+from siyu.domains.identity import endpoints as identity
 from siyu.domains.ingest import endpoints as ingest
+
+
+def openapi_models() -> list[type[BaseModel]]:
+    """Return body models documented by hand (endpoints that parse raw JSON for speed)."""
+    return list(ingest.OPENAPI_MODELS)
 
 
 def all_routers() -> list[APIRouter]:
     """Return every domain router."""
-    return [ingest.router]
+    return [ingest.router, identity.router]

@@ -1,0 +1,66 @@
+"""FastAPI dependencies: one unit of work per request, the caller's principal, scope checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from siyu.config import Settings
+from siyu.domains.access import Principal
+from siyu.domains.access import service as access
+from siyu.errors import Forbidden, Unauthorized
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """Return the app's settings."""
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Yield the request's session; commit on success, roll back on error."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _token(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def get_principal(request: Request, session: Session = Depends(get_session)) -> Principal:
+    """Return the authenticated caller (API key), or raise 401."""
+    token = _token(request)
+    if not token:
+        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'", code="missing_credentials")
+    principal = access.principal_for_api_key(session, token)
+    request.state.actor = principal.actor
+    return principal
+
+
+def require_scope(scope: str) -> Callable[[Principal], Principal]:
+    """Return a dependency that demands ``scope`` of the caller."""
+
+    def _check(principal: Principal = Depends(get_principal)) -> Principal:
+        if not principal.has_scope(scope):
+            raise Forbidden(f"this API key lacks the '{scope}' scope", code="insufficient_scope")
+        return principal
+
+    return _check
+
+
+def require_reader(principal: Principal = Depends(get_principal)) -> Principal:
+    """Demand a caller that may read customer data (admin-scoped keys, or users)."""
+    if principal.actor.startswith("apikey:") and not principal.has_scope("admin"):
+        raise Forbidden("reading customers needs an API key with the 'admin' scope", code="insufficient_scope")
+    return principal

@@ -1,0 +1,212 @@
+"""All SQL of the identity graph: bulk look-ups, inserts and the moves a merge or split makes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from siyu.db.bulk import chunks, insert_ignore, is_postgres
+from siyu.domains.customers import Customer
+from siyu.domains.identity.models import Identity, IdentityBlock, IdentityIssue, IdentityLink, Merge
+
+GRAPH_LOCK_KEY = 0x5159_0001  # one advisory lock serialises writers of the identity graph on PostgreSQL
+
+IDENT_COLS = (Identity.id, Identity.kind, Identity.lookup, Identity.customer_id)
+
+
+def lock_graph(session: Session) -> None:
+    """Serialise identity-graph writers for this transaction (SQLite's BEGIN IMMEDIATE already does)."""
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": GRAPH_LOCK_KEY})
+
+
+def identities_by_lookup(session: Session, lookups: Iterable[str]) -> list[Any]:
+    """Return (id, kind, lookup, customer_id) of the identities with these blind indexes."""
+    keys = list(lookups)
+    rows: list[Any] = []
+    for part in chunks(keys):
+        rows.extend(session.execute(select(*IDENT_COLS).where(Identity.lookup.in_(part))).all())
+    return rows
+
+
+def identities_of_customers(session: Session, customer_ids: Iterable[int]) -> list[Any]:
+    """Return (id, kind, lookup, customer_id) of every identity held by these customers."""
+    ids = list(customer_ids)
+    rows: list[Any] = []
+    for part in chunks(ids):
+        rows.extend(session.execute(select(*IDENT_COLS).where(Identity.customer_id.in_(part))).all())
+    return rows
+
+
+def any_block(session: Session, left: list[int], right: list[int]) -> bool:
+    """Return whether an operator blocked any identity of ``left`` from any of ``right``."""
+    if not left or not right:
+        return False
+    cond = or_(and_(IdentityBlock.a_id.in_(left), IdentityBlock.b_id.in_(right)),
+               and_(IdentityBlock.a_id.in_(right), IdentityBlock.b_id.in_(left)))
+    return session.execute(select(IdentityBlock.id).where(cond).limit(1)).first() is not None
+
+
+def insert_customers(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert customers and return their ids in the order given."""
+    ids: list[int] = []
+    stmt = Customer.__table__.insert().returning(Customer.__table__.c.id, sort_by_parameter_order=True)
+    for part in chunks(rows):
+        ids.extend(session.execute(stmt, list(part)).scalars().all())
+    return ids
+
+
+def insert_identities(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert identities and return their ids in the order given."""
+    ids: list[int] = []
+    stmt = Identity.__table__.insert().returning(Identity.__table__.c.id, sort_by_parameter_order=True)
+    for part in chunks(rows):
+        ids.extend(session.execute(stmt, list(part)).scalars().all())
+    return ids
+
+
+def move_identities(session: Session, to_customer: dict[int, list[int]]) -> None:
+    """Point identities at new customers: ``{customer_id: [identity ids]}``."""
+    for customer_id, identity_ids in to_customer.items():
+        for part in chunks(identity_ids):
+            session.execute(update(Identity).where(Identity.id.in_(part)).values(customer_id=customer_id))
+
+
+def mark_merged(session: Session, merged_id: int, root_id: int, now: datetime) -> None:
+    """Make ``merged_id`` (and every tombstone pointing at it) point at the live ``root_id``."""
+    session.execute(update(Customer).where(or_(Customer.id == merged_id, Customer.merged_into_id == merged_id))
+                    .values(merged_into_id=root_id, updated_at=now))
+
+
+def absorb_profile(session: Session, survivor_id: int, merged_id: int, now: datetime) -> None:
+    """Fill the survivor's empty profile fields from the merged customer; keep the earliest first-seen."""
+    src = select(Customer).where(Customer.id == merged_id).subquery()
+    values: dict[str, Any] = {
+        col: func.coalesce(getattr(Customer, col), select(src.c[col]).scalar_subquery())
+        for col in ("name_enc", "name_idx", "name_masked", "birthday", "region", "city",
+                    "source_platform", "source_channel_code_id")
+    }
+    values["first_seen_at"] = func.min(Customer.first_seen_at, select(src.c.first_seen_at).scalar_subquery()) \
+        if session.get_bind().dialect.name == "sqlite" else \
+        func.least(Customer.first_seen_at, select(src.c.first_seen_at).scalar_subquery())
+    values["updated_at"] = now
+    session.execute(update(Customer).where(Customer.id == survivor_id).values(**values))
+    gender = session.execute(select(Customer.gender).where(Customer.id == survivor_id)).scalar_one()
+    if gender == "unknown":
+        other = session.execute(select(Customer.gender).where(Customer.id == merged_id)).scalar_one()
+        session.execute(update(Customer).where(Customer.id == survivor_id).values(gender=other))
+
+
+def revive(session: Session, customer_id: int, now: datetime) -> None:
+    """Make a tombstone live again (after an unmerge)."""
+    session.execute(update(Customer).where(Customer.id == customer_id).values(merged_into_id=None, updated_at=now))
+
+
+def repoint_tombstones(session: Session, ids: list[int], root_id: int, now: datetime) -> None:
+    """Point these tombstones at ``root_id``."""
+    for part in chunks(ids):
+        session.execute(update(Customer).where(Customer.id.in_(part)).values(merged_into_id=root_id, updated_at=now))
+
+
+def insert_merges(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert merge records."""
+    if rows:
+        session.execute(Merge.__table__.insert(), rows)
+
+
+def insert_links(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert identity links, skipping pairs already linked."""
+    insert_ignore(session, IdentityLink.__table__, rows, ["a_id", "b_id"])
+
+
+def insert_blocks(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert operator blocks, skipping pairs already blocked."""
+    insert_ignore(session, IdentityBlock.__table__, rows, ["a_id", "b_id"])
+
+
+def insert_issues(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert review-queue entries."""
+    if rows:
+        session.execute(IdentityIssue.__table__.insert(), rows)
+
+
+def customer(session: Session, customer_id: int) -> Customer | None:
+    """Return one customer row (live or tombstone)."""
+    return session.get(Customer, customer_id)
+
+
+def identities(session: Session, customer_id: int) -> list[Identity]:
+    """Return the identity rows of one customer, oldest first."""
+    return list(session.scalars(select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)))
+
+
+def identity_rows(session: Session, identity_ids: list[int]) -> list[Identity]:
+    """Return identity rows by id."""
+    return list(session.scalars(select(Identity).where(Identity.id.in_(identity_ids))))
+
+
+def identity_by_lookup(session: Session, lookup: str) -> Identity | None:
+    """Return the identity with this blind index."""
+    return session.scalar(select(Identity).where(Identity.lookup == lookup))
+
+
+def links_among(session: Session, identity_ids: list[int]) -> list[IdentityLink]:
+    """Return links touching any of these identities."""
+    cond = or_(IdentityLink.a_id.in_(identity_ids), IdentityLink.b_id.in_(identity_ids))
+    return list(session.scalars(select(IdentityLink).where(cond).order_by(IdentityLink.id)))
+
+
+def blocks_among(session: Session, identity_ids: list[int]) -> list[IdentityBlock]:
+    """Return blocks touching any of these identities."""
+    cond = or_(IdentityBlock.a_id.in_(identity_ids), IdentityBlock.b_id.in_(identity_ids))
+    return list(session.scalars(select(IdentityBlock).where(cond).order_by(IdentityBlock.id)))
+
+
+def merges_of(session: Session, customer_ids: list[int]) -> list[Merge]:
+    """Return merges where these customers survived or were merged, oldest first."""
+    cond = or_(Merge.survivor_id.in_(customer_ids), Merge.merged_id.in_(customer_ids))
+    return list(session.scalars(select(Merge).where(cond).order_by(Merge.id)))
+
+
+def merge(session: Session, merge_id: int) -> Merge | None:
+    """Return one merge record."""
+    return session.get(Merge, merge_id)
+
+
+def tombstones_of(session: Session, root_id: int) -> list[int]:
+    """Return ids of customers merged (directly or not) into ``root_id``."""
+    return list(session.scalars(select(Customer.id).where(Customer.merged_into_id == root_id)))
+
+
+def active_merge_parents(session: Session, merged_ids: list[int]) -> dict[int, int]:
+    """Return merged_id → direct survivor for merges not undone."""
+    rows = session.execute(select(Merge.merged_id, Merge.survivor_id)
+                           .where(Merge.merged_id.in_(merged_ids), Merge.undone_at.is_(None))).all()
+    return {m: s for m, s in rows}
+
+
+def issues(session: Session, *, status: str | None, category: str | None, limit: int, before: int | None) -> list[IdentityIssue]:
+    """Return review-queue entries, newest first."""
+    query = select(IdentityIssue).order_by(IdentityIssue.id.desc()).limit(limit)
+    if status:
+        query = query.where(IdentityIssue.status == status)
+    if category:
+        query = query.where(IdentityIssue.category == category)
+    if before:
+        query = query.where(IdentityIssue.id < before)
+    return list(session.scalars(query))
+
+
+def issues_of(session: Session, customer_ids: list[int]) -> list[IdentityIssue]:
+    """Return review entries naming these customers."""
+    cond = or_(IdentityIssue.customer_id.in_(customer_ids), IdentityIssue.other_customer_id.in_(customer_ids))
+    return list(session.scalars(select(IdentityIssue).where(cond).order_by(IdentityIssue.id)))
+
+
+def issue(session: Session, issue_id: int) -> IdentityIssue | None:
+    """Return one review entry."""
+    return session.get(IdentityIssue, issue_id)

@@ -1,0 +1,294 @@
+"""Batch OneID resolution: many facts' identity sets → one customer per person.
+
+Works set-at-a-time so ingestion can resolve thousands of facts with a handful of statements:
+one look-up of every identity in the batch, one load of the customers involved, then an in-memory
+union over the facts in order, then bulk writes. The caller holds the graph lock
+(:func:`repository.lock_graph`) so the in-memory view cannot go stale.
+
+Rules, in order, for each fact:
+1. Identities not seen before are created; identities seen before name their customers.
+2. Two customers named by one fact merge into the older one, unless a kind that is unique per
+   person (phone, unionid, member_no, app_user_id by default) has a different value on each side,
+   or an operator blocked the pair: then nothing merges and a conflict goes to review.
+3. A new identity of a unique kind whose customer already holds another value of that kind becomes
+   its own customer, with a conflict for review (nothing is silently attached).
+4. The fact is anchored on its most specific identity within the resolved customer.
+Every link and merge records the fact (cause) that made it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from siyu.domains.identity import repository as repo
+from siyu.domains.identity.kinds import KindRegistry, KindSpec
+from siyu.kit.crypto import PiiVault
+from siyu.kit.time import utcnow
+
+
+@dataclass(slots=True)
+class FactIdentities:
+    """The normalised identities of one fact and the fact's reference for explanations."""
+
+    cause_type: str  # event | order | import | manual
+    cause_ref: str
+    occurred_at: datetime
+    items: list[tuple[KindSpec, str, str, str]]  # (spec, kind, normalised value, blind index)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Where one fact landed."""
+
+    anchor_id: int
+    customer_id: int
+    identity_ids: dict[str, int]
+
+
+_seq = itertools.count()
+
+
+class _Cust:
+    __slots__ = ("id", "order", "idents", "merged_into", "first_seen", "loaded")
+
+    def __init__(self, cid: int | None, first_seen: datetime | None = None):
+        self.id = cid
+        self.order: tuple[int, int] = (0, cid) if cid is not None else (1, next(_seq))
+        self.idents: list[_Ident] = []
+        self.merged_into: _Cust | None = None
+        self.first_seen = first_seen
+        self.loaded = cid is None  # new customers are fully known
+
+    def root(self) -> _Cust:
+        node = self
+        while node.merged_into is not None:
+            node = node.merged_into
+        return node
+
+    def values(self, kind: str) -> set[str]:
+        return {i.lookup for i in self.idents if i.kind == kind}
+
+
+class _Ident:
+    __slots__ = ("id", "kind", "lookup", "value", "spec", "cust", "home_id", "cause")
+
+    def __init__(self, iid: int | None, kind: str, lookup: str, cust: _Cust, home_id: int | None):
+        self.id = iid
+        self.kind = kind
+        self.lookup = lookup
+        self.cust = cust
+        self.home_id = home_id  # customer_id in the database before this batch
+        self.value: str | None = None
+        self.spec: KindSpec | None = None
+        self.cause: tuple[str, str, datetime] | None = None
+
+
+@dataclass
+class _Plan:
+    idents: dict[str, _Ident] = field(default_factory=dict)
+    custs: dict[int, _Cust] = field(default_factory=dict)
+    new_custs: list[_Cust] = field(default_factory=list)
+    merges: list[tuple[_Cust, _Cust, list[_Ident], list[_Ident], tuple[str, str]]] = field(default_factory=list)
+    links: dict[tuple[int, int], tuple[_Ident, _Ident, str, str]] = field(default_factory=dict)
+    issues: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Resolver:
+    """Resolve batches of facts against the identity graph."""
+
+    def __init__(self, session: Session, vault: PiiVault, kinds: KindRegistry):
+        self.session = session
+        self.vault = vault
+        self.kinds = kinds
+
+    # -- loading -------------------------------------------------------------------------
+    def _load(self, plan: _Plan, facts: list[FactIdentities]) -> None:
+        lookups = {lookup for f in facts for *_x, lookup in f.items}
+        for iid, kind, lookup, cid in repo.identities_by_lookup(self.session, lookups):
+            cust = plan.custs.get(cid) or plan.custs.setdefault(cid, _Cust(cid))
+            ident = _Ident(iid, kind, lookup, cust, cid)
+            cust.idents.append(ident)
+            plan.idents[lookup] = ident
+
+    def _complete(self, plan: _Plan, custs: list[_Cust]) -> None:
+        """Load every identity of existing customers about to take part in a merge or attach."""
+        todo = [c for c in custs if not c.loaded]
+        if not todo:
+            return
+        for iid, kind, lookup, cid in repo.identities_of_customers(self.session, [c.id for c in todo]):
+            if lookup in plan.idents:
+                continue
+            cust = plan.custs[cid]
+            ident = _Ident(iid, kind, lookup, cust, cid)
+            cust.idents.append(ident)
+            plan.idents[lookup] = ident
+        for cust in todo:
+            cust.loaded = True
+
+    # -- rules ---------------------------------------------------------------------------
+    def _conflict_kind(self, a: _Cust, b: _Cust) -> str | None:
+        for kind in self.kinds.unique:
+            va, vb = a.values(kind), b.values(kind)
+            if va and vb and va != vb:
+                return kind
+        return None
+
+    def _blocked(self, a: _Cust, b: _Cust) -> bool:
+        left = [i.id for i in a.idents if i.id is not None]
+        right = [i.id for i in b.idents if i.id is not None]
+        return repo.any_block(self.session, left, right)
+
+    def _issue(self, plan: _Plan, category: str, kind: str, masked: str, a: _Cust | None, b: _Cust | None,
+               fact: FactIdentities, detail: dict[str, Any]) -> None:
+        plan.issues.append({"category": category, "kind": kind, "value_masked": masked, "_a": a, "_b": b,
+                            "cause_type": fact.cause_type, "cause_ref": fact.cause_ref, "detail": detail})
+
+    def _merge(self, plan: _Plan, survivor: _Cust, other: _Cust, via: list[_Ident], fact: FactIdentities) -> None:
+        brought = list(other.idents)
+        for ident in brought:
+            ident.cust = survivor
+        survivor.idents.extend(brought)
+        other.idents = []
+        other.merged_into = survivor
+        if other.first_seen and (survivor.first_seen is None or other.first_seen < survivor.first_seen):
+            survivor.first_seen = other.first_seen
+        if other.id is not None:
+            plan.merges.append((survivor, other, brought, via, (fact.cause_type, fact.cause_ref)))
+
+    def _new_ident(self, plan: _Plan, spec: KindSpec, kind: str, value: str, lookup: str, cust: _Cust,
+                   fact: FactIdentities) -> _Ident:
+        ident = _Ident(None, kind, lookup, cust, None)
+        ident.value, ident.spec = value, spec
+        ident.cause = (fact.cause_type, fact.cause_ref, fact.occurred_at)
+        cust.idents.append(ident)
+        plan.idents[lookup] = ident
+        return ident
+
+    def _new_cust(self, plan: _Plan, fact: FactIdentities) -> _Cust:
+        cust = _Cust(None, fact.occurred_at)
+        plan.new_custs.append(cust)
+        return cust
+
+    def _apply(self, plan: _Plan, fact: FactIdentities) -> _Ident:
+        entries = fact.items
+        known = [plan.idents[lk] for *_x, lk in entries if lk in plan.idents]
+        roots = sorted({id(i.cust.root()): i.cust.root() for i in known}.values(), key=lambda c: c.order)
+        changed = False
+        if not roots:
+            home = self._new_cust(plan, fact)
+        else:
+            self._complete(plan, roots)
+            home = roots[0]
+            for other in roots[1:]:
+                kind = self._conflict_kind(home, other)
+                if kind or self._blocked(home, other):
+                    self._issue(plan, "conflict" if kind else "blocked", kind or "*", "", home, other, fact,
+                                {"reason": f"both hold a different {kind}" if kind else "an operator split these identities"})
+                    continue
+                via = [i for i in known if i.cust.root() in (home, other)]
+                self._merge(plan, home, other, via, fact)
+                changed = True
+        members: list[_Ident] = []
+        for spec, kind, value, lookup in entries:
+            ident = plan.idents.get(lookup)
+            if ident is None:
+                if self.kinds.is_unique(kind) and home.values(kind):
+                    loner = self._new_cust(plan, fact)
+                    self._new_ident(plan, spec, kind, value, lookup, loner, fact)
+                    self._issue(plan, "conflict", kind, spec.mask(value), home, loner, fact,
+                                {"reason": f"customer already holds another {kind}; kept as a separate customer"})
+                    continue
+                ident = self._new_ident(plan, spec, kind, value, lookup, home, fact)
+                changed = True
+            if ident.cust.root() is home:
+                members.append(ident)
+        anchor = max(members, key=lambda i: (self.kinds.spec(i.kind).specificity, i.kind))
+        if changed:
+            for ident in members:
+                if ident is not anchor:
+                    plan.links.setdefault((id(anchor), id(ident)), (anchor, ident, fact.cause_type, fact.cause_ref))
+        return anchor
+
+    # -- writing -------------------------------------------------------------------------
+    def _persist(self, plan: _Plan, now: datetime) -> None:
+        live_new = [c for c in plan.new_custs if c.merged_into is None and c.idents]
+        ids = repo.insert_customers(self.session, [
+            {"first_seen_at": c.first_seen or now, "created_at": now, "updated_at": now, "gender": "unknown",
+             "attributes": {}} for c in live_new])
+        for cust, cid in zip(live_new, ids, strict=True):
+            cust.id = cid
+        new_idents = [i for i in plan.idents.values() if i.id is None]
+        rows = []
+        for ident in new_idents:
+            spec, value = ident.spec, ident.value
+            assert spec is not None and value is not None and ident.cause is not None
+            cid = ident.cust.root().id
+            rows.append({"kind": ident.kind, "lookup": ident.lookup, "masked": spec.mask(value),
+                         "value": None if spec.pii else value, "value_enc": self.vault.encrypt(value) if spec.pii else None,
+                         "customer_id": cid, "origin_customer_id": cid, "cause_type": ident.cause[0],
+                         "cause_ref": ident.cause[1][:160], "created_at": now})
+        for ident, iid in zip(new_idents, repo.insert_identities(self.session, rows), strict=True):
+            ident.id = iid
+        moves: dict[int, list[int]] = {}
+        for ident in plan.idents.values():
+            if ident.home_id is not None and ident.cust.root().id != ident.home_id:
+                moves.setdefault(ident.cust.root().id, []).append(ident.id)  # type: ignore[arg-type]
+        repo.move_identities(self.session, moves)
+        self._persist_merges(plan, now)
+        repo.insert_links(self.session, self._link_rows(plan, now))
+        repo.insert_issues(self.session, [self._issue_row(i, now) for i in plan.issues])
+
+    def _persist_merges(self, plan: _Plan, now: datetime) -> None:
+        rows = []
+        for survivor, other, brought, via, (ctype, cref) in plan.merges:
+            repo.absorb_profile(self.session, survivor.id, other.id, now)  # type: ignore[arg-type]
+            repo.mark_merged(self.session, other.id, survivor.root().id, now)  # type: ignore[arg-type]
+            rows.append({"survivor_id": survivor.id, "merged_id": other.id, "identity_ids": [i.id for i in brought],
+                         "via_identity_ids": sorted({i.id for i in via}), "cause_type": ctype,
+                         "cause_ref": cref[:160], "actor": None, "reason": None, "created_at": now})
+        repo.insert_merges(self.session, rows)
+
+    def _link_rows(self, plan: _Plan, now: datetime) -> list[dict[str, Any]]:
+        seen: set[tuple[int, int]] = set()
+        rows = []
+        for key, (a, b, ctype, cref) in plan.links.items():
+            if a.id == b.id:
+                continue
+            pair = (min(a.id, b.id), max(a.id, b.id))  # type: ignore[type-var]
+            if pair in seen:
+                continue
+            seen.add(pair)  # type: ignore[arg-type]
+            rows.append({"a_id": pair[0], "b_id": pair[1], "cause_type": ctype, "cause_ref": cref[:160], "created_at": now})
+        return rows
+
+    @staticmethod
+    def _issue_row(issue: dict[str, Any], now: datetime) -> dict[str, Any]:
+        a, b = issue.pop("_a"), issue.pop("_b")
+        issue["customer_id"] = a.root().id if a else None
+        issue["other_customer_id"] = b.root().id if b else None
+        issue["cause_ref"] = issue["cause_ref"][:160]
+        issue.update(status="open", created_at=now)
+        return issue
+
+    # -- entry point ---------------------------------------------------------------------
+    def resolve(self, facts: list[FactIdentities]) -> list[Resolved]:
+        """Resolve ``facts`` in order and write the graph changes; return where each landed."""
+        plan = _Plan()
+        self._load(plan, facts)
+        anchors = [self._apply(plan, fact) for fact in facts]
+        self._persist(plan, utcnow())
+        out = []
+        for fact, anchor in zip(facts, anchors, strict=True):
+            home = anchor.cust.root()
+            ids = {}
+            for _spec, kind, _value, lookup in fact.items:
+                ident = plan.idents[lookup]
+                if ident.cust.root() is home:
+                    ids[kind] = ident.id
+            out.append(Resolved(anchor.id, home.id, ids))  # type: ignore[arg-type]
+        return out

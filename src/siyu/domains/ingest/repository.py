@@ -1,0 +1,88 @@
+"""Bulk SQL of the ingestion write path: events, orders, order lines and order facts.
+
+Ingestion owns the write path of append-only facts so a batch of hundreds of facts costs a
+handful of set-based statements; reads of these tables live in the events and orders domains.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from siyu.db.bulk import chunks
+from siyu.domains.events import Event
+from siyu.domains.orders.models import Order, OrderFact, OrderItem
+
+
+def existing_event_ids(session: Session, event_ids: list[str]) -> set[str]:
+    """Return which of these event ids are already stored."""
+    found: set[str] = set()
+    for part in chunks(event_ids):
+        found.update(session.scalars(select(Event.event_id).where(Event.event_id.in_(part))))
+    return found
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert events and return their ids in order."""
+    ids: list[int] = []
+    stmt = Event.__table__.insert().returning(Event.__table__.c.id, sort_by_parameter_order=True)
+    for part in chunks(rows, 1000):
+        ids.extend(session.execute(stmt, list(part)).scalars().all())
+    return ids
+
+
+def orders_by_external_id(session: Session, order_ids: list[str]) -> dict[str, Any]:
+    """Return order_id → (id, identity_id, amount_fen, refunded_fen, status, updated_at, paid_at)."""
+    out: dict[str, Any] = {}
+    cols = (Order.order_id, Order.id, Order.identity_id, Order.amount_fen, Order.refunded_fen, Order.status,
+            Order.updated_at, Order.paid_at)
+    for part in chunks(order_ids):
+        for row in session.execute(select(*cols).where(Order.order_id.in_(part))):
+            out[row[0]] = row
+    return out
+
+
+def existing_fact_keys(session: Session, order_pks: list[int]) -> set[tuple[int, str, str]]:
+    """Return (order_pk, status, fact_key) of facts already stored for these orders."""
+    keys: set[tuple[int, str, str]] = set()
+    for part in chunks(order_pks):
+        rows = session.execute(select(OrderFact.order_pk, OrderFact.status, OrderFact.fact_key)
+                               .where(OrderFact.order_pk.in_(part)))
+        keys.update((a, b, c) for a, b, c in rows)
+    return keys
+
+
+def insert_orders(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert order headers and return their ids in order."""
+    ids: list[int] = []
+    stmt = Order.__table__.insert().returning(Order.__table__.c.id, sort_by_parameter_order=True)
+    for part in chunks(rows, 1000):
+        ids.extend(session.execute(stmt, list(part)).scalars().all())
+    return ids
+
+
+def insert_order_items(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert order lines."""
+    for part in chunks(rows, 1000):
+        session.execute(OrderItem.__table__.insert(), list(part))
+
+
+def insert_order_facts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert order facts."""
+    for part in chunks(rows, 1000):
+        session.execute(OrderFact.__table__.insert(), list(part))
+
+
+def update_order_summaries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write each order's recomputed status, refunded total, paid time and last update."""
+    if not rows:
+        return
+    table = Order.__table__
+    stmt = (update(table).where(table.c.id == bindparam("pk"))
+            .values(status=bindparam("new_status"), refunded_fen=bindparam("new_refunded"),
+                    paid_at=bindparam("new_paid_at"), updated_at=bindparam("new_updated_at")))
+    session.connection().execute(stmt, rows)
+
+

@@ -1,0 +1,175 @@
+"""Ingestion: validate → dedupe → resolve identity (OneID) → append facts → hand on to domains.
+
+Each batch is one transaction that holds the identity-graph lock while it checks for duplicates
+and writes, so a replayed batch, or the same batch sent twice at once, stores every fact once.
+Validation happens per item: a bad item is rejected with a code, the rest of the batch proceeds.
+Services flush, never commit: the caller's unit of work commits before anything is acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from siyu.config import Settings
+from siyu.domains.channel_codes import service as channel_codes
+from siyu.domains.events import AcceptedEvent
+from siyu.domains.events.catalogue import check_type
+from siyu.domains.groups import service as groups
+from siyu.domains.identity import service as identity
+from siyu.domains.identity.kinds import IdentityError
+from siyu.domains.identity.resolver import FactIdentities
+from siyu.domains.ingest import repository as repo
+from siyu.domains.ingest.orders import OrderBatchWriter, parse_order
+from siyu.domains.ingest.schemas import EventIn, IngestResult
+from siyu.domains.ingest.validation import ItemRejected, parse_item, rejection
+from siyu.errors import PayloadTooLarge
+from siyu.kit.time import utcnow
+
+CONTACT_TYPES = frozenset({"contact_added", "contact_deleted_by_customer", "contact_deleted_by_staff"})
+GROUP_TYPES = frozenset({"group_joined", "group_left"})
+
+
+@dataclass(frozen=True)
+class IngestContext:
+    """Settings and identity rules for one process; build once with :meth:`from_settings`."""
+
+    settings: Settings
+    ids: identity.IdentityContext
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestContext:
+        """Build the context for ``settings``."""
+        return cls(settings, identity.IdentityContext.from_settings(settings))
+
+
+def check_batch_size(count: int, limit: int) -> None:
+    """Refuse batches over the limit as a whole (413) so the client splits them."""
+    if count > limit:
+        raise PayloadTooLarge(f"a batch holds at most {limit} items; this one has {count}", code="batch_too_large")
+
+
+def normalise_identities(ctx: IngestContext, raw: dict[str, Any], *, required: bool = True) -> identity.Normalised:
+    """Normalise an item's identities; raise ItemRejected for unknown kinds or malformed values."""
+    try:
+        norm = identity.normalise_all(ctx.ids, raw)
+    except IdentityError as exc:
+        raise ItemRejected(exc.code, exc.message, "identities") from exc
+    if required and not norm.items:
+        raise ItemRejected("no_valid_identity", "every identity of this item was a placeholder (null, 0, test number…); "
+                           "send at least one real identity", "identities")
+    return norm
+
+
+def _parse_event(ctx: IngestContext, raw: Any) -> tuple[EventIn, identity.Normalised]:
+    event = parse_item(EventIn, raw, ctx.settings.max_properties_bytes)
+    try:
+        required = check_type(event.type)
+    except ValueError as exc:
+        raise ItemRejected("unknown_event_type", str(exc), "type") from exc
+    missing = [p for p in required if event.properties.get(p) in (None, "")]
+    if missing:
+        raise ItemRejected("missing_property", f"{event.type} needs properties {', '.join(missing)}", "properties")
+    state = event.properties.get("state")
+    if event.type == "contact_added" and state is not None and (not isinstance(state, str) or len(state) > 30):
+        raise ItemRejected("invalid_state", "properties.state must be a channel-code state of at most 30 characters",
+                           "properties.state")
+    return event, normalise_identities(ctx, event.identities)
+
+
+def ingest_events(session: Session, ctx: IngestContext, raw_items: list[Any]) -> IngestResult:
+    """Store a batch of events once each; return counts and per-item rejections."""
+    check_batch_size(len(raw_items), ctx.settings.max_batch)
+    result = IngestResult()
+    parsed: list[tuple[int, EventIn, identity.Normalised]] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_items):
+        try:
+            event, norm = _parse_event(ctx, raw)
+        except ItemRejected as exc:
+            result.rejected.append(rejection(index, exc))
+            continue
+        if event.event_id in seen:
+            result.duplicates += 1
+            continue
+        seen.add(event.event_id)
+        parsed.append((index, event, norm))
+    if parsed:
+        identity.lock(session)
+        stored = repo.existing_event_ids(session, [e.event_id for _i, e, _n in parsed])
+        fresh = [p for p in parsed if p[1].event_id not in stored]
+        result.duplicates += len(parsed) - len(fresh)
+        fresh = _drop_unknown_states(session, fresh, result)
+        result.accepted = len(fresh)
+        if fresh:
+            _write_events(session, ctx, fresh)
+    result.rejected.sort(key=lambda r: r.index)
+    return result
+
+
+def _drop_unknown_states(session: Session, items: list[tuple[int, EventIn, identity.Normalised]],
+                         result: IngestResult) -> list[tuple[int, EventIn, identity.Normalised]]:
+    states = {e.properties["state"] for _i, e, _n in items if e.type == "contact_added" and e.properties.get("state")}
+    if not states:
+        return items
+    known = channel_codes.known_states(session, states)
+    kept = []
+    for index, event, norm in items:
+        state = event.properties.get("state") if event.type == "contact_added" else None
+        if state and state not in known:
+            result.rejected.append(rejection(index, ItemRejected(
+                "unknown_state", f"no channel code has state {state!r}; create the code first", "properties.state")))
+            continue
+        kept.append((index, event, norm))
+    return kept
+
+
+def _write_events(session: Session, ctx: IngestContext, items: list[tuple[int, EventIn, identity.Normalised]]) -> None:
+    facts = [FactIdentities("event", e.event_id, e.occurred_at, n.items) for _i, e, n in items]
+    resolved = identity.resolver(session, ctx.ids).resolve(facts)
+    now = utcnow()
+    rows = [{"event_id": e.event_id, "type": e.type, "occurred_at": e.occurred_at, "received_at": now,
+             "identity_id": r.anchor_id, "channel": e.channel, "properties": e.properties}
+            for (_i, e, _n), r in zip(items, resolved, strict=True)]
+    ids = repo.insert_events(session, rows)
+    junk = [row for _i, e, n in items if n.junk for row in identity.junk_issue_rows(n.junk, "event", e.event_id)]
+    identity.record_junk(session, junk)
+    accepted = [AcceptedEvent(pk, e.event_id, e.type, e.occurred_at, r.anchor_id, r.customer_id, e.channel,
+                              e.properties, r.identity_ids)
+                for pk, (_i, e, _n), r in zip(ids, items, strict=True)]
+    dispatch(session, ctx.settings, accepted)
+
+
+HANDLERS: list[tuple[frozenset[str], Callable[[Session, Settings, list[AcceptedEvent]], None]]] = [
+    (CONTACT_TYPES, channel_codes.apply_contact_events),
+    (GROUP_TYPES, lambda session, _settings, events: groups.apply_group_events(session, events)),
+]
+
+
+def dispatch(session: Session, settings: Settings, events: list[AcceptedEvent]) -> None:
+    """Hand stored events to the domains that keep state derived from them (same transaction)."""
+    for types, handler in HANDLERS:
+        mine = [e for e in events if e.type in types]
+        if mine:
+            handler(session, settings, mine)
+
+
+def ingest_orders(session: Session, ctx: IngestContext, raw_items: list[Any]) -> IngestResult:
+    """Store a batch of order facts once each (by order_id + status + refund_id)."""
+    check_batch_size(len(raw_items), ctx.settings.max_batch)
+    result = IngestResult()
+    parsed = []
+    for index, raw in enumerate(raw_items):
+        try:
+            parsed.append((index, parse_order(raw, ctx.settings.max_properties_bytes,
+                                              lambda ids: normalise_identities(ctx, ids, required=False))))
+        except ItemRejected as exc:
+            result.rejected.append(rejection(index, exc))
+    if parsed:
+        identity.lock(session)
+        OrderBatchWriter(session, ctx.ids, result).write(parsed)
+    result.rejected.sort(key=lambda r: r.index)
+    return result
