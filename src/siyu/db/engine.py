@@ -18,13 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from siyu.config import get_settings
 
 
+WRITE_OPTION = "siyu_write"
+
+
 def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+        cur.execute("PRAGMA synchronous=FULL")  # fsync the WAL at every commit: accepted means durable
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA cache_size=-65536")
@@ -33,7 +36,10 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (a deferred transaction that reads and then writes
+        # can fail with SQLITE_BUSY_SNAPSHOT); readers stay deferred and never block writers.
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -61,10 +67,17 @@ def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
     return sessionmaker(bind=engine or get_engine(), expire_on_commit=False, autoflush=False)
 
 
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer (SQLite: BEGIN IMMEDIATE)."""
+    session.connection(execution_options={WRITE_OPTION: True})
+
+
 @contextmanager
-def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
+def unit_of_work(engine: Engine | None = None, *, write: bool = True) -> Iterator[Session]:
     """Yield a session; commit if the block succeeds, roll back if it raises."""
     session = session_factory(engine)()
+    if write:
+        begin_write(session)
     try:
         yield session
         session.commit()

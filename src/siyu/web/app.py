@@ -7,7 +7,7 @@ import uuid
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,7 +23,7 @@ log = structlog.get_logger("siyu.http")
 def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
     body: dict[str, object] = {"code": code, "message": message}
     body.update(extra)
-    return ORJSONResponse({"error": body}, status_code=status)
+    return JSONResponse({"error": body}, status_code=status)
 
 
 class BodyLimit:
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """Build the application for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.effective_database_url)
-    app = FastAPI(title="Siyu API", version=__version__, default_response_class=ORJSONResponse,
+    app = FastAPI(title="Siyu API", version=__version__,
                   description="Siyu (私域) private-domain operations platform: ingestion, OneID, customers, channel codes.")
     app.state.settings = settings
     app.state.engine = engine
@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(SiyuError)
     async def _siyu_error(_request: Request, exc: SiyuError) -> JSONResponse:
-        return ORJSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
+from siyu.db.engine import begin_write
 from siyu.domains.access import Principal
 from siyu.domains.access import service as access
 from siyu.errors import Forbidden, Unauthorized
@@ -19,8 +20,10 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """Yield the request's session; commit on success, roll back on error."""
+    """Yield the request's session (a writer unless GET/HEAD); commit on success, roll back on error."""
     session: Session = request.app.state.sessionmaker()
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        begin_write(session)
     try:
         yield session
         session.commit()
@@ -38,12 +41,16 @@ def _token(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def get_principal(request: Request, session: Session = Depends(get_session)) -> Principal:
-    """Return the authenticated caller (API key), or raise 401."""
+def get_principal(request: Request) -> Principal:
+    """Return the authenticated caller (API key), or raise 401.
+
+    Uses its own short read-only session so it never holds a lock the request's writer needs.
+    """
     token = _token(request)
     if not token:
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'", code="missing_credentials")
-    principal = access.principal_for_api_key(session, token)
+    with request.app.state.sessionmaker() as session:
+        principal = access.principal_for_api_key(session, token)
     request.state.actor = principal.actor
     return principal
 

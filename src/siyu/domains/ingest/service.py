@@ -139,7 +139,7 @@ def _write_events(session: Session, ctx: IngestContext, items: list[tuple[int, E
     identity.record_junk(session, junk)
     accepted = [AcceptedEvent(pk, e.event_id, e.type, e.occurred_at, r.anchor_id, r.customer_id, e.channel,
                               e.properties, r.identity_ids)
-                for pk, (_i, e, _n), r in zip(ids, items, strict=True)]
+                for pk, (_i, e, _n), r in zip(ids, items, resolved, strict=True)]
     dispatch(session, ctx.settings, accepted)
 
 
