@@ -1,0 +1,117 @@
+"""Customer records from an ERP/CRM import: identities, profile fields and the owning staff member.
+
+A record is not an append-only fact: it says "this person, with these identities, has this
+profile". Each record is resolved like any fact (cause type ``import``, cause ref the caller's
+``file:line``), so OneID links and merges what it names and explains why; the profile fields it
+carries are then written to the resolved customer through the customers service, and
+``owner_userid`` opens a follow relation (source ``import``) unless that staff member already
+follows one of the record's identities. Importing the same records again therefore changes
+nothing: no identity, customer or relation is created twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+
+from siyu.domains.customers import service as customers
+from siyu.domains.identity import service as identity
+from siyu.domains.identity.resolver import FactIdentities, Resolved
+from siyu.domains.ingest.schemas import CustomerIn, IngestResult
+from siyu.domains.ingest.service import IngestContext, check_batch_size, normalise_identities
+from siyu.domains.ingest.validation import ItemRejected, parse_item, rejection
+from siyu.domains.staff import service as staff
+from siyu.kit.time import utcnow
+
+PROFILE_FIELDS = ("name", "gender", "birthday", "region", "city", "attributes")
+
+
+def _birthday(record: CustomerIn) -> date | None:
+    if not record.birthday:
+        return None
+    try:
+        return date.fromisoformat(record.birthday)
+    except ValueError as exc:
+        raise ItemRejected("invalid_value", "birthday must be a date YYYY-MM-DD", "birthday") from exc
+
+
+def _profile(record: CustomerIn) -> dict[str, Any]:
+    """Return the profile fields the record actually carries (absent fields are left alone)."""
+    values = {"name": record.name, "gender": record.gender, "birthday": _birthday(record), "region": record.region,
+              "city": record.city, "attributes": record.attributes or None}
+    return {k: v for k, v in values.items() if v not in (None, "")}
+
+
+def _parse(ctx: IngestContext, raw: Any) -> tuple[CustomerIn, identity.Normalised, dict[str, Any]]:
+    record = parse_item(CustomerIn, raw, ctx.settings.max_properties_bytes)
+    if record.attributes:
+        size = len(orjson.dumps(record.attributes, option=orjson.OPT_NON_STR_KEYS))
+        if size > ctx.settings.max_properties_bytes:
+            raise ItemRejected("attributes_too_large", f"attributes are {size} bytes; the limit is "
+                               f"{ctx.settings.max_properties_bytes}", "attributes")
+    return record, normalise_identities(ctx, record.identities), _profile(record)
+
+
+def ingest_customers(session: Session, ctx: IngestContext, raw_items: list[Any], refs: list[str]) -> IngestResult:
+    """Resolve customer records, write their profile fields and owners; return counts and rejections."""
+    check_batch_size(len(raw_items), ctx.settings.max_batch)
+    if len(refs) != len(raw_items):
+        raise ValueError("ingest_customers needs one reference per item")
+    result = IngestResult()
+    parsed: list[tuple[int, CustomerIn, identity.Normalised, dict[str, Any]]] = []
+    for index, raw in enumerate(raw_items):
+        try:
+            parsed.append((index, *_parse(ctx, raw)))
+        except ItemRejected as exc:
+            result.rejected.append(rejection(index, exc))
+    if parsed:
+        identity.lock(session)
+        now = utcnow()
+        facts = [FactIdentities("import", refs[i][:160], rec.occurred_at or now, norm.items)
+                 for i, rec, norm, _p in parsed]
+        resolved = identity.resolver(session, ctx.ids).resolve(facts)
+        _write_profiles(session, ctx, parsed, resolved)
+        _open_owners(session, parsed, resolved, now)
+        identity.record_junk(session, [row for i, _r, norm, _p in parsed if norm.junk
+                                       for row in identity.junk_issue_rows(norm.junk, "import", refs[i])])
+        result.accepted = len(parsed)
+    result.rejected.sort(key=lambda r: r.index)
+    return result
+
+
+def _write_profiles(session: Session, ctx: IngestContext, parsed: list[tuple[int, CustomerIn, identity.Normalised,
+                    dict[str, Any]]], resolved: list[Resolved]) -> None:
+    """Apply each record's profile to its customer; a later record of the same customer wins per field."""
+    merged: dict[int, dict[str, Any]] = {}
+    for (_i, _rec, _norm, profile), res in zip(parsed, resolved, strict=True):
+        if profile:
+            merged.setdefault(res.customer_id, {}).update(profile)
+    if merged:
+        customers.update_profiles(session, ctx.ids.vault, list(merged.items()))
+
+
+def _open_owners(session: Session, parsed: list[tuple[int, CustomerIn, identity.Normalised, dict[str, Any]]],
+                 resolved: list[Resolved], now: Any) -> None:
+    """Open one follow relation per (staff member, record) unless the staff member already follows the person."""
+    wanted = [(rec, res) for (_i, rec, _n, _p), res in zip(parsed, resolved, strict=True) if rec.owner_userid]
+    if not wanted:
+        return
+    staff_ids = staff.ensure_staff(session, {rec.owner_userid for rec, _res in wanted if rec.owner_userid})
+    identity_ids = {iid for _rec, res in wanted for iid in res.identity_ids.values()}
+    following = {(o.staff_id, o.identity_id) for o in staff.active_ownerships(session, identity_ids)}
+    rows = []
+    for rec, res in wanted:
+        staff_id = staff_ids.get(rec.owner_userid or "")
+        if staff_id is None:
+            continue
+        held = set(res.identity_ids.values()) | {res.anchor_id}
+        if any((staff_id, iid) in following for iid in held):
+            continue
+        anchor = res.identity_ids.get("external_userid", res.anchor_id)
+        following.update((staff_id, iid) for iid in held)
+        rows.append({"identity_id": anchor, "staff_id": staff_id, "source": "import",
+                     "added_at": rec.occurred_at or now})
+    staff.open_ownerships(session, rows)
