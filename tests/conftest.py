@@ -52,17 +52,19 @@ def pg_url() -> Iterator[str]:
     if not base:
         pytest.fail("SIYU_TEST_POSTGRES_URL is not set: run `make test`, or deselect with -m 'not postgres'")
     url = make_url(base)
-    dbname = f"siyu_test_{_worker()}"
+    dbname = f"siyu_test_{_worker()}_{os.getpid()}"  # concurrent test runs never share a database
     admin = make_engine(str(url.set(database="postgres")))
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-    admin.dispose()
     test_url = url.set(database=dbname).render_as_string(hide_password=False)
     engine = make_engine(test_url)
     upgrade(engine)
     engine.dispose()
     yield test_url
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _truncate_all(engine: Engine) -> None:

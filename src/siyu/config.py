@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
@@ -36,6 +37,8 @@ class Settings(BaseSettings):
     test_phone_numbers: str = Field(default="13800138000,13900139000,18888888888,13333333333")
     extra_identity_kinds: str = Field(default="", description="Comma-separated extra identity kinds to register.")
     log_level: str = Field(default="INFO")
+    sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
+        default="NORMAL", description="SQLite durability: NORMAL survives process crashes; FULL also power loss.")
 
     @field_validator("timezone")
     @classmethod

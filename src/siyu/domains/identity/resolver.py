@@ -115,6 +115,16 @@ class Resolver:
             cust.idents.append(ident)
             plan.idents[lookup] = ident
 
+    def _prefetch(self, plan: _Plan, facts: list[FactIdentities]) -> None:
+        """Complete, in one statement, every customer a fact may merge or attach a new identity to."""
+        todo: dict[int, _Cust] = {}
+        for fact in facts:
+            known = [plan.idents[lk] for *_x, lk in fact.items if lk in plan.idents]
+            custs = {id(i.cust): i.cust for i in known}
+            if len(custs) > 1 or (custs and len(known) < len(fact.items)):
+                todo.update(custs)
+        self._complete(plan, list(todo.values()))
+
     def _complete(self, plan: _Plan, custs: list[_Cust]) -> None:
         """Load every identity of existing customers about to take part in a merge or attach."""
         todo = [c for c in custs if not c.loaded]
@@ -182,7 +192,8 @@ class Resolver:
         if not roots:
             home = self._new_cust(plan, fact)
         else:
-            self._complete(plan, roots)
+            if len(roots) > 1 or len(known) < len(entries):
+                self._complete(plan, roots)
             home = roots[0]
             for other in roots[1:]:
                 kind = self._conflict_kind(home, other)
@@ -280,6 +291,7 @@ class Resolver:
         """Resolve ``facts`` in order and write the graph changes; return where each landed."""
         plan = _Plan()
         self._load(plan, facts)
+        self._prefetch(plan, facts)
         anchors = [self._apply(plan, fact) for fact in facts]
         self._persist(plan, utcnow())
         out = []

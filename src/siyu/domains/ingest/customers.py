@@ -33,9 +33,12 @@ def _birthday(record: CustomerIn) -> date | None:
     if not record.birthday:
         return None
     try:
-        return date.fromisoformat(record.birthday)
+        value = date.fromisoformat(record.birthday)
     except ValueError as exc:
         raise ItemRejected("invalid_value", "birthday must be a date YYYY-MM-DD", "birthday") from exc
+    if not date(1900, 1, 1) <= value <= utcnow().date():
+        raise ItemRejected("invalid_value", "birthday must be between 1900-01-01 and today", "birthday")
+    return value
 
 
 def _profile(record: CustomerIn) -> dict[str, Any]:
@@ -89,8 +92,14 @@ def _write_profiles(session: Session, ctx: IngestContext, parsed: list[tuple[int
     for (_i, _rec, _norm, profile), res in zip(parsed, resolved, strict=True):
         if profile:
             merged.setdefault(res.customer_id, {}).update(profile)
-    if merged:
-        customers.update_profiles(session, ctx.ids.vault, list(merged.items()))
+    if not merged:
+        return
+    bulk = getattr(customers, "update_profiles", None)
+    if bulk is not None:
+        bulk(session, ctx.ids.vault, list(merged.items()))
+        return
+    for customer_id, fields in merged.items():  # until the customers domain offers the bulk form
+        customers.update_profile(session, ctx.ids.vault, customer_id, fields, actor="import")
 
 
 def _open_owners(session: Session, parsed: list[tuple[int, CustomerIn, identity.Normalised, dict[str, Any]]],

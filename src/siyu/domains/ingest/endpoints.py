@@ -39,9 +39,16 @@ async def _items(request: Request, key: str) -> list[Any]:
     return doc[key]
 
 
-def _run(request: Request, fn: Any, items: list[Any]) -> IngestResult:
+def _run_events(request: Request, items: list[Any]) -> IngestResult:
+    ctx = _context(request)
+    prepared = service.prepare_events(ctx, items)  # validation runs before the write lock is taken
     with unit_of_work(request.app.state.engine) as session:  # committed before the response is sent
-        return fn(session, _context(request), items)
+        return service.write_events(session, ctx, prepared)
+
+
+def _run_orders(request: Request, items: list[Any]) -> IngestResult:
+    with unit_of_work(request.app.state.engine) as session:  # committed before the response is sent
+        return service.ingest_orders(session, _context(request), items)
 
 
 def _schema(model: type) -> dict[str, Any]:
@@ -55,7 +62,7 @@ async def post_events(request: Request, _p: Principal = Depends(require_scope("i
     """Store events once each (idempotent by event_id); resolve identities; report per-item rejections."""
     items = await _items(request, "events")
     service.check_batch_size(len(items), request.app.state.settings.max_batch)
-    return await run_in_threadpool(_run, request, service.ingest_events, items)
+    return await run_in_threadpool(_run_events, request, items)
 
 
 @router.post("/orders", response_model=IngestResult, openapi_extra=_schema(OrderBatch),
@@ -64,6 +71,6 @@ async def post_orders(request: Request, _p: Principal = Depends(require_scope("i
     """Store order facts once each (idempotent by order_id + status + refund_id)."""
     items = await _items(request, "orders")
     service.check_batch_size(len(items), request.app.state.settings.max_batch)
-    return await run_in_threadpool(_run, request, service.ingest_orders, items)
+    return await run_in_threadpool(_run_orders, request, items)
 
 OPENAPI_MODELS = [EventBatch, OrderBatch]

@@ -6,12 +6,16 @@ handful of set-based statements; reads of these tables live in the events and or
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+import orjson
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from siyu.db.bulk import chunks
+from siyu.kit.time import UTC
 from siyu.domains.events import Event
 from siyu.domains.orders.models import Order, OrderFact, OrderItem
 
@@ -24,9 +28,41 @@ def existing_event_ids(session: Session, event_ids: list[str]) -> set[str]:
     return found
 
 
-def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+_EVENT_COLS = ("event_id", "type", "occurred_at", "received_at", "identity_id", "channel", "properties")
+
+
+def _sqlite_time(value: datetime) -> str:
+    # the exact text SQLAlchemy's SQLite DATETIME writes, so ORM reads see the same values
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert events with one driver-level executemany (the hot path of ingestion).
+
+    Values are converted here once instead of through per-value type processors; the stored
+    representation is the one the ORM types read back (UTC text on SQLite, timestamptz and jsonb on
+    PostgreSQL).
+    """
+    if not rows:
+        return
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    marks = ", ".join("?" if sqlite else "%s" for _ in _EVENT_COLS)
+    sql = f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES ({marks})"
+    stamp = _sqlite_time if sqlite else (lambda v: v)
+    params = [(r["event_id"], r["type"], stamp(r["occurred_at"]), stamp(r["received_at"]), r["identity_id"],
+               r["channel"], orjson.dumps(r["properties"], option=orjson.OPT_NON_STR_KEYS).decode()) for r in rows]
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.executemany(sql, params)
+    finally:
+        cursor.close()
+
+
+def insert_events_returning(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert events and return their ids in order."""
     ids: list[int] = []
+    if not rows:
+        return ids
     stmt = Event.__table__.insert().returning(Event.__table__.c.id, sort_by_parameter_order=True)
     for part in chunks(rows, 1000):
         ids.extend(session.execute(stmt, list(part)).scalars().all())

@@ -31,6 +31,7 @@ from siyu.kit.time import utcnow
 
 CONTACT_TYPES = frozenset({"contact_added", "contact_deleted_by_customer", "contact_deleted_by_staff"})
 GROUP_TYPES = frozenset({"group_joined", "group_left"})
+DISPATCHED = CONTACT_TYPES | GROUP_TYPES
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,16 @@ def _parse_event(ctx: IngestContext, raw: Any) -> tuple[EventIn, identity.Normal
     return event, normalise_identities(ctx, event.identities)
 
 
-def ingest_events(session: Session, ctx: IngestContext, raw_items: list[Any]) -> IngestResult:
-    """Store a batch of events once each; return counts and per-item rejections."""
+@dataclass
+class Prepared:
+    """A batch validated without touching the database: what is left to write, and the result so far."""
+
+    items: list[tuple[int, EventIn, identity.Normalised]]
+    result: IngestResult
+
+
+def prepare_events(ctx: IngestContext, raw_items: list[Any]) -> Prepared:
+    """Validate and normalise a batch of events (CPU only; run it before taking any lock)."""
     check_batch_size(len(raw_items), ctx.settings.max_batch)
     result = IngestResult()
     parsed: list[tuple[int, EventIn, identity.Normalised]] = []
@@ -97,17 +106,28 @@ def ingest_events(session: Session, ctx: IngestContext, raw_items: list[Any]) ->
             continue
         seen.add(event.event_id)
         parsed.append((index, event, norm))
-    if parsed:
+    return Prepared(parsed, result)
+
+
+def write_events(session: Session, ctx: IngestContext, prepared: Prepared) -> IngestResult:
+    """Store prepared events once each under the graph lock; return counts and rejections."""
+    result = prepared.result
+    if prepared.items:
         identity.lock(session)
-        stored = repo.existing_event_ids(session, [e.event_id for _i, e, _n in parsed])
-        fresh = [p for p in parsed if p[1].event_id not in stored]
-        result.duplicates += len(parsed) - len(fresh)
+        stored = repo.existing_event_ids(session, [e.event_id for _i, e, _n in prepared.items])
+        fresh = [p for p in prepared.items if p[1].event_id not in stored]
+        result.duplicates += len(prepared.items) - len(fresh)
         fresh = _drop_unknown_states(session, fresh, result)
         result.accepted = len(fresh)
         if fresh:
             _write_events(session, ctx, fresh)
     result.rejected.sort(key=lambda r: r.index)
     return result
+
+
+def ingest_events(session: Session, ctx: IngestContext, raw_items: list[Any]) -> IngestResult:
+    """Validate and store a batch of events once each; return counts and per-item rejections."""
+    return write_events(session, ctx, prepare_events(ctx, raw_items))
 
 
 def _drop_unknown_states(session: Session, items: list[tuple[int, EventIn, identity.Normalised]],
@@ -134,12 +154,15 @@ def _write_events(session: Session, ctx: IngestContext, items: list[tuple[int, E
     rows = [{"event_id": e.event_id, "type": e.type, "occurred_at": e.occurred_at, "received_at": now,
              "identity_id": r.anchor_id, "channel": e.channel, "properties": e.properties}
             for (_i, e, _n), r in zip(items, resolved, strict=True)]
-    ids = repo.insert_events(session, rows)
+    handled = [n for n, (_i, e, _n) in enumerate(items) if e.type in DISPATCHED]
+    repo.insert_events(session, [row for (_i, e, _n), row in zip(items, rows, strict=True) if e.type not in DISPATCHED])
+    ids = repo.insert_events_returning(session, [rows[n] for n in handled])
     junk = [row for _i, e, n in items if n.junk for row in identity.junk_issue_rows(n.junk, "event", e.event_id)]
     identity.record_junk(session, junk)
-    accepted = [AcceptedEvent(pk, e.event_id, e.type, e.occurred_at, r.anchor_id, r.customer_id, e.channel,
-                              e.properties, r.identity_ids)
-                for pk, (_i, e, _n), r in zip(ids, items, resolved, strict=True)]
+    accepted = [AcceptedEvent(pk, items[n][1].event_id, items[n][1].type, items[n][1].occurred_at,
+                              resolved[n].anchor_id, resolved[n].customer_id, items[n][1].channel,
+                              items[n][1].properties, resolved[n].identity_ids)
+                for pk, n in zip(ids, handled, strict=True)]
     dispatch(session, ctx.settings, accepted)
 
 
