@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from siyu.db.bulk import chunks, insert_ignore, is_postgres
+from siyu.db.bulk import chunks, insert_ignore, is_postgres, select_in
 from siyu.domains.customers import Customer
 from siyu.domains.identity.models import Identity, IdentityBlock, IdentityIssue, IdentityLink, Merge
 
@@ -26,11 +26,8 @@ def lock_graph(session: Session) -> None:
 
 def identities_by_lookup(session: Session, lookups: Iterable[str]) -> list[Any]:
     """Return (id, kind, lookup, customer_id) of the identities with these blind indexes."""
-    keys = list(lookups)
-    rows: list[Any] = []
-    for part in chunks(keys):
-        rows.extend(session.execute(select(*IDENT_COLS).where(Identity.lookup.in_(part))).all())
-    return rows
+    return select_in(session, "SELECT id, kind, lookup, customer_id FROM identities WHERE lookup IN ({marks})",
+                     list(lookups))
 
 
 def identities_of_customers(session: Session, customer_ids: Iterable[int]) -> list[Any]:

@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from siyu.db.bulk import chunks
+from siyu.db.bulk import chunks, select_in
 from siyu.kit.time import UTC
 from siyu.domains.events import Event
 from siyu.domains.orders.models import Order, OrderFact, OrderItem
@@ -22,10 +22,7 @@ from siyu.domains.orders.models import Order, OrderFact, OrderItem
 
 def existing_event_ids(session: Session, event_ids: list[str]) -> set[str]:
     """Return which of these event ids are already stored."""
-    found: set[str] = set()
-    for part in chunks(event_ids):
-        found.update(session.scalars(select(Event.event_id).where(Event.event_id.in_(part))))
-    return found
+    return {r[0] for r in select_in(session, "SELECT event_id FROM events WHERE event_id IN ({marks})", event_ids)}
 
 
 _EVENT_COLS = ("event_id", "type", "occurred_at", "received_at", "identity_id", "channel", "properties")
