@@ -10,8 +10,12 @@ from datetime import date, datetime, timedelta
 from itertools import count
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from siyu.domains.access import Principal
+from siyu.domains.access.deps import get_principal
 from siyu.domains.access.models import ApiKey, User
 from siyu.domains.access.service import create_api_key, create_user
 from siyu.domains.channel_codes.models import ChannelCode
@@ -144,3 +148,17 @@ def make_api_key(session: Session, scope: str = "admin", name: str = "test") -> 
 def birthday(year: int = 1990) -> date:
     """Return a fixed birthday in ``year``."""
     return date(year, 5, 17)
+
+
+def as_principal(app: FastAPI, principal: Principal) -> TestClient:
+    """Return a client whose every request is made as ``principal`` (console logins arrive later)."""
+    app.dependency_overrides[get_principal] = lambda: principal
+    return TestClient(app)
+
+
+def staff_principal(staff_id: int) -> Principal:
+    """Return the principal of a staff user linked to ``staff_id`` (no PII)."""
+    return Principal(actor=f"user:staff{staff_id}", role="staff", staff_id=staff_id)
+
+
+ANALYST = Principal(actor="user:ana", role="analyst")

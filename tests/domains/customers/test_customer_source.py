@@ -6,17 +6,11 @@ import pytest
 from factories import make_channel_code, make_customer
 from sqlalchemy import Engine
 
-from siyu.config import Settings
 from siyu.db.engine import unit_of_work
 from siyu.domains.customers import Customer
 from siyu.domains.customers.service import attribute_source
 from siyu.errors import NotFound, ValidationFailed
 from siyu.kit.crypto import PiiVault
-
-
-@pytest.fixture
-def vault(settings: Settings) -> PiiVault:
-    return PiiVault(settings.effective_secret_key)
 
 
 def _source(engine: Engine, customer_id: int) -> tuple[int | None, str | None]:

@@ -22,6 +22,11 @@ class Principal:
     staff_id: int | None = None
     can_read_pii: bool = False
 
+    def __post_init__(self) -> None:
+        # A staff principal without a staff member would read as unscoped: refuse to build one.
+        if self.role == "staff" and self.staff_id is None:
+            raise ValueError("a staff principal needs a staff_id")
+
     @property
     def scoped_staff_id(self) -> int | None:
         """Return the staff id reads must be restricted to, or None for unrestricted roles."""

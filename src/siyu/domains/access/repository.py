@@ -24,6 +24,16 @@ def api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
     return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
 
 
+def api_key(session: Session, key_id: int) -> ApiKey | None:
+    """Return one API key by id."""
+    return session.get(ApiKey, key_id)
+
+
+def list_users(session: Session) -> list[User]:
+    """Return every user by name."""
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
 def list_api_keys(session: Session) -> list[ApiKey]:
     """Return every API key, newest first."""
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id.desc())))

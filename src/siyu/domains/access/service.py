@@ -1,9 +1,16 @@
-"""Users (argon2id passwords), API keys (SHA-256 of a random token) and the audit trail."""
+"""Users (argon2id passwords), API keys (SHA-256 of a random token) and the audit trail.
+
+A login fails with one code whether the user is unknown, inactive or the password wrong, and an
+unknown user still costs one argon2 verification, so neither the answer nor its timing tells which
+usernames exist. After MAX_FAILED_LOGINS failures in a row a user is locked for LOCKOUT.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -13,12 +20,15 @@ from sqlalchemy.orm import Session
 from siyu.domains.access import repository as repo
 from siyu.domains.access.models import ApiKey, AuditEntry, User
 from siyu.domains.access.principal import ROLES, SCOPES, Principal
-from siyu.errors import Conflict, Unauthorized, ValidationFailed
+from siyu.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from siyu.kit.ids import new_token
 from siyu.kit.time import utcnow
 
 _hasher = PasswordHasher()
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+_DUMMY_HASH = _hasher.hash("siyu-timing-equaliser")
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
 
 
 def hash_password(password: str) -> str:
@@ -51,8 +61,52 @@ def create_user(
 
 def verify_password(user: User, password: str) -> bool:
     """Return whether ``password`` matches the user's hash."""
+    return verify_password_hash(user.password_hash, password)
+
+
+def list_users(session: Session) -> list[User]:
+    """Return every user by name."""
+    return repo.list_users(session)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of a login: the user, or the error code to answer with (after committing)."""
+
+    user: User | None
+    code: str = "ok"  # ok | invalid_credentials | account_locked
+
+
+def authenticate(session: Session, username: str, password: str) -> LoginResult:
+    """Check a username and password, counting failures and locking after too many.
+
+    Returns instead of raising so the caller can commit the failure count before it answers 401.
+    """
+    user = repo.user_by_name(session, username)
+    now = utcnow()
+    if user is None or not user.active:
+        verify_password_hash(_DUMMY_HASH, password)
+        return LoginResult(None, "invalid_credentials")
+    if user.locked_until is not None and user.locked_until > now:
+        return LoginResult(None, "account_locked")
+    if not verify_password(user, password):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until, user.failed_logins = now + LOCKOUT, 0
+            audit(session, f"user:{username}", "user.locked", "user", user.id)
+        session.flush()
+        return LoginResult(None, "invalid_credentials")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    session.flush()
+    return LoginResult(user)
+
+
+def verify_password_hash(password_hash: str, password: str) -> bool:
+    """Return whether ``password`` matches an argon2 hash."""
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -89,6 +143,23 @@ def principal_for_api_key(session: Session, token: str) -> Principal:
     scopes = frozenset(key.scopes)
     return Principal(actor=f"apikey:{key.id}", role="admin" if "admin" in scopes else "operator",
                      scopes=scopes, can_read_pii="admin" in scopes)
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    """Return every API key (never their tokens), newest first."""
+    return repo.list_api_keys(session)
+
+
+def revoke_api_key(session: Session, key_id: int, *, actor: str = "cli") -> ApiKey:
+    """Revoke an API key from now on; revoking a revoked key changes nothing."""
+    key = repo.api_key(session, key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id} does not exist", code="api_key_not_found")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.flush()
+        audit(session, actor, "apikey.revoke", "api_key", key.id, {"name": key.name})
+    return key
 
 
 def audit(session: Session, actor: str, action: str, target_type: str, target_id: object = None,

@@ -1,25 +1,63 @@
 """All SQL of the customers domain: profile writes, source attribution and scoped reads.
 
 Staff scoping lives here, not in services or endpoints: every read of a customer takes
-``staff_scope`` (the caller's :attr:`Principal.scoped_staff_id`) as a required keyword and adds
-the visibility predicate itself, so no caller can forget it. A scoped caller asking for a customer
+``staff_scope`` (the caller's ``Principal.scoped_staff_id``) as a required keyword and adds the
+visibility predicate (an active follow relation of that staff member over any identity of the
+customer) to the same statement, so no caller can forget it. A scoped caller asking for a customer
 it does not follow gets the same "not found" as for an id that does not exist.
+
+Single-customer reads check visibility with a correlated EXISTS (one index probe). Listings are
+keyset-paginated on ``id`` (newest first) and express the staff scope and every relational filter
+as an uncorrelated ``id IN (sub-query)``, computed once rather than probed per row: a correlated
+EXISTS there makes SQLite without statistics probe every customer (over a minute at 1M rows).
+Measured at 1M customers: every filter answers a page in milliseconds, except a narrow, old
+``added_from``/``added_to`` window on SQLite (~0.2 s, it walks ids newest first).
+
+Tags are held by customer rows, and a merge leaves them on the tombstone (so an unmerge takes them
+back): the tag filter therefore counts the tags of a customer's tombstones as its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, any_, bindparam, exists, func, select, true, update
+from sqlalchemy.orm import Session, aliased
 
+from siyu.db.bulk import chunks
 from siyu.domains.customers.models import Customer
+from siyu.domains.customers.schemas import CustomerFilter
+from siyu.domains.groups.models import CustomerGroup, GroupMembership
+from siyu.domains.identity import Identity
+from siyu.domains.staff.models import Ownership, Staff
+from siyu.domains.tags.models import CustomerTag, Tag
+
+_Holder = aliased(Customer, name="tag_holder")
 
 
 def live_root_id(session: Session, customer_id: int) -> int | None:
     """Return the live customer a (possibly merged) id stands for, or None if the id is unknown."""
     return session.scalar(select(func.coalesce(Customer.merged_into_id, Customer.id)).where(Customer.id == customer_id))
+
+
+def live_roots(session: Session, customer_ids: Iterable[int]) -> dict[int, int]:
+    """Return {id: live root id} for the known ids among ``customer_ids``."""
+    roots: dict[int, int] = {}
+    for part in chunks(sorted(set(customer_ids))):
+        query = select(Customer.id, func.coalesce(Customer.merged_into_id, Customer.id)).where(Customer.id.in_(part))
+        roots.update({cid: root for cid, root in session.execute(query)})
+    return roots
+
+
+def attributes_of(session: Session, customer_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Return {id: custom attributes} of these customers."""
+    out: dict[int, dict[str, Any]] = {}
+    for part in chunks(list(customer_ids)):
+        out.update({cid: attrs or {} for cid, attrs in session.execute(
+            select(Customer.id, Customer.attributes).where(Customer.id.in_(part)))})
+    return out
 
 
 def set_source_if_empty(session: Session, customer_id: int, channel_code_id: int | None,
@@ -39,3 +77,114 @@ def update_fields(session: Session, customer_id: int, values: dict[str, Any]) ->
     """Write profile columns of one customer."""
     session.execute(update(Customer).where(Customer.id == customer_id).values(**values)
                     .execution_options(synchronize_session=False))
+
+
+def _followed_by(staff_id: Any) -> Select[tuple[int]]:
+    return (select(Identity.customer_id).join(Ownership, Ownership.identity_id == Identity.id)
+            .where(Ownership.staff_id == staff_id, Ownership.removed_at.is_(None)))
+
+
+def update_many(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write profile columns of many customers: dicts of ``id`` and the columns to set."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:  # one executemany per set of columns
+        by_columns.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
+    table = Customer.__table__
+    for columns, group in by_columns.items():
+        stmt = (update(table).where(table.c.id == bindparam("_id"))
+                .values({c: bindparam(f"_{c}") for c in columns}))
+        for part in chunks(group):
+            session.execute(stmt, [{f"_{k}": v for k, v in row.items()} for row in part])
+
+
+def visible(staff_scope: int | None) -> ColumnElement[bool]:
+    """Return "the scoped staff member actively follows this customer" as a correlated EXISTS (true if unscoped)."""
+    if staff_scope is None:
+        return true()
+    return exists(_followed_by(staff_scope).where(Identity.customer_id == Customer.id))
+
+
+def get_live(session: Session, customer_id: int, *, staff_scope: int | None) -> Customer | None:
+    """Return the live customer ``customer_id`` stands for (following a merge) if the caller may see it."""
+    root = select(func.coalesce(Customer.merged_into_id, Customer.id)).where(Customer.id == customer_id)
+    query = select(Customer).where(Customer.id == root.scalar_subquery(), Customer.merged_into_id.is_(None),
+                                   visible(staff_scope))
+    return session.scalar(query)
+
+
+def _bounded_set(sub: Select[tuple[int]], postgres: bool) -> ColumnElement[bool]:
+    """Return ``customers.id IN (sub)`` for a set bounded by platform limits (a staff member's contacts,
+    a group's members). On PostgreSQL it is written ``= ANY(ARRAY(sub))`` so the set is computed once
+    and drives the primary-key scan: otherwise the planner, misjudging a small staff member for an
+    average one, walks the whole table backwards hoping to fill the page early."""
+    if postgres:
+        return Customer.id == any_(func.array(sub.scalar_subquery()))
+    return Customer.id.in_(sub)
+
+
+def _tagged(name: str) -> ColumnElement[bool]:
+    holders = (select(func.coalesce(_Holder.merged_into_id, _Holder.id))
+               .select_from(CustomerTag).join(Tag, Tag.id == CustomerTag.tag_id)
+               .join(_Holder, _Holder.id == CustomerTag.customer_id)
+               .where(Tag.name == name, CustomerTag.removed_at.is_(None)))
+    return Customer.id.in_(holders)
+
+
+def _relational(f: CustomerFilter, staff_scope: int | None, postgres: bool) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if staff_scope is not None and f.identity_lookup is not None:
+        out.append(visible(staff_scope))  # at most one customer: probe it rather than build the set
+    elif staff_scope is not None:
+        out.append(_bounded_set(_followed_by(staff_scope), postgres))
+    if f.owner is not None:
+        out.append(_bounded_set(_followed_by(select(Staff.id).where(Staff.userid == f.owner).scalar_subquery()),
+                                postgres))
+    if f.group is not None:
+        group = select(CustomerGroup.id).where(CustomerGroup.chat_id == f.group).scalar_subquery()
+        members = (select(Identity.customer_id).join(GroupMembership, GroupMembership.identity_id == Identity.id)
+                   .where(GroupMembership.group_id == group, GroupMembership.left_at.is_(None)))
+        out.append(_bounded_set(members, postgres))
+    if f.identity_lookup is not None:
+        out.append(Customer.id.in_(select(Identity.customer_id).where(Identity.lookup == f.identity_lookup)))
+    if f.channel_code is not None:
+        out.append(Customer.id.in_(select(Identity.customer_id).join(Ownership, Ownership.identity_id == Identity.id)
+                                   .where(Ownership.channel_code_id == f.channel_code)))
+    if f.tag is not None:
+        out.append(_tagged(f.tag))
+    return out
+
+
+def _columns(f: CustomerFilter) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if f.name_lookup is not None:
+        out.append(Customer.name_idx == f.name_lookup)
+    if f.source is not None:
+        out.append(Customer.source_platform == f.source)
+    if f.added_from is not None:
+        out.append(Customer.first_seen_at >= f.added_from)
+    if f.added_to is not None:
+        out.append(Customer.first_seen_at < f.added_to)
+    return out
+
+
+def list_query(f: CustomerFilter, *, staff_scope: int | None, before_id: int | None, limit: int,
+               postgres: bool) -> Select[Any]:
+    """Return the SELECT of one listing page: live, visible, filtered customers with id < before_id, newest first."""
+    query = select(Customer).where(Customer.merged_into_id.is_(None), *_relational(f, staff_scope, postgres),
+                                   *_columns(f))
+    if before_id is not None:
+        query = query.where(Customer.id < before_id)
+    return query.order_by(Customer.id.desc()).limit(limit)
+
+
+def list_page(session: Session, f: CustomerFilter, *, staff_scope: int | None, before_id: int | None,
+              limit: int) -> list[Customer]:
+    """Return one listing page (see :func:`list_query`)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    query = list_query(f, staff_scope=staff_scope, before_id=before_id, limit=limit, postgres=postgres)
+    return list(session.scalars(query))
+
+
+def tombstone_ids(session: Session, customer_id: int) -> list[int]:
+    """Return the ids of customers merged into ``customer_id``."""
+    return list(session.scalars(select(Customer.id).where(Customer.merged_into_id == customer_id)))

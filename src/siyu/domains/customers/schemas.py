@@ -1,0 +1,149 @@
+"""API shapes of the customers domain.
+
+Money is a Decimal string in yuan ("199.00"); times are ISO-8601 in UTC. PII (the name and
+identity values) is masked unless the caller may read PII, and ``pii`` says which one you got.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """Listing filters; every set field narrows the result (AND)."""
+
+    identity_lookup: str | None = None  # blind index of the normalised identity value
+    name_lookup: str | None = None  # blind index of the normalised name
+    owner: str | None = None  # staff userid with an active follow relation
+    tag: str | None = None  # tag name currently held
+    channel_code: int | None = None  # added through this channel code (ever)
+    group: str | None = None  # chat_id of a group the customer is in now
+    source: str | None = None  # first-touch source platform
+    added_from: datetime | None = None  # first_seen_at >= added_from
+    added_to: datetime | None = None  # first_seen_at < added_to
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Source(_Out):
+    platform: str | None
+    channel_code_id: int | None
+
+
+class CustomerSummary(_Out):
+    """One row of the customer listing (the name is always masked here)."""
+
+    id: int
+    name: str | None
+    gender: str
+    region: str | None
+    city: str | None
+    source: Source
+    first_seen_at: datetime
+
+
+class CustomerPage(_Out):
+    items: list[CustomerSummary]
+    next_cursor: int | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
+
+
+class IdentityOut(_Out):
+    id: int
+    kind: str
+    value: str
+    masked: bool
+    created_at: datetime
+
+
+class OwnerOut(_Out):
+    """An active follow relation (one per staff member: the earliest)."""
+
+    staff_userid: str
+    staff_name: str
+    channel_code_id: int | None
+    added_at: datetime
+
+
+class GroupOut(_Out):
+    chat_id: str
+    name: str
+    joined_at: datetime
+
+
+class OrderSummaryOut(_Out):
+    count: int
+    paid_count: int
+    paid_total: str = Field(description="Sum of paid orders net of refunds, yuan as a Decimal string.")
+    refunded_total: str
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+
+
+class CustomerDetail(_Out):
+    """The customer profile with identities, owners, tags, groups and order summary.
+
+    A merged (tombstone) id answers with its live survivor: ``id`` is the survivor,
+    ``requested_id`` the id asked for and ``merged_into`` the survivor (null when not merged).
+    """
+
+    id: int
+    requested_id: int
+    merged_into: int | None
+    pii: Literal["revealed", "masked"]
+    name: str | None
+    gender: str
+    birthday: date | None
+    region: str | None
+    city: str | None
+    attributes: dict[str, Any]
+    source: Source
+    first_seen_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    identities: list[IdentityOut]
+    owners: list[OwnerOut]
+    tags: list[str] = Field(description="Names of the tags held now, sorted.")
+    groups: list[GroupOut]
+    orders: OrderSummaryOut
+
+
+class TimelineItem(_Out):
+    """An event (``kind`` = event) or an order state (``kind`` = order) of any of the customer's identities."""
+
+    kind: Literal["event", "order"]
+    id: int
+    at: datetime
+    identity_id: int
+    type: str = Field(description="Event type, or the order state (created, paid, refunded …).")
+    channel: str | None
+    event_id: str | None = None
+    properties: dict[str, Any] | None = None
+    order_id: str | None = None
+    amount: str | None = Field(default=None, description="Order amount, or the refunded amount, in yuan.")
+    store: str | None = None
+
+
+class TimelinePage(_Out):
+    customer_id: int
+    items: list[TimelineItem]
+    next_before: str | None = Field(description="Pass as ?before= for older items; null at the end.")
+
+
+class ProfileUpdate(BaseModel):
+    """Fields to change; omitted fields stay, null clears, ``attributes`` merges (null value deletes a key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    gender: str | None = None
+    birthday: date | None = None
+    region: str | None = None
+    city: str | None = None
+    attributes: dict[str, Any] | None = None

@@ -1,0 +1,44 @@
+"""Read-side SQL of orders: order facts by keyset and a per-identity-set summary.
+
+Ingestion's bulk writes live with ingestion; this module only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from siyu.domains.orders.models import Order, OrderFact
+
+
+def facts_before(session: Session, identity_ids: Sequence[int], before: tuple[datetime, int] | None,
+                 limit: int) -> list[Row[Any]]:
+    """Return up to ``limit`` order facts of ``identity_ids`` older than ``before`` (at, id), newest first."""
+    if not identity_ids:
+        return []
+    query = (select(OrderFact.id, OrderFact.occurred_at, OrderFact.status, OrderFact.amount_fen, Order.identity_id,
+                    Order.order_id, Order.channel, Order.store)
+             .join(Order, Order.id == OrderFact.order_pk)
+             .where(Order.identity_id.in_(list(identity_ids))))
+    if before is not None:
+        at, row_id = before
+        query = query.where(or_(OrderFact.occurred_at < at, and_(OrderFact.occurred_at == at, OrderFact.id < row_id)))
+    return list(session.execute(query.order_by(OrderFact.occurred_at.desc(), OrderFact.id.desc()).limit(limit)))
+
+
+def summary(session: Session, identity_ids: Sequence[int]) -> Row[Any]:
+    """Return (count, paid_count, paid_fen, refunded_fen, first_at, last_at) over these identities' orders."""
+    paid = Order.paid_at.is_not(None)
+    query = select(
+        func.count(Order.id),
+        func.coalesce(func.sum(case((paid, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((paid, Order.amount_fen), else_=0)), 0),
+        func.coalesce(func.sum(case((paid, Order.refunded_fen), else_=0)), 0),
+        func.min(Order.placed_at),
+        func.max(Order.placed_at),
+    ).where(Order.identity_id.in_(list(identity_ids) or [-1]))
+    return session.execute(query).one()

@@ -1,0 +1,58 @@
+"""Read rules of orders used by other domains: the customer's order facts and order summary.
+
+Ingestion's writes live with ingestion; this module only reads. "Paid" means the order has a
+payment time; its net value is the order amount less what was refunded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from siyu.domains.orders import repository as repo
+from siyu.kit.time import ensure_utc
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFactEntry:
+    """One state of one order as the timeline shows it."""
+
+    id: int
+    at: datetime
+    identity_id: int
+    order_id: str
+    status: str
+    amount_fen: int
+    channel: str | None
+    store: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSummary:
+    """What a set of identities bought: counts, paid value net of refunds (fen), first and last order."""
+
+    count: int
+    paid_count: int
+    paid_net_fen: int
+    refunded_fen: int
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+
+
+def order_facts_before(session: Session, identity_ids: Sequence[int], *, before: tuple[datetime, int] | None,
+                       limit: int) -> list[OrderFactEntry]:
+    """Return the newest ``limit`` order facts of these identities older than ``before`` = (at, id)."""
+    return [OrderFactEntry(id=r.id, at=r.occurred_at, identity_id=r.identity_id, order_id=r.order_id,
+                           status=r.status, amount_fen=r.amount_fen, channel=r.channel, store=r.store)
+            for r in repo.facts_before(session, identity_ids, before, limit)]
+
+
+def order_summary(session: Session, identity_ids: Sequence[int]) -> OrderSummary:
+    """Summarise the orders of these identities."""
+    count, paid_count, paid_fen, refunded_fen, first_at, last_at = repo.summary(session, identity_ids)
+    return OrderSummary(count=int(count), paid_count=int(paid_count), paid_net_fen=int(paid_fen) - int(refunded_fen),
+                        refunded_fen=int(refunded_fen), first_order_at=ensure_utc(first_at) if first_at else None,
+                        last_order_at=ensure_utc(last_at) if last_at else None)
