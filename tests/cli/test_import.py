@@ -16,7 +16,6 @@ from siyu.cli.main import app
 from siyu.config import get_settings
 from siyu.db.engine import unit_of_work
 from siyu.domains.customers import Customer
-from siyu.domains.customers import service as customers_service
 from siyu.domains.events import Event
 from siyu.domains.identity import Identity
 from siyu.domains.ingest.schemas import IngestResult
@@ -119,11 +118,6 @@ def test_reimport_adds_nothing(db_engine, settings, tmp_path):
     assert [_count(db_engine, m) for m in (Event, Order, OrderFact, OrderItem, Identity, Customer)] == before
 
 
-needs_profiles = pytest.mark.skipif(not hasattr(customers_service, "update_profiles"),
-                                    reason="customers.service.update_profiles is not there yet")
-
-
-@needs_profiles
 def test_customers_csv_resolves_profiles_and_owners_idempotently(db_engine, settings, tmp_path):
     path = _write(tmp_path, "customers.csv", CUSTOMERS_CSV)
     summary = run_import("customers", path, eng=db_engine, settings=settings)
@@ -139,7 +133,6 @@ def test_customers_csv_resolves_profiles_and_owners_idempotently(db_engine, sett
     assert [_count(db_engine, m) for m in (Customer, Identity, Ownership)] == counts
 
 
-@needs_profiles
 def test_customers_jsonl_links_to_existing_identities(db_engine, settings, tmp_path):
     run_import("events", _write(tmp_path, "events.csv", EVENTS_CSV), eng=db_engine, settings=settings)
     record = {"identities": {"phone": "13912345678", "member_no": "M0001"}, "name": "张三", "region": "华东"}

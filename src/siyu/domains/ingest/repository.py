@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from siyu.db.bulk import chunks, select_in
@@ -119,3 +119,86 @@ def update_order_summaries(session: Session, rows: list[dict[str, Any]]) -> None
     session.connection().execute(stmt, rows)
 
 
+# --- bulk loads (siyu.domains.ingest.bulk): driver-level inserts with ids reserved up front ---------------
+
+_ORDER_COLS = ("id", "order_id", "identity_id", "channel", "store", "currency", "amount_fen", "refunded_fen",
+               "status", "placed_at", "paid_at", "updated_at", "properties")
+_ITEM_COLS = ("order_pk", "sku", "name", "category", "quantity", "unit_price_fen", "amount_fen")
+_FACT_COLS = ("order_pk", "status", "fact_key", "amount_fen", "occurred_at", "received_at", "properties")
+
+
+def _executemany(session: Session, table: str, columns: tuple[str, ...], params: list[tuple[Any, ...]]) -> None:
+    if not params:
+        return
+    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.executemany(sql, params)
+    finally:
+        cursor.close()
+
+
+def reserve_order_ids(session: Session, count: int) -> list[int]:
+    """Return ``count`` fresh order ids, in the order the database would have assigned them.
+
+    SQLite hands out max(id)+1 and the caller holds the write lock; PostgreSQL draws from the
+    table's sequence, so concurrent writers never collide.
+    """
+    if count <= 0:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        top = session.execute(select(func.coalesce(func.max(Order.id), 0))).scalar_one()
+        return list(range(top + 1, top + 1 + count))
+    rows = session.execute(text("SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, :n)"),
+                           {"n": count})
+    return [r[0] for r in rows]
+
+
+def _stamp(session: Session) -> Any:
+    return _sqlite_time if session.get_bind().dialect.name == "sqlite" else (lambda v: v)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def insert_orders_with_ids(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert order headers that carry their (reserved) ``id`` with one driver-level executemany."""
+    stamp = _stamp(session)
+    _executemany(session, "orders", _ORDER_COLS, [
+        (r["id"], r["order_id"], r["identity_id"], r["channel"], r["store"], r["currency"], r["amount_fen"],
+         r["refunded_fen"], r["status"], stamp(r["placed_at"]), None if r["paid_at"] is None else stamp(r["paid_at"]),
+         stamp(r["updated_at"]), _json(r["properties"])) for r in rows])
+
+
+def insert_order_items_fast(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert order lines with one driver-level executemany."""
+    _executemany(session, "order_items", _ITEM_COLS, [tuple(r[c] for c in _ITEM_COLS) for r in rows])
+
+
+def insert_order_facts_fast(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert order facts with one driver-level executemany."""
+    stamp = _stamp(session)
+    _executemany(session, "order_facts", _FACT_COLS, [
+        (r["order_pk"], r["status"], r["fact_key"], r["amount_fen"], stamp(r["occurred_at"]), stamp(r["received_at"]),
+         _json(r["properties"])) for r in rows])
+
+
+def fact_counts(session: Session) -> dict[str, int]:
+    """Return how many customers (live and merged), identities, review items, orders and events are stored."""
+    queries = {
+        "customers": "SELECT count(*) FROM customers WHERE merged_into_id IS NULL",
+        "merged_customers": "SELECT count(*) FROM customers WHERE merged_into_id IS NOT NULL",
+        "identities": "SELECT count(*) FROM identities",
+        "merges": "SELECT count(*) FROM merges",
+        "review_items": "SELECT count(*) FROM identity_issues WHERE status = 'open'",
+        "orders": "SELECT count(*) FROM orders",
+        "order_facts": "SELECT count(*) FROM order_facts",
+        "events": "SELECT count(*) FROM events",
+        "staff": "SELECT count(*) FROM staff",
+        "channel_codes": "SELECT count(*) FROM channel_codes",
+        "ownerships": "SELECT count(*) FROM ownerships",
+        "groups": "SELECT count(*) FROM customer_groups",
+    }
+    return {name: session.execute(text(sql)).scalar_one() for name, sql in queries.items()}

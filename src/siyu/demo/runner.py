@@ -1,0 +1,209 @@
+"""Build the demo brand: plan, structure, people in blocks, their facts through ingestion, departures, admin.
+
+People are simulated a block at a time (memory stays flat at a million customers); a block's facts
+are put in time order and cut into batches, each one transaction: the batch's events go to
+``ingest_events`` and its orders to ``ingest_orders`` (mode ``ingest``, the real services, so
+validation, OneID merging, channel codes, groups and ownership all run for real), or to the
+equivalent bulk writer (mode ``bulk``, :mod:`siyu.domains.ingest.bulk`), which takes the same
+batches in the same order and leaves the same database state. Profiles arrive last, as a CRM
+import through ``ingest_customers``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from siyu.config import Settings
+from siyu.db.engine import unit_of_work
+from siyu.demo import brand
+from siyu.demo.people import DemoEvent, DemoOrder, Person, simulate
+from siyu.demo.plan import BrandPlan, make_plan
+from siyu.domains.ingest import bulk
+from siyu.domains.ingest.customers import ingest_customers
+from siyu.domains.ingest.schemas import IngestResult
+from siyu.domains.ingest.service import IngestContext, ingest_events, ingest_orders
+from siyu.errors import SiyuError
+from siyu.kit.money import from_fen
+from siyu.kit.time import UTC
+
+HISTORY_DAYS = 730
+BULK_ABOVE = 50_000
+
+
+class DemoError(SiyuError):
+    """The demo cannot be built as asked."""
+
+    code = "demo_error"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """How big, which seed, which end date, which write path."""
+
+    customers: int = 20_000
+    seed: int = 42
+    until: date | None = None
+    mode: str = "auto"  # auto | ingest | bulk
+    block: int = 2_000
+    batch: int = 5_000
+
+
+@dataclass
+class DemoReport:
+    """What was built."""
+
+    mode: str
+    seconds: float
+    counts: dict[str, int]
+    facts: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    admin_password: str = ""
+    api_key: str = ""
+
+
+def window(until: date | None, days: int = HISTORY_DAYS) -> tuple[int, int]:
+    """Return [start, end) epoch seconds of the simulated history ending at ``until`` (default today, UTC)."""
+    end_day = until or datetime.now(UTC).date()
+    end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=UTC)
+    return int((end - timedelta(days=days)).timestamp()), int(end.timestamp())
+
+
+def _iso(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+def event_item(e: DemoEvent) -> dict[str, Any]:
+    """Return the events-API item of a simulated event."""
+    return {"event_id": e.event_id, "type": e.type, "occurred_at": _iso(e.t), "identities": dict(e.idents),
+            "channel": e.channel, "properties": e.props}
+
+
+def order_item(o: DemoOrder) -> dict[str, Any]:
+    """Return the orders-API item of a simulated order fact (yuan as strings)."""
+    item: dict[str, Any] = {"order_id": o.order_id, "status": o.status, "occurred_at": _iso(o.t),
+                            "amount": str(from_fen(o.amount_fen)), "channel": o.channel, "store": o.store,
+                            "identities": dict(o.idents)}
+    if o.lines:
+        item["items"] = [{"sku": s, "name": n, "category": c, "quantity": q, "unit_price": str(from_fen(p))}
+                         for s, n, c, q, p in o.lines]
+    if o.status == "refunded":
+        item["refund_amount"] = str(from_fen(o.refund_fen))
+        if o.refund_id:
+            item["refund_id"] = o.refund_id
+    return item
+
+
+def profile_item(p: Person, end: int) -> dict[str, Any]:
+    """Return the CRM record of a person as exported at ``end``: identities, profile, owning staff member."""
+    ids = {"phone": p.phone, **({"member_no": p.member_no} if p.member_no else {})}
+    record = {"identities": ids, "name": p.name, "gender": p.gender, "birthday": p.birthday, "region": p.region,
+              "city": p.city, "attributes": {"source": p.source, "member": bool(p.member_no)},
+              "occurred_at": _iso(end - 3600)}
+    if p.owner:
+        record["owner_userid"] = p.owner
+    return record
+
+
+def batches(people: list[Person], size: int) -> Iterator[list[DemoEvent | DemoOrder]]:
+    """Yield a block's facts in time order (ties by person, then fact) in batches of ``size``."""
+    keyed = sorted(((f.t, p.index, n, f) for p in people for n, f in enumerate(p.facts)), key=lambda x: x[:3])
+    facts = [x[3] for x in keyed]
+    for start in range(0, len(facts), size):
+        yield facts[start:start + size]
+
+
+class Writer(Protocol):
+    """Writes one batch of generated facts in the caller's transaction."""
+
+    def write_demo_batch(self, session: Session, ctx: IngestContext, events: list[Any],
+                         orders: list[Any]) -> tuple[IngestResult, IngestResult]:
+        """Write a batch's events, then its orders."""
+
+    def end_block(self) -> None:
+        """Forget per-block state."""
+
+
+class ServiceWriter:
+    """Writes through ingest_events and ingest_orders, exactly as the HTTP API would."""
+
+    def write_demo_batch(self, session: Session, ctx: IngestContext, events: list[Any],
+                         orders: list[Any]) -> tuple[IngestResult, IngestResult]:
+        """Write a batch's events, then its orders, through the services."""
+        done_events = ingest_events(session, ctx, [event_item(e) for e in events]) if events else IngestResult()
+        done_orders = ingest_orders(session, ctx, [order_item(o) for o in orders]) if orders else IngestResult()
+        return done_events, done_orders
+
+    def end_block(self) -> None:
+        """Keep nothing between blocks."""
+
+
+def _tally(report: DemoReport, *results: IngestResult) -> None:
+    for result in results:
+        for rej in result.rejected:
+            report.rejected[rej.code] = report.rejected.get(rej.code, 0) + 1
+
+
+def _load_block(engine: Engine, ctx: IngestContext, writer: Writer, people: list[Person], end: int,
+                options: DemoOptions, report: DemoReport) -> None:
+    for batch in batches(people, options.batch):
+        events = [f for f in batch if isinstance(f, DemoEvent)]
+        orders = [f for f in batch if isinstance(f, DemoOrder)]
+        with unit_of_work(engine) as session:
+            _tally(report, *writer.write_demo_batch(session, ctx, events, orders))
+        report.facts += len(batch)
+    records = [profile_item(p, end) for p in people]
+    for start in range(0, len(records), options.batch):
+        part = people[start:start + options.batch]
+        with unit_of_work(engine) as session:
+            _tally(report, ingest_customers(session, ctx, records[start:start + options.batch],
+                                            [f"crm:{p.index}" for p in part]))
+    writer.end_block()
+
+
+def choose_mode(options: DemoOptions) -> str:
+    """Return the write path: the services up to 50,000 customers, the bulk writer above (unless forced)."""
+    if options.mode not in ("auto", "ingest", "bulk"):
+        raise DemoError("mode must be auto, ingest or bulk", code="invalid_mode")
+    if options.mode != "auto":
+        return options.mode
+    return "ingest" if options.customers <= BULK_ABOVE else "bulk"
+
+
+def build(engine: Engine, settings: Settings, options: DemoOptions,
+          on_block: Callable[[int], None] | None = None) -> DemoReport:
+    """Generate the brand into an empty, migrated database; return counts, timings and the admin secrets."""
+    if options.customers < 1:
+        raise DemoError("--customers must be at least 1", code="invalid_customers")
+    started = time.perf_counter()
+    mode = choose_mode(options)
+    start, end = window(options.until)
+    plan = make_plan(options.seed, start, end, settings.csv_set(settings.test_phone_numbers))
+    report = DemoReport(mode=mode, seconds=0.0, counts={})
+    with unit_of_work(engine) as session:
+        brand.create_structure(session, plan)
+    ctx = IngestContext.from_settings(settings.model_copy(update={"max_batch": max(options.batch, 1000)}))
+    writer: Writer = ServiceWriter() if mode == "ingest" else bulk.BulkWriter(ctx)
+    for block_start in range(0, options.customers, options.block):
+        stop = min(options.customers, block_start + options.block)
+        people = [simulate(plan, i, start, end) for i in range(block_start, stop)]
+        _load_block(engine, ctx, writer, people, end, options, report)
+        if on_block:
+            on_block(stop - block_start)
+    report.admin_password, report.api_key = _finish(engine, plan)
+    with unit_of_work(engine) as session:
+        report.counts = bulk.demo_counts(session)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _finish(engine: Engine, plan: BrandPlan) -> tuple[str, str]:
+    with unit_of_work(engine) as session:
+        brand.depart_staff(session, plan)
+        return brand.create_admin(session)

@@ -1,0 +1,37 @@
+"""A digest of the facts and the identity graph a demo load leaves, ignoring wall-clock columns."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import Engine, text
+
+COLUMNS = {
+    "customers": "id, merged_into_id, name_idx, gender, birthday, region, city, source_platform, "
+                 "source_channel_code_id, first_seen_at",
+    "identities": "id, kind, lookup, value, masked, customer_id, origin_customer_id, cause_type, cause_ref",
+    "identity_links": "a_id, b_id, cause_type, cause_ref",
+    "merges": "survivor_id, merged_id, identity_ids, via_identity_ids, cause_type, cause_ref",
+    "identity_issues": "category, kind, value_masked, customer_id, other_customer_id, cause_type, cause_ref",
+    "events": "id, event_id, type, occurred_at, identity_id, channel, properties",
+    "orders": "id, order_id, identity_id, channel, store, amount_fen, refunded_fen, status, placed_at, paid_at, "
+              "updated_at",
+    "order_facts": "order_pk, status, fact_key, amount_fen, occurred_at",
+    "order_items": "order_pk, sku, name, category, quantity, unit_price_fen, amount_fen",
+    "ownerships": "identity_id, staff_id, channel_code_id, source, added_at, removed_at, removed_by",
+    "group_memberships": "group_id, identity_id, joined_at, left_at",
+    "customer_tags": "customer_id, tag_id, source",  # added_at is the wall clock of the tags service
+    "outbox": "idempotency_key, customer_id, staff_id",
+}
+
+
+def fingerprints(engine: Engine) -> dict[str, str]:
+    """Return {table: sha256 of its rows (selected columns) in a stable order}."""
+    out = {}
+    with engine.connect() as conn:
+        for table, cols in COLUMNS.items():
+            digest = hashlib.sha256()
+            for row in conn.execute(text(f"SELECT {cols} FROM {table} ORDER BY {cols}")):
+                digest.update(repr(tuple(row)).encode())
+            out[table] = digest.hexdigest()[:16]
+    return out
