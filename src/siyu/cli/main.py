@@ -8,10 +8,13 @@ from __future__ import annotations
 import typer
 
 from siyu.cli import db_cmds, demo_cmds, import_cmds, serve_cmds
+from siyu.cli import channel_code_cmds, staff_cmds
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Siyu (私域): private-domain operations platform.")
 app.add_typer(db_cmds.app, name="db")
 app.add_typer(import_cmds.app, name="import")
+app.add_typer(staff_cmds.app, name="staff")
+app.add_typer(channel_code_cmds.app, name="channel-code")
 app.command("serve")(serve_cmds.serve)
 app.command("demo")(demo_cmds.demo)

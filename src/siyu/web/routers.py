@@ -5,8 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from siyu.domains.channel_codes import endpoints as channel_codes
+from siyu.domains.groups import endpoints as groups
 from siyu.domains.identity import endpoints as identity
 from siyu.domains.ingest import endpoints as ingest
+from siyu.domains.staff import endpoints as staff
 
 
 def openapi_models() -> list[type[BaseModel]]:
@@ -16,4 +19,4 @@ def openapi_models() -> list[type[BaseModel]]:
 
 def all_routers() -> list[APIRouter]:
     """Return every domain router."""
-    return [ingest.router, identity.router]
+    return [ingest.router, identity.router, staff.router, channel_codes.router, groups.router]

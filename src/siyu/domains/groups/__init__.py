@@ -1,0 +1,15 @@
+"""Customer groups: ingestion calls apply_group_events; readers use groups_of and the listings."""
+
+from siyu.domains.groups.service import (
+    EVENT_TYPES,
+    GroupStay,
+    GroupSummary,
+    apply_group_events,
+    get_group,
+    group_members,
+    groups_of,
+    list_groups,
+)
+
+__all__ = ["EVENT_TYPES", "GroupStay", "GroupSummary", "apply_group_events", "get_group", "group_members",
+           "groups_of", "list_groups"]

@@ -1,0 +1,161 @@
+"""Pure checks of a channel code's settings; each failure is a SiyuError with a stable code.
+
+``state`` is what WeCom echoes back on the add event: at most 30 characters (WeCom's limit), and we
+allow only letters, digits and ``_ - .`` so it survives URLs, QR payloads and log lines unescaped.
+Working hours are ``{"mon": [["09:00", "18:00"], …], …}`` in the brand's time zone; an interval
+ends after it starts on the same day (split a night shift across two days), ``24:00`` may end one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from siyu.errors import ValidationFailed
+
+PLATFORMS = ("douyin", "xiaohongshu", "taobao", "meituan", "weibo", "bilibili", "wechat_oa", "mini_program",
+             "app", "store", "poster", "parcel", "other")
+STRATEGIES = ("fixed", "round_robin", "weighted", "least_loaded")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_STATE = 30
+MAX_TAGS = 20
+MAX_TEMPLATE = 4000
+MAX_POOL = 200
+
+_STATE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_START = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_END = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+
+
+@dataclass(frozen=True, slots=True)
+class PoolEntry:
+    """A pool member as given by a caller: WeCom userid, weight, optional daily cap."""
+
+    userid: str
+    weight: int = 1
+    daily_cap: int | None = None
+
+
+def check_name(name: str) -> str:
+    """Return the trimmed code name, or raise ``invalid_name``."""
+    cleaned = name.strip() if isinstance(name, str) else ""
+    if not cleaned or len(cleaned) > 80:
+        raise ValidationFailed("name must be 1-80 characters", code="invalid_name")
+    return cleaned
+
+
+def check_state(state: str) -> str:
+    """Return ``state`` if WeCom will accept and echo it unchanged, else raise ``invalid_state``."""
+    if not isinstance(state, str) or not state or len(state) > MAX_STATE:
+        raise ValidationFailed(f"state must be 1-{MAX_STATE} characters", code="invalid_state", state=state)
+    if not _STATE.match(state):
+        raise ValidationFailed("state may contain only letters, digits, '_', '-' and '.'", code="invalid_state",
+                               state=state)
+    return state
+
+
+def check_platform(platform: str) -> str:
+    """Return ``platform`` if it is a known source platform, else raise ``invalid_platform``."""
+    if platform not in PLATFORMS:
+        raise ValidationFailed(f"platform must be one of {', '.join(PLATFORMS)}", code="invalid_platform",
+                               platform=platform)
+    return platform
+
+
+def check_strategy(strategy: str) -> str:
+    """Return ``strategy`` if known, else raise ``invalid_strategy``."""
+    if strategy not in STRATEGIES:
+        raise ValidationFailed(f"strategy must be one of {', '.join(STRATEGIES)}", code="invalid_strategy",
+                               strategy=strategy)
+    return strategy
+
+
+def check_channel(channel: str | None) -> str | None:
+    """Return the trimmed free-text channel label (<= 80 characters) or None."""
+    cleaned = channel.strip() if isinstance(channel, str) else None
+    if cleaned and len(cleaned) > 80:
+        raise ValidationFailed("channel must be at most 80 characters", code="invalid_channel")
+    return cleaned or None
+
+
+def check_working_hours(hours: dict[str, Any] | None) -> dict[str, list[list[str]]]:
+    """Return normalised working hours (intervals sorted), or raise ``invalid_working_hours``.
+
+    An empty mapping means "always"; once any day is given, days left out are closed.
+    """
+    if not hours:
+        return {}
+    if not isinstance(hours, dict):
+        raise ValidationFailed("working_hours must map weekdays to intervals", code="invalid_working_hours")
+    result: dict[str, list[list[str]]] = {}
+    for day, intervals in hours.items():
+        if day not in WEEKDAYS:
+            raise ValidationFailed(f"working_hours day {day!r} must be one of {', '.join(WEEKDAYS)}",
+                                   code="invalid_working_hours")
+        result[day] = _check_intervals(day, intervals)
+    return {day: result[day] for day in WEEKDAYS if day in result}
+
+
+def _check_intervals(day: str, intervals: Any) -> list[list[str]]:
+    if not isinstance(intervals, list):
+        raise ValidationFailed(f"working_hours[{day}] must be a list of [start, end]", code="invalid_working_hours")
+    checked: list[list[str]] = []
+    for interval in intervals:
+        if (not isinstance(interval, (list, tuple)) or len(interval) != 2
+                or not all(isinstance(t, str) for t in interval)):
+            raise ValidationFailed(f"working_hours[{day}] intervals must be [\"HH:MM\", \"HH:MM\"]",
+                                   code="invalid_working_hours")
+        start, end = interval
+        if not _START.match(start) or not _END.match(end) or start >= end:
+            raise ValidationFailed(f"working_hours[{day}] interval {start}-{end} must be HH:MM with start before end "
+                                   "on the same day", code="invalid_working_hours")
+        checked.append([start, end])
+    checked.sort()
+    for (_, prev_end), (next_start, _) in zip(checked, checked[1:]):
+        if next_start < prev_end:
+            raise ValidationFailed(f"working_hours[{day}] intervals overlap", code="invalid_working_hours")
+    return checked
+
+
+def check_pool(pool: list[PoolEntry]) -> list[PoolEntry]:
+    """Return the pool if it is non-empty, without duplicates, with sane weights and caps."""
+    if not pool:
+        raise ValidationFailed("the staff pool must name at least one staff member", code="empty_pool")
+    if len(pool) > MAX_POOL:
+        raise ValidationFailed(f"the staff pool may hold at most {MAX_POOL} members", code="invalid_pool")
+    seen: set[str] = set()
+    for entry in pool:
+        if entry.userid in seen:
+            raise ValidationFailed(f"staff {entry.userid!r} appears twice in the pool", code="duplicate_staff")
+        seen.add(entry.userid)
+        if not 1 <= entry.weight <= 1000:
+            raise ValidationFailed("weight must be between 1 and 1000", code="invalid_weight", userid=entry.userid)
+        if entry.daily_cap is not None and not 1 <= entry.daily_cap <= 100000:
+            raise ValidationFailed("daily_cap must be between 1 and 100000 (or empty for no cap)",
+                                   code="invalid_daily_cap", userid=entry.userid)
+    return pool
+
+
+def check_tags(tags: list[str] | None) -> list[str]:
+    """Return tag names trimmed and de-duplicated in order, or raise ``invalid_tag``."""
+    result: list[str] = []
+    for tag in tags or []:
+        cleaned = tag.strip() if isinstance(tag, str) else ""
+        if not cleaned or len(cleaned) > 64:
+            raise ValidationFailed("a tag name must be 1-64 characters", code="invalid_tag", tag=tag)
+        if cleaned not in result:
+            result.append(cleaned)
+    if len(result) > MAX_TAGS:
+        raise ValidationFailed(f"a code may apply at most {MAX_TAGS} tags", code="invalid_tag")
+    return result
+
+
+def check_template(template: str | None) -> str | None:
+    """Return the welcome template (None when blank), or raise ``invalid_welcome_template``."""
+    if template is None or not template.strip():
+        return None
+    if len(template) > MAX_TEMPLATE:
+        raise ValidationFailed(f"welcome_template must be at most {MAX_TEMPLATE} characters",
+                               code="invalid_welcome_template")
+    return template
