@@ -1,14 +1,13 @@
 """The ``siyu`` command: every command calls services, never SQL.
 
-Errors a user can cause print a message to stderr and exit non-zero (see :func:`run`).
+Errors a user can cause print a message to stderr and exit non-zero (see cli/common.py).
 """
 
 from __future__ import annotations
 
 import typer
 
-from siyu.cli import db_cmds, demo_cmds, import_cmds, serve_cmds
-from siyu.cli import channel_code_cmds, staff_cmds
+from siyu.cli import access_cmds, channel_code_cmds, db_cmds, demo_cmds, import_cmds, serve_cmds, staff_cmds
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Siyu (私域): private-domain operations platform.")
@@ -18,3 +17,8 @@ app.add_typer(staff_cmds.app, name="staff")
 app.add_typer(channel_code_cmds.app, name="channel-code")
 app.command("serve")(serve_cmds.serve)
 app.command("demo")(demo_cmds.demo)
+access_cmds.register(app)
+
+
+if __name__ == "__main__":
+    app()

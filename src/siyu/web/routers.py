@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from siyu.domains.channel_codes import endpoints as channel_codes
+from siyu.domains.customers import endpoints as customers
 from siyu.domains.groups import endpoints as groups
 from siyu.domains.identity import endpoints as identity
 from siyu.domains.ingest import endpoints as ingest
@@ -19,4 +20,4 @@ def openapi_models() -> list[type[BaseModel]]:
 
 def all_routers() -> list[APIRouter]:
     """Return every domain router."""
-    return [ingest.router, identity.router, staff.router, channel_codes.router, groups.router]
+    return [ingest.router, identity.router, staff.router, channel_codes.router, groups.router, customers.router]
