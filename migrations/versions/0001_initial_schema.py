@@ -392,6 +392,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_ownerships_code_added', ['channel_code_id', 'added_at'], unique=False)
         batch_op.create_index('ix_ownerships_identity_staff', ['identity_id', 'staff_id'], unique=False)
         batch_op.create_index('ix_ownerships_staff_removed', ['staff_id', 'removed_at'], unique=False)
+        batch_op.create_index('uq_ownerships_active', ['identity_id', 'staff_id'], unique=True, sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
 
     op.create_table('order_facts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -434,6 +435,7 @@ def downgrade() -> None:
     op.drop_table('order_items')
     op.drop_table('order_facts')
     with op.batch_alter_table('ownerships', schema=None) as batch_op:
+        batch_op.drop_index('uq_ownerships_active', sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
         batch_op.drop_index('ix_ownerships_staff_removed')
         batch_op.drop_index('ix_ownerships_identity_staff')
         batch_op.drop_index('ix_ownerships_code_added')

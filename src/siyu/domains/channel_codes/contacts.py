@@ -199,10 +199,10 @@ class _Batch:
     def _attribute(self) -> None:
         if not self.attributions:
             return
-        # One read decides who may still lack a source; only they go through attribute_source.
-        for customer_id in repo.customers_maybe_unattributed(self.session, self.attributions):
-            code = self.attributions[customer_id]
-            customers.attribute_source(self.session, customer_id, code.id, code.platform)
+        # One read decides who may still lack a source; they are attributed in one statement.
+        pending = repo.customers_maybe_unattributed(self.session, self.attributions)
+        customers.attribute_sources(self.session, {cid: (self.attributions[cid].id, self.attributions[cid].platform)
+                                                   for cid in pending})
 
     def _welcome(self) -> None:
         sending = [o for o in self.opened if o.code is not None and o.code.welcome_template]

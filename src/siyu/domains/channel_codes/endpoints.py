@@ -21,7 +21,7 @@ from siyu.domains.channel_codes.schemas import (
     StaffRefOut,
     StatsOut,
 )
-from siyu.web.deps import get_session, get_settings_dep, require_scope
+from siyu.domains.access.deps import get_session, get_settings_dep, require_scope
 
 router = APIRouter(prefix="/channel-codes", tags=["channel codes"])
 admin = require_scope("admin")

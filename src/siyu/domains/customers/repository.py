@@ -73,6 +73,18 @@ def set_source_if_empty(session: Session, customer_id: int, channel_code_id: int
     return bool(result.rowcount)
 
 
+def set_sources_if_empty(session: Session, rows: list[tuple[int, int | None, str | None]], now: datetime) -> None:
+    """Record (customer, code, platform) sources on customers that have none yet, in one executemany."""
+    if not rows:
+        return
+    table = Customer.__table__
+    stmt = (update(table)
+            .where(table.c.id == bindparam("cid"), table.c.source_platform.is_(None),
+                   table.c.source_channel_code_id.is_(None))
+            .values(source_channel_code_id=bindparam("code"), source_platform=bindparam("platform"), updated_at=now))
+    session.connection().execute(stmt, [{"cid": c, "code": code, "platform": p} for c, code, p in rows])
+
+
 def update_fields(session: Session, customer_id: int, values: dict[str, Any]) -> None:
     """Write profile columns of one customer."""
     session.execute(update(Customer).where(Customer.id == customer_id).values(**values)

@@ -80,6 +80,20 @@ def attribute_source(session: Session, customer_id: int, channel_code_id: int | 
     return repo.set_source_if_empty(session, root, channel_code_id, platform, utcnow())
 
 
+def attribute_sources(session: Session, sources: Mapping[int, tuple[int | None, str | None]]) -> None:
+    """Set first-touch sources for many customers at once (one look-up, one executemany)."""
+    roots = repo.live_roots(session, sources)
+    rows: dict[int, tuple[int | None, str | None]] = {}
+    for customer_id, (code_id, platform) in sources.items():
+        platform = (platform or "").strip() or None
+        if platform is not None and len(platform) > MAX_PLATFORM:
+            raise ValidationFailed(f"platform must be at most {MAX_PLATFORM} characters", code="invalid_platform")
+        root = roots.get(customer_id)
+        if root is not None and (code_id is not None or platform is not None):
+            rows.setdefault(root, (code_id, platform))  # the first touch in the batch wins
+    repo.set_sources_if_empty(session, [(root, code, platform) for root, (code, platform) in rows.items()], utcnow())
+
+
 # --- profile -------------------------------------------------------------------------------------
 
 def normalise_name(raw: str) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from siyu.domains.access import Principal
 from siyu.domains.groups import service
 from siyu.domains.groups.schemas import GroupOut, GroupPage, MemberOut, MemberPage
-from siyu.web.deps import get_session, require_scope
+from siyu.domains.access.deps import get_session, require_scope
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 admin = require_scope("admin")

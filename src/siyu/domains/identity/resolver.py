@@ -259,7 +259,7 @@ class Resolver:
         for survivor, other, brought, via, (ctype, cref) in plan.merges:
             repo.absorb_profile(self.session, survivor.id, other.id, now)  # type: ignore[arg-type]
             repo.mark_merged(self.session, other.id, survivor.root().id, now)  # type: ignore[arg-type]
-            rows.append({"survivor_id": survivor.id, "merged_id": other.id, "identity_ids": [i.id for i in brought],
+            rows.append({"survivor_id": survivor.id, "merged_id": other.id, "identity_ids": sorted(i.id for i in brought),
                          "via_identity_ids": sorted({i.id for i in via}), "cause_type": ctype,
                          "cause_ref": cref[:160], "actor": None, "reason": None, "created_at": now})
         repo.insert_merges(self.session, rows)

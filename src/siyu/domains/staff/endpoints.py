@@ -18,7 +18,7 @@ from siyu.domains.staff.schemas import (
     TransferOut,
 )
 from siyu.errors import ValidationFailed
-from siyu.web.deps import get_session, require_scope
+from siyu.domains.access.deps import get_session, require_scope
 
 router = APIRouter(prefix="/staff", tags=["staff"])
 admin = require_scope("admin")

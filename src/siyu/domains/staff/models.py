@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.db.base import Base, BigId, UTCDateTime
@@ -34,6 +34,9 @@ class Ownership(Base):
 
     __tablename__ = "ownerships"
     __table_args__ = (
+        # at most one open follow relation per (person's identity, staff member), enforced by the store
+        Index("uq_ownerships_active", "identity_id", "staff_id", unique=True,
+              sqlite_where=text("removed_at IS NULL"), postgresql_where=text("removed_at IS NULL")),
         Index("ix_ownerships_identity_staff", "identity_id", "staff_id"),
         Index("ix_ownerships_staff_removed", "staff_id", "removed_at"),
         Index("ix_ownerships_code_added", "channel_code_id", "added_at"),
