@@ -84,9 +84,10 @@ def begin_write(session: Session) -> None:
 
 
 @contextmanager
-def unit_of_work(engine: Engine | None = None, *, write: bool = True) -> Iterator[Session]:
+def unit_of_work(engine: Engine | None = None, *, write: bool = True,
+                 factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
     """Yield a session; commit if the block succeeds, roll back if it raises."""
-    session = session_factory(engine)()
+    session = (factory or session_factory(engine))()
     if write:
         begin_write(session)
     try:

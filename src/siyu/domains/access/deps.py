@@ -8,9 +8,10 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
-from siyu.db.engine import begin_write
+from siyu.db.engine import unit_of_work
 from siyu.domains.access import Principal
 from siyu.domains.access import service as access
+from siyu.domains.identity.service import IdentityContext
 from siyu.errors import Forbidden, Unauthorized
 
 
@@ -21,17 +22,9 @@ def get_settings_dep(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """Yield the request's session (a writer unless GET/HEAD); commit on success, roll back on error."""
-    session: Session = request.app.state.sessionmaker()
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        begin_write(session)
-    try:
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    with unit_of_work(factory=request.app.state.sessionmaker, write=write) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def _token(request: Request) -> str | None:
@@ -71,3 +64,11 @@ def require_reader(principal: Principal = Depends(get_principal)) -> Principal:
     if principal.actor.startswith("apikey:") and not principal.has_scope("admin"):
         raise Forbidden("reading customers needs an API key with the 'admin' scope", code="insufficient_scope")
     return principal
+
+
+def identity_context(request: Request) -> IdentityContext:
+    """Return the app's identity rules (kinds, junk numbers, PII vault), built once."""
+    ctx = getattr(request.app.state, "identity_context", None)
+    if ctx is None:
+        ctx = request.app.state.identity_context = IdentityContext.from_settings(request.app.state.settings)
+    return ctx

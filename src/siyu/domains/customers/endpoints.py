@@ -12,9 +12,8 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from siyu.config import Settings
 from siyu.domains.access import Principal
-from siyu.domains.access.deps import get_session, get_settings_dep, require_reader
+from siyu.domains.access.deps import get_session, identity_context, require_reader
 from siyu.domains.customers import service
 from siyu.domains.customers.schemas import CustomerDetail, CustomerPage, ProfileUpdate, TimelinePage
 from siyu.domains.identity.service import IdentityContext
@@ -22,8 +21,8 @@ from siyu.domains.identity.service import IdentityContext
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 
-def _ctx(settings: Settings = Depends(get_settings_dep)) -> IdentityContext:
-    return IdentityContext.from_settings(settings)
+def _ctx(request: Request) -> IdentityContext:
+    return identity_context(request)
 
 
 def _request_id(request: Request) -> str | None:

@@ -8,19 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal, audit
-from siyu.domains.access.deps import get_session, require_reader
+from siyu.domains.access.deps import get_session, identity_context, require_reader
 from siyu.domains.identity import service
 from siyu.domains.identity.schemas import MergeIn, ResolveIssueIn, SplitIn, UnmergeIn
 from siyu.errors import Forbidden
 
 router = APIRouter(tags=["identity"])
-
-
-def _ctx(request: Request) -> service.IdentityContext:
-    ctx = getattr(request.app.state, "identity_context", None)
-    if ctx is None:
-        ctx = request.app.state.identity_context = service.IdentityContext.from_settings(request.app.state.settings)
-    return ctx
 
 
 def _operator(principal: Principal) -> Principal:
@@ -35,7 +28,7 @@ def identity_graph(customer_id: int, request: Request, session: Session = Depend
     """Explain why each identity belongs to this customer: links with their causing facts, merges, blocks."""
     if principal.scoped_staff_id is not None:
         raise Forbidden("staff users cannot open the identity graph", code="forbidden_role")
-    doc = service.graph(session, _ctx(request), customer_id, unmasked=principal.can_read_pii)
+    doc = service.graph(session, identity_context(request), customer_id, unmasked=principal.can_read_pii)
     if principal.can_read_pii:
         audit(session, principal.actor, "pii.read", "customer", doc["customer_id"], {"view": "identity-graph"},
               getattr(request.state, "request_id", None))
@@ -47,7 +40,7 @@ def merge(customer_id: int, body: MergeIn, request: Request, session: Session = 
           principal: Principal = Depends(require_reader)) -> dict[str, Any]:
     """Merge another customer into this one (the older id survives)."""
     _operator(principal)
-    return service.merge_customers(session, _ctx(request), customer_id, body.other_customer_id,
+    return service.merge_customers(session, identity_context(request), customer_id, body.other_customer_id,
                                    actor=principal.actor, reason=body.reason, force=body.force)
 
 

@@ -13,7 +13,7 @@ from siyu.domains.access import Principal
 from siyu.domains.ingest import service
 from siyu.domains.ingest.schemas import EventBatch, IngestResult, OrderBatch
 from siyu.errors import ValidationFailed
-from siyu.domains.access.deps import require_scope
+from siyu.domains.access.deps import identity_context, require_scope
 
 router = APIRouter(tags=["ingest"])
 
@@ -21,7 +21,8 @@ router = APIRouter(tags=["ingest"])
 def _context(request: Request) -> service.IngestContext:
     ctx = getattr(request.app.state, "ingest_context", None)
     if ctx is None:
-        ctx = request.app.state.ingest_context = service.IngestContext.from_settings(request.app.state.settings)
+        ctx = request.app.state.ingest_context = service.IngestContext(request.app.state.settings,
+                                                                       identity_context(request))
     return ctx
 
 
