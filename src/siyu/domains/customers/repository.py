@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, Select, any_, bindparam, exists, func, sel
 from sqlalchemy.orm import Session, aliased
 
 from siyu.db.bulk import chunks
-from siyu.domains.customers.models import Customer
+from siyu.domains.customers.models import Consent, Customer
 from siyu.domains.customers.schemas import CustomerFilter
 from siyu.domains.groups.models import CustomerGroup, GroupMembership
 from siyu.domains.identity import Identity
@@ -200,3 +200,19 @@ def list_page(session: Session, f: CustomerFilter, *, staff_scope: int | None, b
 def tombstone_ids(session: Session, customer_id: int) -> list[int]:
     """Return the ids of customers merged into ``customer_id``."""
     return list(session.scalars(select(Customer.id).where(Customer.merged_into_id == customer_id)))
+
+
+def insert_consents(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append consent facts."""
+    if rows:
+        session.execute(Consent.__table__.insert(), rows)
+
+
+def latest_consents(session: Session, customer_ids: list[int]) -> list[Consent]:
+    """Return the newest consent fact per (channel, purpose) across these customer rows."""
+    rows = session.scalars(select(Consent).where(Consent.customer_id.in_(customer_ids))
+                           .order_by(Consent.recorded_at, Consent.id))
+    latest: dict[tuple[str, str], Consent] = {}
+    for row in rows:
+        latest[(row.channel, row.purpose)] = row
+    return sorted(latest.values(), key=lambda c: (c.channel, c.purpose))

@@ -71,6 +71,16 @@ class OwnerOut(_Out):
     added_at: datetime
 
 
+class ConsentOut(_Out):
+    """The latest consent fact for one channel and purpose."""
+
+    channel: str
+    purpose: str
+    granted: bool
+    recorded_at: datetime
+    source: str
+
+
 class GroupOut(_Out):
     chat_id: str
     name: str
@@ -112,6 +122,7 @@ class CustomerDetail(_Out):
     tags: list[str] = Field(description="Names of the tags held now, sorted.")
     groups: list[GroupOut]
     orders: OrderSummaryOut
+    consents: list[ConsentOut] = Field(default_factory=list, description="Current consent per channel and purpose.")
 
 
 class TimelineItem(_Out):

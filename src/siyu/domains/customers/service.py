@@ -26,6 +26,7 @@ from siyu.domains.access import Principal, audit
 from siyu.domains.customers import repository as repo
 from siyu.domains.customers.models import Customer
 from siyu.domains.customers.schemas import (
+    ConsentOut,
     CustomerDetail,
     CustomerFilter,
     CustomerPage,
@@ -38,6 +39,7 @@ from siyu.domains.customers.schemas import (
     TimelineItem,
     TimelinePage,
 )
+from siyu.domains.events import AcceptedEvent
 from siyu.domains.events.service import EventEntry, events_before
 from siyu.domains.groups import groups_of
 from siyu.domains.identity import Identity
@@ -284,7 +286,35 @@ def _detail_view(session: Session, ctx: IdentityContext, c: Customer, idents: li
         identities=[IdentityOut(id=i.id, kind=i.kind, value=reveal(ctx, i) if unmasked else i.masked,
                                 masked=not unmasked, created_at=i.created_at) for i in idents],
         owners=_owners(session, ids), tags=_tags(session, c.id), groups=_groups(session, ids),
-        orders=_orders_view(order_summary(session, ids)))
+        orders=_orders_view(order_summary(session, ids)), consents=_consents(session, c.id))
+
+
+def _consents(session: Session, customer_id: int) -> list[ConsentOut]:
+    rows = repo.latest_consents(session, [customer_id, *repo.tombstone_ids(session, customer_id)])
+    return [ConsentOut(channel=k.channel, purpose=k.purpose, granted=k.granted, recorded_at=k.recorded_at,
+                       source=k.source) for k in rows]
+
+
+CONSENT_CHANNELS = frozenset({"wecom", "sms", "email", "official_account", "app_push", "phone", "all"})
+
+
+def consent_rows(events: Sequence[AcceptedEvent]) -> list[dict[str, Any]]:
+    """Return the consent facts carried by consent_granted / consent_withdrawn events."""
+    rows = []
+    for e in events:
+        channel = str(e.properties.get("channel", "")).strip().lower()
+        rows.append({"customer_id": e.customer_id, "channel": channel if channel in CONSENT_CHANNELS else "other",
+                     "purpose": str(e.properties.get("purpose") or "marketing")[:32],
+                     "granted": e.type == "consent_granted", "source": f"event:{e.event_id}"[:64],
+                     "evidence": {"channel": channel, "event_channel": e.channel, **{
+                         k: v for k, v in e.properties.items() if k not in ("channel", "purpose")}},
+                     "recorded_at": e.occurred_at})
+    return rows
+
+
+def apply_consent_events(session: Session, events: Sequence[AcceptedEvent]) -> None:
+    """Append the consent facts of stored consent events (same transaction as the events)."""
+    repo.insert_consents(session, consent_rows([e for e in events if e.type in ("consent_granted", "consent_withdrawn")]))
 
 
 def _visible_customer(session: Session, principal: Principal, customer_id: int) -> Customer:

@@ -43,6 +43,9 @@ STANDARD: dict[str, tuple[str, tuple[str, ...]]] = {
     "member_joined": ("Became a member.", ()),
     "points_earned": ("Earned loyalty points.", ()),
     "survey_answered": ("Answered a survey.", ()),
+    "consent_granted": ("Agreed to be contacted on a channel (property channel: wecom, sms, email, "
+                        "official_account, app_push, phone or all; optional purpose, default marketing).", ("channel",)),
+    "consent_withdrawn": ("Withdrew consent for a channel (opt-out / 退订); same properties.", ("channel",)),
 }
 
 _CUSTOM = re.compile(r"^[a-z][a-z0-9_]{0,31}\.[a-z][a-z0-9_.]{0,62}$")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from siyu.config import Settings
 from siyu.domains.channel_codes import service as channel_codes
+from siyu.domains.customers import service as customers
 from siyu.domains.events import AcceptedEvent
 from siyu.domains.events.catalogue import check_type
 from siyu.domains.groups import service as groups
@@ -31,7 +32,8 @@ from siyu.kit.time import utcnow
 
 CONTACT_TYPES = frozenset({"contact_added", "contact_deleted_by_customer", "contact_deleted_by_staff"})
 GROUP_TYPES = frozenset({"group_joined", "group_left"})
-DISPATCHED = CONTACT_TYPES | GROUP_TYPES
+CONSENT_TYPES = frozenset({"consent_granted", "consent_withdrawn"})
+DISPATCHED = CONTACT_TYPES | GROUP_TYPES | CONSENT_TYPES
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ def _write_events(session: Session, ctx: IngestContext, items: list[tuple[int, E
 HANDLERS: list[tuple[frozenset[str], Callable[[Session, Settings, list[AcceptedEvent]], None]]] = [
     (CONTACT_TYPES, channel_codes.apply_contact_events),
     (GROUP_TYPES, lambda session, _settings, events: groups.apply_group_events(session, events)),
+    (CONSENT_TYPES, lambda session, _settings, events: customers.apply_consent_events(session, events)),
 ]
 
 
