@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, text
+import orjson
+from sqlalchemy import Engine, select
+
+from siyu.db.models import metadata
 
 COLUMNS = {
     "customers": "id, merged_into_id, name_idx, gender, birthday, region, city, source_platform, "
@@ -25,13 +30,26 @@ COLUMNS = {
 }
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list) and all(isinstance(v, int) for v in value):
+        value = sorted(value)  # merge records list identity ids in the order the backend returned them
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return value
+
+
 def fingerprints(engine: Engine) -> dict[str, str]:
-    """Return {table: sha256 of its rows (selected columns) in a stable order}."""
+    """Return {table: sha256 of its rows (selected columns, typed and backend-neutral) in a stable order}."""
     out = {}
     with engine.connect() as conn:
-        for table, cols in COLUMNS.items():
+        for name, cols in COLUMNS.items():
+            table = metadata.tables[name]
+            columns = [table.c[c.strip()] for c in cols.split(",")]
+            rows = sorted(repr(tuple(_plain(v) for v in row)) for row in conn.execute(select(*columns)))
             digest = hashlib.sha256()
-            for row in conn.execute(text(f"SELECT {cols} FROM {table} ORDER BY {cols}")):
-                digest.update(repr(tuple(row)).encode())
-            out[table] = digest.hexdigest()[:16]
+            for row in rows:
+                digest.update(row.encode())
+            out[name] = digest.hexdigest()[:16]
     return out

@@ -70,7 +70,8 @@ COLUMN_HELP = """
 \b
 CSV: a header row, then one row per item; empty cells mean absent.
   all kinds  id.<kind>: one column per identity kind, e.g. id.phone,
-             id.unionid, id.external_userid, id.openid:wx123
+             id.unionid, id.external_userid, id.openid:wx123; occurred_at:
+             ISO-8601 with offset, or epoch seconds/milliseconds
   events     event_id, type, occurred_at (required), channel;
              prop.<name> columns (strings) or a properties JSON column
   orders     order_id, status, occurred_at, amount (required), currency,
@@ -170,6 +171,9 @@ class CsvMapper:
         if len(cells) != self.width:
             raise RowError("wrong_column_count", f"row has {len(cells)} cells; the header has {self.width}")
         item: dict[str, Any] = {name: cells[i] for i, name in self.plain if cells[i] != ""}
+        when = item.get("occurred_at")
+        if when is not None and when.isdigit():
+            item["occurred_at"] = int(when)  # epoch seconds or milliseconds, as the API takes them
         for i, name in self.json:
             if cells[i] != "":
                 try:
@@ -221,6 +225,7 @@ def csv_rows(handle: TextIO, kind: str) -> tuple[list[str], Iterator[SourceRow]]
     mapper = CsvMapper(kind, header)
 
     def rows() -> Iterator[SourceRow]:
+        """Yield data rows with the line each starts on."""
         start = reader.line_num + 1
         while True:
             try:

@@ -115,10 +115,12 @@ class _Life:
         return min(day + local - 8 * 3600, self.end - 60)
 
     def event(self, t: int, type_: str, channel: str | None, idents: Idents, **props: Any) -> None:
+        """Record an event of this person."""
         self.k += 1
         self.facts.append(DemoEvent(t, f"ev-{self.i}-{self.k}", type_, channel, idents, props))
 
     def order_id(self) -> str:
+        """Return a new, unique order id of this person."""
         self.k += 1
         return f"SC{self.i:08d}{self.k:04d}"
 

@@ -1,0 +1,120 @@
+"""Measure `siyu import` throughput (rows/s) on SQLite, or PostgreSQL with SIYU_BENCH_POSTGRES_URL.
+
+Reproduce:  .venv/bin/python benchmarks/bench_import.py [--rows 100000] [--repeats 3]
+
+Files are written from the demo generator's people (realistic identities and orders), then imported
+through `run_import` exactly as the CLI does (chunks of 2,000 rows, one transaction each, through
+ingest_events / ingest_orders / ingest_customers). Scenarios:
+
+* events, first time: every row brings identities the database has never seen (creates customers);
+* events, steady state: the same people's identities exist; new events only;
+* orders, first time and steady state, likewise;
+* re-import of the same file: everything is a duplicate;
+* customers (CRM records) over existing identities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+
+from siyu.cli.import_cmds import run_import
+from siyu.config import Settings
+from siyu.db.engine import make_engine
+from siyu.db.reset import reset_database
+from siyu.demo.people import MINI
+from siyu.demo.runner import window
+
+SECRET = "bench-secret-key-0123456789abcdef0123456789"
+
+
+def _people(rows: int) -> list[tuple[str, str, str]]:
+    return [(f"o{i:012d}mini", f"13{i % 9 + 1}{i:08d}"[:11], f"u{i:012d}union") for i in range(rows)]
+
+
+def write_events(path: Path, rows: int, tag: str) -> None:
+    """Write an events CSV: one event per person (openid + unionid), with two properties."""
+    start, _end = window(None)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["event_id", "type", "occurred_at", "channel", f"id.{MINI}", "id.unionid", "prop.content_id",
+                    "prop.topic"])
+        for i, (openid, _phone, union) in enumerate(_people(rows)):
+            w.writerow([f"{tag}-{i}", "content_viewed", start + i, "mini_program", openid, union, f"c{i % 10}", "茶"])
+
+
+def write_orders(path: Path, rows: int, tag: str) -> None:
+    """Write an orders JSON Lines file: one paid order per person with one line."""
+    start, _end = window(None)
+    with path.open("wb") as f:
+        for i, (openid, phone, _u) in enumerate(_people(rows)):
+            f.write(orjson.dumps({"order_id": f"{tag}-{i}", "status": "paid", "occurred_at": start + i,
+                                  "amount": "38.00", "channel": "mini_program",
+                                  "identities": {MINI: openid, "phone": phone},
+                                  "items": [{"sku": "T001", "quantity": 2, "unit_price": "19.00"}]}) + b"\n")
+
+
+def write_customers(path: Path, rows: int) -> None:
+    """Write a customers CSV over the same people's phones."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id.phone", "name", "gender", "city", "attr.level"])
+        for i, (_o, phone, _u) in enumerate(_people(rows)):
+            w.writerow([phone, f"客户{i}", "female" if i % 3 else "male", "上海", "gold" if i % 7 == 0 else "silver"])
+
+
+def _timed(kind: str, path: Path, url: str, settings: Settings) -> tuple[float, str]:
+    engine = make_engine(url)
+    summary = run_import(kind, path, eng=engine, settings=settings)
+    engine.dispose()
+    detail = f"accepted {summary.accepted:,} dup {summary.duplicates:,} rejected {summary.rejected:,}"
+    return summary.rows_per_second, detail
+
+
+def main() -> None:
+    """Run every scenario and print rows/s (median of repeats where repeating is meaningful)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        url = os.environ.get("SIYU_BENCH_POSTGRES_URL") or f"sqlite:///{base / 'bench.db'}"
+        settings = Settings(data_dir=base, database_url=url, secret_key=SECRET)
+        print(f"siyu import benchmark: {args.rows:,} rows per file on {url.split(':')[0]} "
+              f"({os.cpu_count()} CPUs, Python {sys.version.split()[0]})")
+        reset_database(url).dispose()
+        write_events(base / "e0.csv", args.rows, "first")
+        write_orders(base / "o0.jsonl", args.rows, "first")
+        write_customers(base / "c.csv", args.rows)
+        rate, detail = _timed("events", base / "e0.csv", url, settings)
+        print(f"  events CSV, first time (creates customers): {rate:>9,.0f} rows/s  ({detail})")
+        steady = []
+        for r in range(args.repeats):
+            write_events(base / f"e{r + 1}.csv", args.rows, f"steady{r}")
+            steady.append(_timed("events", base / f"e{r + 1}.csv", url, settings)[0])
+        print(f"  events CSV, steady state:                   {statistics.median(steady):>9,.0f} rows/s  "
+              f"(median of {args.repeats})")
+        rate, detail = _timed("events", base / "e0.csv", url, settings)
+        print(f"  events CSV, re-import (all duplicates):     {rate:>9,.0f} rows/s  ({detail})")
+        rate, detail = _timed("orders", base / "o0.jsonl", url, settings)
+        print(f"  orders JSONL, first phone per person:       {rate:>9,.0f} rows/s  ({detail})")
+        steady = []
+        for r in range(args.repeats):
+            write_orders(base / f"o{r + 1}.jsonl", args.rows, f"steady{r}")
+            steady.append(_timed("orders", base / f"o{r + 1}.jsonl", url, settings)[0])
+        print(f"  orders JSONL, steady state:                 {statistics.median(steady):>9,.0f} rows/s  "
+              f"(median of {args.repeats})")
+        rate, detail = _timed("customers", base / "c.csv", url, settings)
+        print(f"  customers CSV over existing phones:         {rate:>9,.0f} rows/s  ({detail})")
+
+
+if __name__ == "__main__":
+    main()
