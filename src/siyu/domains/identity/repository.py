@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from siyu.db.bulk import chunks, insert_ignore, is_postgres, select_in
+from siyu.db.bulk import chunks, insert_ignore, insert_with_ids, is_postgres, select_in
 from siyu.domains.customers import Customer
 from siyu.domains.identity.models import Identity, IdentityBlock, IdentityIssue, IdentityLink, Merge
 
@@ -50,20 +50,12 @@ def any_block(session: Session, left: list[int], right: list[int]) -> bool:
 
 def insert_customers(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert customers and return their ids in the order given."""
-    ids: list[int] = []
-    stmt = Customer.__table__.insert().returning(Customer.__table__.c.id, sort_by_parameter_order=True)
-    for part in chunks(rows):
-        ids.extend(session.execute(stmt, list(part)).scalars().all())
-    return ids
+    return insert_with_ids(session, Customer.__table__, rows)
 
 
 def insert_identities(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert identities and return their ids in the order given."""
-    ids: list[int] = []
-    stmt = Identity.__table__.insert().returning(Identity.__table__.c.id, sort_by_parameter_order=True)
-    for part in chunks(rows):
-        ids.extend(session.execute(stmt, list(part)).scalars().all())
-    return ids
+    return insert_with_ids(session, Identity.__table__, rows)
 
 
 def move_identities(session: Session, to_customer: dict[int, list[int]]) -> None:

@@ -30,6 +30,9 @@ class IdentityContext:
     kinds: KindRegistry
     test_numbers: frozenset[str]
     vault: PiiVault
+    # (kind, raw value) → normalised entry or refusal: the same people send the same identities
+    # over and over, and normalising plus the keyed HMAC is most of the per-event CPU cost.
+    memo: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IdentityContext:
@@ -62,18 +65,37 @@ def normalise_one(ctx: IdentityContext, kind: str, raw: object) -> tuple[KindSpe
     return spec, value
 
 
+MEMO_LIMIT = 200_000
+
+
+def _normalised_entry(ctx: IdentityContext, kind: str, value: object) -> Any:
+    """Return (spec, kind, value, lookup), or ("junk", masked) for a placeholder; raise if invalid."""
+    try:
+        spec, norm = normalise_one(ctx, kind, value)
+    except IdentityError as exc:
+        if exc.code != "junk_identity":
+            raise
+        return ("junk", mask_generic(str(value)) if value not in (None, "") else repr(value))
+    return (spec, kind, norm, ctx.vault.blind_index(kind, norm))
+
+
 def normalise_all(ctx: IdentityContext, raw: dict[str, Any]) -> Normalised:
     """Normalise a fact's ``{kind: value}``; junk is set aside, anything else invalid raises."""
     out = Normalised()
+    memo = ctx.memo
     for kind, value in raw.items():
-        try:
-            spec, norm = normalise_one(ctx, kind, value)
-        except IdentityError as exc:
-            if exc.code != "junk_identity":
-                raise
-            out.junk.append((kind, mask_generic(str(value)) if value not in (None, "") else repr(value)))
-            continue
-        out.items.append((spec, kind, norm, ctx.vault.blind_index(kind, norm)))
+        key = (kind, value) if type(value) is str else None
+        entry = memo.get(key) if key else None
+        if entry is None:
+            entry = _normalised_entry(ctx, kind, value)
+            if key:
+                if len(memo) >= MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = entry
+        if entry[0] == "junk":
+            out.junk.append((kind, entry[1]))
+        else:
+            out.items.append(entry)
     return out
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from siyu.kit.time import parse_timestamp
 
 ORDER_STATUSES = ("created", "paid", "shipped", "delivered", "completed", "cancelled", "refunded")
 
@@ -17,21 +15,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _ts(value: object) -> datetime:
-    return parse_timestamp(value)
-
-
 class EventIn(_Strict):
     """One behavioural event."""
 
     event_id: str = Field(min_length=1, max_length=128, description="Your unique id; replays are ignored.")
     type: str = Field(min_length=1, max_length=80, description="A standard type or 'namespace.name'.")
-    occurred_at: datetime = Field(description="ISO-8601 with offset, or epoch milliseconds.")
+    occurred_at: AwareDatetime = Field(description="ISO-8601 with a UTC offset, or epoch seconds/milliseconds.")
     identities: dict[str, Any] = Field(min_length=1, max_length=12, description="{kind: value}, e.g. {'phone': '13812345678'}")
     channel: str | None = Field(default=None, max_length=64, description="Where it happened: wecom, mini_program, app…")
     properties: dict[str, Any] = Field(default_factory=dict)
-
-    _occurred = field_validator("occurred_at", mode="before")(_ts)
 
 
 class OrderLineIn(_Strict):
@@ -50,7 +42,7 @@ class OrderIn(_Strict):
 
     order_id: str = Field(min_length=1, max_length=128)
     status: Literal["created", "paid", "shipped", "delivered", "completed", "cancelled", "refunded"]
-    occurred_at: datetime
+    occurred_at: AwareDatetime = Field(description="ISO-8601 with a UTC offset, or epoch seconds/milliseconds.")
     amount: Decimal = Field(ge=0, description="Order total in yuan, at most 2 decimals.")
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     identities: dict[str, Any] = Field(default_factory=dict, max_length=12,
@@ -61,8 +53,6 @@ class OrderIn(_Strict):
     refund_amount: Decimal | None = Field(default=None, ge=0, description="For status 'refunded': yuan refunded (default: all).")
     refund_id: str | None = Field(default=None, max_length=128, description="Tells several partial refunds apart.")
     properties: dict[str, Any] = Field(default_factory=dict)
-
-    _occurred = field_validator("occurred_at", mode="before")(_ts)
 
 
 class CustomerIn(_Strict):
@@ -76,9 +66,7 @@ class CustomerIn(_Strict):
     city: str | None = Field(default=None, max_length=32)
     attributes: dict[str, Any] = Field(default_factory=dict)
     owner_userid: str | None = Field(default=None, max_length=64, description="Staff member who follows this customer.")
-    occurred_at: datetime | None = Field(default=None, description="When the record was true; default now.")
-
-    _occurred = field_validator("occurred_at", mode="before")(lambda v: None if v in (None, "") else _ts(v))
+    occurred_at: AwareDatetime | None = Field(default=None, description="When the record was true; default now.")
 
 
 class Rejection(BaseModel):
