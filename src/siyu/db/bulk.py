@@ -79,8 +79,12 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
 
 
 def _sqlite_datetime(value: datetime | None) -> str | None:
-    # the exact text SQLAlchemy's SQLite DATETIME writes, so ORM reads see the same values
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # the exact text SQLAlchemy's SQLite DATETIME writes, so ORM reads and bound parameters compare equal
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _json(value: Any) -> str | None:
