@@ -9,9 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.cwd() / "var"
@@ -28,7 +28,7 @@ class Settings(BaseSettings):
         default="",
         description="Key material for PII encryption and blind indexes (>= 32 chars). Required outside dev.",
     )
-    env: str = Field(default="dev", description="dev | test | prod")
+    env: Literal["dev", "test", "prod"] = Field(default="dev", description="dev | test | prod")
     timezone: str = Field(default="Asia/Shanghai", description="The brand's time zone for days and working hours.")
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_batch: int = Field(default=1000, ge=1, le=10000)
@@ -43,7 +43,10 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _valid_tz(cls, v: str) -> str:
-        ZoneInfo(v)  # raises on an unknown zone
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"SIYU_TIMEZONE {v!r} is not an IANA time zone such as Asia/Shanghai") from exc
         return v
 
     @field_validator("secret_key")
@@ -52,6 +55,12 @@ class Settings(BaseSettings):
         if v and len(v) < 32:
             raise ValueError("SIYU_SECRET_KEY must be at least 32 characters")
         return v
+
+    @model_validator(mode="after")
+    def _prod_needs_key(self) -> Settings:
+        if self.env == "prod" and not self.secret_key:
+            raise ValueError("SIYU_SECRET_KEY is required when SIYU_ENV=prod (at least 32 characters)")
+        return self
 
     @property
     def effective_database_url(self) -> str:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from siyu import __version__
@@ -27,37 +28,53 @@ def _error(status: int, code: str, message: str, **extra: object) -> JSONRespons
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413 before reading them all."""
+    """Refuse request bodies over ``limit`` bytes with 413.
+
+    A declared Content-Length over the limit is refused before reading. A body without one
+    (chunked) is buffered up to the limit, then replayed to the app; past the limit it is refused.
+    Either way the app never sees an oversized body and no error escapes as a 500.
+    """
 
     def __init__(self, app: ASGIApp, limit: int):
         self.app, self.limit = app, limit
+
+    def _refuse(self) -> JSONResponse:
+        return _error(413, "payload_too_large", f"request body is over {self.limit} bytes; send smaller batches")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _error(413, "payload_too_large", f"request body is over {self.limit} bytes; send smaller batches")(scope, receive, send)
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.limit:
+                await self._refuse()(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
             return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                await self._refuse()(scope, receive, send)
+                return
+        body = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _error(413, "payload_too_large", f"request body is over {self.limit} bytes; send smaller batches")(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 def _document_raw_bodies(app: FastAPI) -> None:
@@ -92,6 +109,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(SiyuError)
     async def _siyu_error(_request: Request, exc: SiyuError) -> JSONResponse:
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

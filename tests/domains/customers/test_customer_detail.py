@@ -64,7 +64,7 @@ def test_merged_id_answers_with_the_survivor(admin: TestClient, world: World) ->
 def test_unknown_id_is_404(admin: TestClient, world: World) -> None:
     response = admin.get("/api/v1/customers/999999")
     assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert response.json()["error"]["code"] == "customer_not_found"
 
 
 def test_missing_key_is_401_and_ingest_key_is_403(app: FastAPI, world: World) -> None:

@@ -23,7 +23,7 @@ def alice(app: FastAPI, world: World) -> TestClient:
 
 
 def _not_found(response: object) -> bool:
-    return response.status_code == 404 and response.json()["error"]["code"] == "not_found"  # type: ignore[attr-defined]
+    return response.status_code == 404 and response.json()["error"]["code"] == "customer_not_found"  # type: ignore[attr-defined]
 
 
 def test_staff_reads_own_customer_masked(alice: TestClient, world: World) -> None:

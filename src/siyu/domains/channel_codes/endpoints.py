@@ -45,7 +45,7 @@ def _pool(entries: list[PoolEntryIn]) -> list[service.PoolEntry]:
 
 
 @router.post("", response_model=CodeOut, status_code=201)
-def create_code(body: CodeCreate, session: Session = Depends(get_session),
+def create_code(body: CodeCreate, session: Session = Depends(get_session, scope="function"),
                 principal: Principal = Depends(admin)) -> CodeOut:
     """Create a channel code."""
     view = service.create_code(
@@ -57,7 +57,7 @@ def create_code(body: CodeCreate, session: Session = Depends(get_session),
 
 @router.get("", response_model=CodePage)
 def list_codes(active: bool | None = None, platform: str | None = None, cursor: int | None = None,
-               limit: int = Query(50, ge=1, le=200), session: Session = Depends(get_session),
+               limit: int = Query(50, ge=1, le=200), session: Session = Depends(get_session, scope="function"),
                _: Principal = Depends(admin)) -> CodePage:
     """List channel codes (keyset pagination by id)."""
     page = service.list_codes(session, active=active, platform=platform, after_id=cursor, limit=limit)
@@ -65,13 +65,13 @@ def list_codes(active: bool | None = None, platform: str | None = None, cursor: 
 
 
 @router.get("/{code_id}", response_model=CodeOut)
-def get_code(code_id: int, session: Session = Depends(get_session), _: Principal = Depends(admin)) -> CodeOut:
+def get_code(code_id: int, session: Session = Depends(get_session, scope="function"), _: Principal = Depends(admin)) -> CodeOut:
     """Show one channel code."""
     return _out(service.get_code(session, code_id))
 
 
 @router.patch("/{code_id}", response_model=CodeOut)
-def update_code(code_id: int, body: CodeUpdate, session: Session = Depends(get_session),
+def update_code(code_id: int, body: CodeUpdate, session: Session = Depends(get_session, scope="function"),
                 principal: Principal = Depends(admin)) -> CodeOut:
     """Change the fields given in the body."""
     changes = body.model_dump(exclude_unset=True)
@@ -81,14 +81,14 @@ def update_code(code_id: int, body: CodeUpdate, session: Session = Depends(get_s
 
 
 @router.delete("/{code_id}", response_model=CodeOut)
-def deactivate_code(code_id: int, session: Session = Depends(get_session),
+def deactivate_code(code_id: int, session: Session = Depends(get_session, scope="function"),
                     principal: Principal = Depends(admin)) -> CodeOut:
     """Deactivate a code (history and statistics are kept)."""
     return _out(service.deactivate_code(session, code_id, actor=principal.actor))
 
 
 @router.get("/{code_id}/stats", response_model=StatsOut)
-def stats(code_id: int, days: int = Query(30, ge=1, le=366), session: Session = Depends(get_session),
+def stats(code_id: int, days: int = Query(30, ge=1, le=366), session: Session = Depends(get_session, scope="function"),
           settings: Settings = Depends(get_settings_dep), _: Principal = Depends(admin)) -> StatsOut:
     """Return contacts added and lost per day (brand time zone) over the last ``days`` days."""
     result = service.code_stats(session, code_id, days, tz=settings.tz)
@@ -97,7 +97,7 @@ def stats(code_id: int, days: int = Query(30, ge=1, le=366), session: Session = 
 
 
 @router.post("/{code_id}/next-assignee", response_model=AssigneeOut)
-def next_assignee(code_id: int, body: AssigneeIn | None = Body(default=None), session: Session = Depends(get_session),
+def next_assignee(code_id: int, body: AssigneeIn | None = Body(default=None), session: Session = Depends(get_session, scope="function"),
                   settings: Settings = Depends(get_settings_dep), _: Principal = Depends(admin)) -> AssigneeOut:
     """Return the staff member the code's next scan reaches (advances round-robin)."""
     chosen = service.next_assignee(session, settings, code_id, body.at if body else None)

@@ -42,7 +42,7 @@ def list_customers(
     added_to: str | None = Query(None, description="first_seen_at < this ISO-8601 time."),
     cursor: int | None = Query(None, description="next_cursor of the previous page."),
     limit: int = Query(50, ge=1, le=200),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     principal: Principal = Depends(require_reader),
     ctx: IdentityContext = Depends(_ctx),
 ) -> CustomerPage:
@@ -53,7 +53,7 @@ def list_customers(
 
 
 @router.get("/{customer_id}", response_model=CustomerDetail)
-def get_customer(customer_id: int, request: Request, session: Session = Depends(get_session),
+def get_customer(customer_id: int, request: Request, session: Session = Depends(get_session, scope="function"),
                  principal: Principal = Depends(require_reader),
                  ctx: IdentityContext = Depends(_ctx)) -> CustomerDetail:
     """Return one customer's profile, identities, owners, tags, groups and order summary."""
@@ -62,7 +62,7 @@ def get_customer(customer_id: int, request: Request, session: Session = Depends(
 
 @router.patch("/{customer_id}", response_model=CustomerDetail)
 def update_customer(customer_id: int, request: Request, body: ProfileUpdate = Body(...),
-                    session: Session = Depends(get_session), principal: Principal = Depends(require_reader),
+                    session: Session = Depends(get_session, scope="function"), principal: Principal = Depends(require_reader),
                     ctx: IdentityContext = Depends(_ctx)) -> CustomerDetail:
     """Change profile fields (omitted stay, null clears, attributes merge) and return the profile."""
     fields: dict[str, Any] = body.model_dump(exclude_unset=True)
@@ -72,7 +72,7 @@ def update_customer(customer_id: int, request: Request, body: ProfileUpdate = Bo
 @router.get("/{customer_id}/timeline", response_model=TimelinePage)
 def timeline(customer_id: int, before: str | None = Query(None, description="next_before of the previous page, "
                                                                             "or an ISO-8601 time."),
-             limit: int = Query(50, ge=1, le=200), session: Session = Depends(get_session),
+             limit: int = Query(50, ge=1, le=200), session: Session = Depends(get_session, scope="function"),
              principal: Principal = Depends(require_reader)) -> TimelinePage:
     """Return the customer's events and order facts, newest first."""
     return service.customer_timeline(session, principal, customer_id, before=before, limit=limit)

@@ -67,7 +67,7 @@ _MICRO = timedelta(microseconds=1)
 def _live(session: Session, customer_id: int) -> int:
     root = repo.live_root_id(session, customer_id)
     if root is None:
-        raise NotFound(f"customer {customer_id} not found", code="not_found")
+        raise NotFound(f"customer {customer_id} not found", code="customer_not_found")
     return root
 
 
@@ -215,7 +215,7 @@ def update_profiles(session: Session, vault: PiiVault, items: Sequence[tuple[int
     roots = repo.live_roots(session, {cid for cid, _f in items})
     missing = sorted({cid for cid, _f in items} - set(roots))
     if missing:
-        raise NotFound(f"customers {missing[:10]} not found", code="not_found", customer_ids=missing[:100])
+        raise NotFound(f"customers {missing[:10]} not found", code="customer_not_found", customer_ids=missing[:100])
     wanted: dict[int, list[Mapping[str, Any]]] = {}
     for cid, fields in items:
         wanted.setdefault(roots[cid], []).append(fields)
@@ -320,7 +320,7 @@ def apply_consent_events(session: Session, events: Sequence[AcceptedEvent]) -> N
 def _visible_customer(session: Session, principal: Principal, customer_id: int) -> Customer:
     customer = repo.get_live(session, customer_id, staff_scope=principal.scoped_staff_id)
     if customer is None:
-        raise NotFound(f"customer {customer_id} not found", code="not_found")
+        raise NotFound(f"customer {customer_id} not found", code="customer_not_found")
     return customer
 
 

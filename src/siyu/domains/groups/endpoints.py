@@ -22,21 +22,21 @@ def _out(summary: service.GroupSummary) -> GroupOut:
 
 @router.get("", response_model=GroupPage)
 def list_groups(cursor: int | None = None, limit: int = Query(50, ge=1, le=200),
-                session: Session = Depends(get_session), _: Principal = Depends(admin)) -> GroupPage:
+                session: Session = Depends(get_session, scope="function"), _: Principal = Depends(admin)) -> GroupPage:
     """List groups with the number of people in each now."""
     page = service.list_groups(session, after_id=cursor, limit=limit)
     return GroupPage(items=[_out(s) for s in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{group_id}", response_model=GroupOut)
-def get_group(group_id: int, session: Session = Depends(get_session), _: Principal = Depends(admin)) -> GroupOut:
+def get_group(group_id: int, session: Session = Depends(get_session, scope="function"), _: Principal = Depends(admin)) -> GroupOut:
     """Show one group."""
     return _out(service.get_group(session, group_id))
 
 
 @router.get("/{group_id}/members", response_model=MemberPage)
 def members(group_id: int, include_left: bool = False, cursor: int | None = None,
-            limit: int = Query(50, ge=1, le=200), session: Session = Depends(get_session),
+            limit: int = Query(50, ge=1, le=200), session: Session = Depends(get_session, scope="function"),
             _: Principal = Depends(admin)) -> MemberPage:
     """List a group's members (with include_left, every stay including past ones)."""
     page = service.group_members(session, group_id, include_left=include_left, after_id=cursor, limit=limit)

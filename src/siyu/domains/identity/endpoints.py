@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ def _operator(principal: Principal) -> Principal:
 
 
 @router.get("/customers/{customer_id}/identity-graph")
-def identity_graph(customer_id: int, request: Request, session: Session = Depends(get_session),
+def identity_graph(customer_id: int, request: Request, session: Session = Depends(get_session, scope="function"),
                    principal: Principal = Depends(require_reader)) -> dict[str, Any]:
     """Explain why each identity belongs to this customer: links with their causing facts, merges, blocks."""
     if principal.scoped_staff_id is not None:
@@ -36,7 +36,7 @@ def identity_graph(customer_id: int, request: Request, session: Session = Depend
 
 
 @router.post("/customers/{customer_id}/merge")
-def merge(customer_id: int, body: MergeIn, request: Request, session: Session = Depends(get_session),
+def merge(customer_id: int, body: MergeIn, request: Request, session: Session = Depends(get_session, scope="function"),
           principal: Principal = Depends(require_reader)) -> dict[str, Any]:
     """Merge another customer into this one (the older id survives)."""
     _operator(principal)
@@ -45,15 +45,16 @@ def merge(customer_id: int, body: MergeIn, request: Request, session: Session = 
 
 
 @router.post("/customers/{customer_id}/unmerge")
-def unmerge(customer_id: int, body: UnmergeIn, session: Session = Depends(get_session),
+def unmerge(customer_id: int, body: UnmergeIn, session: Session = Depends(get_session, scope="function"),
             principal: Principal = Depends(require_reader)) -> dict[str, Any]:
     """Undo a merge of this customer; the pair is blocked from re-linking."""
     _operator(principal)
-    return service.undo_merge(session, body.merge_id, actor=principal.actor, reason=body.reason)
+    return service.undo_merge(session, body.merge_id, actor=principal.actor, reason=body.reason,
+                              customer_id=customer_id)
 
 
 @router.post("/customers/{customer_id}/split")
-def split(customer_id: int, body: SplitIn, session: Session = Depends(get_session),
+def split(customer_id: int, body: SplitIn, session: Session = Depends(get_session, scope="function"),
           principal: Principal = Depends(require_reader)) -> dict[str, Any]:
     """Move identities and the facts they carried into a new customer."""
     _operator(principal)
@@ -61,17 +62,19 @@ def split(customer_id: int, body: SplitIn, session: Session = Depends(get_sessio
 
 
 @router.get("/identity-issues")
-def issues(session: Session = Depends(get_session), principal: Principal = Depends(require_reader),
-           status: str | None = Query("open"), category: str | None = Query(None),
+def issues(session: Session = Depends(get_session, scope="function"), principal: Principal = Depends(require_reader),
+           status: Literal["open", "resolved", "dismissed", "all"] = Query("open"),
+           category: Literal["junk", "conflict", "blocked"] | None = Query(None),
            limit: int = Query(50, ge=1, le=200), before: int | None = Query(None)) -> dict[str, Any]:
     """List the review queue: refused junk values and blocked merges."""
     _operator(principal)
-    items = service.list_issues(session, status=status or None, category=category, limit=limit, before=before)
+    items = service.list_issues(session, status=None if status == "all" else status, category=category, limit=limit,
+                                before=before)
     return {"items": items, "next_cursor": items[-1]["id"] if len(items) == limit else None}
 
 
 @router.post("/identity-issues/{issue_id}/resolve")
-def resolve_issue(issue_id: int, body: ResolveIssueIn, session: Session = Depends(get_session),
+def resolve_issue(issue_id: int, body: ResolveIssueIn, session: Session = Depends(get_session, scope="function"),
                   principal: Principal = Depends(require_reader)) -> dict[str, Any]:
     """Close a review entry with a note."""
     _operator(principal)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from siyu.db.bulk import chunks, insert_ignore, insert_with_ids, is_postgres, select_in
@@ -39,13 +39,16 @@ def identities_of_customers(session: Session, customer_ids: Iterable[int]) -> li
     return rows
 
 
-def any_block(session: Session, left: list[int], right: list[int]) -> bool:
-    """Return whether an operator blocked any identity of ``left`` from any of ``right``."""
-    if not left or not right:
-        return False
-    cond = or_(and_(IdentityBlock.a_id.in_(left), IdentityBlock.b_id.in_(right)),
-               and_(IdentityBlock.a_id.in_(right), IdentityBlock.b_id.in_(left)))
-    return session.execute(select(IdentityBlock.id).where(cond).limit(1)).first() is not None
+def block_pairs(session: Session, identity_ids: list[int]) -> set[tuple[int, int]]:
+    """Return the operator blocks (a_id < b_id) touching any of these identities."""
+    if not identity_ids:
+        return set()
+    pairs: set[tuple[int, int]] = set()
+    for part in chunks(identity_ids, 1000):
+        rows = session.execute(select(IdentityBlock.a_id, IdentityBlock.b_id).where(
+            or_(IdentityBlock.a_id.in_(part), IdentityBlock.b_id.in_(part))))
+        pairs.update((a, b) for a, b in rows)
+    return pairs
 
 
 def insert_customers(session: Session, rows: list[dict[str, Any]]) -> list[int]:
@@ -65,29 +68,47 @@ def move_identities(session: Session, to_customer: dict[int, list[int]]) -> None
             session.execute(update(Identity).where(Identity.id.in_(part)).values(customer_id=customer_id))
 
 
-def mark_merged(session: Session, merged_id: int, root_id: int, now: datetime) -> None:
-    """Make ``merged_id`` (and every tombstone pointing at it) point at the live ``root_id``."""
-    session.execute(update(Customer).where(or_(Customer.id == merged_id, Customer.merged_into_id == merged_id))
-                    .values(merged_into_id=root_id, updated_at=now))
+PROFILE_COLUMNS = ("name_enc", "name_idx", "name_masked", "gender", "birthday", "region", "city",
+                   "source_platform", "source_channel_code_id", "first_seen_at")
 
 
-def absorb_profile(session: Session, survivor_id: int, merged_id: int, now: datetime) -> None:
-    """Fill the survivor's empty profile fields from the merged customer; keep the earliest first-seen."""
-    src = select(Customer).where(Customer.id == merged_id).subquery()
-    values: dict[str, Any] = {
-        col: func.coalesce(getattr(Customer, col), select(src.c[col]).scalar_subquery())
-        for col in ("name_enc", "name_idx", "name_masked", "birthday", "region", "city",
-                    "source_platform", "source_channel_code_id")
-    }
-    values["first_seen_at"] = func.min(Customer.first_seen_at, select(src.c.first_seen_at).scalar_subquery()) \
-        if session.get_bind().dialect.name == "sqlite" else \
-        func.least(Customer.first_seen_at, select(src.c.first_seen_at).scalar_subquery())
-    values["updated_at"] = now
-    session.execute(update(Customer).where(Customer.id == survivor_id).values(**values))
-    gender = session.execute(select(Customer.gender).where(Customer.id == survivor_id)).scalar_one()
-    if gender == "unknown":
-        other = session.execute(select(Customer.gender).where(Customer.id == merged_id)).scalar_one()
-        session.execute(update(Customer).where(Customer.id == survivor_id).values(gender=other))
+def absorb_profiles(session: Session, pairs: list[tuple[int, int]], now: datetime) -> None:
+    """Apply many (survivor, merged) absorbs in order with one read and one executemany.
+
+    Each survivor keeps its profile fields and fills the empty ones (gender 'unknown' counts as
+    empty) from the merged customer; first_seen_at becomes the earlier one.
+    """
+    if not pairs:
+        return
+    ids = sorted({x for pair in pairs for x in pair})
+    cols = [getattr(Customer, c) for c in PROFILE_COLUMNS]
+    profiles: dict[int, dict[str, Any]] = {}
+    for part in chunks(ids):
+        for row in session.execute(select(Customer.id, *cols).where(Customer.id.in_(part))):
+            profiles[row[0]] = dict(zip(PROFILE_COLUMNS, row[1:], strict=True))
+    touched: set[int] = set()
+    for survivor, merged in pairs:
+        into, src = profiles[survivor], profiles[merged]
+        for col in PROFILE_COLUMNS[:-1]:
+            if into[col] is None or (col == "gender" and into[col] == "unknown"):
+                into[col] = src[col]
+        into["first_seen_at"] = min(into["first_seen_at"], src["first_seen_at"])
+        touched.add(survivor)
+    table = Customer.__table__
+    stmt = update(table).where(table.c.id == bindparam("cid")).values(
+        **{c: bindparam(f"v_{c}") for c in PROFILE_COLUMNS}, updated_at=now)
+    session.connection().execute(stmt, [{"cid": cid, **{f"v_{c}": profiles[cid][c] for c in PROFILE_COLUMNS}}
+                                        for cid in sorted(touched)])
+
+
+def mark_merged_many(session: Session, pairs: list[tuple[int, int]], now: datetime) -> None:
+    """For each (merged, root): point the merged customer and its tombstones at the live root."""
+    if not pairs:
+        return
+    table = Customer.__table__
+    stmt = update(table).where(or_(table.c.id == bindparam("mid"), table.c.merged_into_id == bindparam("mid"))) \
+        .values(merged_into_id=bindparam("root"), updated_at=now)
+    session.connection().execute(stmt, [{"mid": m, "root": r} for m, r in pairs])
 
 
 def revive(session: Session, customer_id: int, now: datetime) -> None:

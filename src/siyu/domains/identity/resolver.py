@@ -96,6 +96,7 @@ class _Plan:
     merges: list[tuple[_Cust, _Cust, list[_Ident], list[_Ident], tuple[str, str]]] = field(default_factory=list)
     links: dict[tuple[int, int], tuple[_Ident, _Ident, str, str]] = field(default_factory=dict)
     issues: list[dict[str, Any]] = field(default_factory=list)
+    blocks: set[tuple[int, int]] = field(default_factory=set)
 
 
 class Resolver:
@@ -130,7 +131,9 @@ class Resolver:
         todo = [c for c in custs if not c.loaded]
         if not todo:
             return
+        fresh: list[int] = []
         for iid, kind, lookup, cid in repo.identities_of_customers(self.session, [c.id for c in todo]):
+            fresh.append(iid)
             if lookup in plan.idents:
                 continue
             cust = plan.custs[cid]
@@ -139,6 +142,7 @@ class Resolver:
             plan.idents[lookup] = ident
         for cust in todo:
             cust.loaded = True
+        plan.blocks.update(repo.block_pairs(self.session, fresh))
 
     # -- rules ---------------------------------------------------------------------------
     def _conflict_kind(self, a: _Cust, b: _Cust) -> str | None:
@@ -148,10 +152,15 @@ class Resolver:
                 return kind
         return None
 
-    def _blocked(self, a: _Cust, b: _Cust) -> bool:
-        left = [i.id for i in a.idents if i.id is not None]
-        right = [i.id for i in b.idents if i.id is not None]
-        return repo.any_block(self.session, left, right)
+    @staticmethod
+    def _blocked(plan: _Plan, a: _Cust, b: _Cust) -> bool:
+        """Return whether an operator split any identity of ``a`` from one of ``b`` (blocks of every
+        completed customer are loaded with it, and both sides of a merge are completed first)."""
+        if not plan.blocks:
+            return False
+        right = {i.id for i in b.idents if i.id is not None}
+        return any((min(x, y), max(x, y)) in plan.blocks for x in (i.id for i in a.idents if i.id is not None)
+                   for y in right)
 
     def _issue(self, plan: _Plan, category: str, kind: str, masked: str, a: _Cust | None, b: _Cust | None,
                fact: FactIdentities, detail: dict[str, Any]) -> None:
@@ -197,9 +206,11 @@ class Resolver:
             home = roots[0]
             for other in roots[1:]:
                 kind = self._conflict_kind(home, other)
-                if kind or self._blocked(home, other):
-                    self._issue(plan, "conflict" if kind else "blocked", kind or "*", "", home, other, fact,
-                                {"reason": f"both hold a different {kind}" if kind else "an operator split these identities"})
+                if kind or self._blocked(plan, home, other):
+                    self._issue(plan, "conflict" if kind else "blocked", kind or "*", "", home, other, fact, {
+                        "reason": f"both hold a different {kind}" if kind else "an operator split these identities",
+                        "identity_ids": sorted(i.id for i in home.idents if i.kind == kind and i.id is not None),
+                        "other_identity_ids": sorted(i.id for i in other.idents if i.kind == kind and i.id is not None)})
                     continue
                 via = [i for i in known if i.cust.root() in (home, other)]
                 self._merge(plan, home, other, via, fact)
@@ -256,9 +267,10 @@ class Resolver:
 
     def _persist_merges(self, plan: _Plan, now: datetime) -> None:
         rows = []
+        pairs = [(survivor.id, other.id) for survivor, other, *_rest in plan.merges]
+        repo.absorb_profiles(self.session, pairs, now)  # type: ignore[arg-type]
+        repo.mark_merged_many(self.session, [(other.id, survivor.root().id) for survivor, other, *_r in plan.merges], now)  # type: ignore[misc]
         for survivor, other, brought, via, (ctype, cref) in plan.merges:
-            repo.absorb_profile(self.session, survivor.id, other.id, now)  # type: ignore[arg-type]
-            repo.mark_merged(self.session, other.id, survivor.root().id, now)  # type: ignore[arg-type]
             rows.append({"survivor_id": survivor.id, "merged_id": other.id, "identity_ids": sorted(i.id for i in brought),
                          "via_identity_ids": sorted({i.id for i in via}), "cause_type": ctype,
                          "cause_ref": cref[:160], "actor": None, "reason": None, "created_at": now})

@@ -206,15 +206,16 @@ def merge_customers(session: Session, ctx: IdentityContext, survivor_id: int, me
             if va and vb and va != vb:
                 raise Conflict(f"both customers hold a different {kind}; pass force to merge anyway",
                                code="unique_identity_conflict", kind=kind)
-        if repo.any_block(session, [i.id for i in a_ids], [i.id for i in b_ids]):
+        blocks = repo.block_pairs(session, [i.id for i in a_ids])
+        if any((min(x.id, y.id), max(x.id, y.id)) in blocks for x in a_ids for y in b_ids):
             raise Conflict("an operator split these customers apart; pass force to merge anyway", code="blocked_by_split")
     now = utcnow()
     survivor, other = min(a, b), max(a, b)
     brought = b_ids if other == b else a_ids
     stay = a_ids if other == b else b_ids
-    repo.absorb_profile(session, survivor, other, now)
+    repo.absorb_profiles(session, [(survivor, other)], now)
     repo.move_identities(session, {survivor: [i.id for i in brought]})
-    repo.mark_merged(session, other, survivor, now)
+    repo.mark_merged_many(session, [(other, survivor)], now)
     via = sorted({stay[0].id, brought[0].id}) if stay and brought else []
     cause = f"by {actor}"
     repo.insert_merges(session, [{"survivor_id": survivor, "merged_id": other, "identity_ids": [i.id for i in brought],
@@ -227,12 +228,19 @@ def merge_customers(session: Session, ctx: IdentityContext, survivor_id: int, me
     return {"customer_id": survivor, "merged_id": other}
 
 
-def undo_merge(session: Session, merge_id: int, *, actor: str, reason: str) -> dict[str, Any]:
-    """Unmerge: give the merged customer back the identities it brought (and their facts)."""
+def undo_merge(session: Session, merge_id: int, *, actor: str, reason: str,
+               customer_id: int | None = None) -> dict[str, Any]:
+    """Unmerge: give the merged customer back the identities it brought (and their facts).
+
+    With ``customer_id`` (the HTTP path), the merge must concern that customer.
+    """
     lock(session)
     m = repo.merge(session, merge_id)
     if m is None:
         raise NotFound(f"merge {merge_id} does not exist", code="merge_not_found")
+    if customer_id is not None and live_customer_id(session, customer_id) not in (
+            live_customer_id(session, m.survivor_id), m.merged_id):
+        raise NotFound(f"merge {merge_id} does not concern customer {customer_id}", code="merge_not_found")
     if m.undone_at is not None:
         raise Conflict(f"merge {merge_id} was already undone", code="merge_already_undone")
     root = live_customer_id(session, m.survivor_id)
@@ -306,6 +314,8 @@ def resolve_issue(session: Session, issue_id: int, *, actor: str, resolution: st
     row = repo.issue(session, issue_id)
     if row is None:
         raise NotFound(f"review item {issue_id} does not exist", code="issue_not_found")
+    if row.status != "open":
+        raise Conflict(f"review item {issue_id} is already {row.status}", code="issue_already_closed")
     row.status, row.resolved_at, row.resolved_by, row.resolution = status, utcnow(), actor, resolution
     session.flush()
     audit(session, actor, "identity_issue.resolve", "identity_issue", issue_id, {"status": status})

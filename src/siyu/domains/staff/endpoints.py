@@ -26,7 +26,7 @@ admin = require_scope("admin")
 
 @router.get("", response_model=StaffPage)
 def list_staff(status: str | None = None, store: str | None = None, cursor: int | None = None,
-               limit: int = Query(50, ge=1, le=200), session: Session = Depends(get_session),
+               limit: int = Query(50, ge=1, le=200), session: Session = Depends(get_session, scope="function"),
                _: Principal = Depends(admin)) -> StaffPage:
     """List staff members (keyset pagination by id)."""
     page = service.list_staff(session, status=status, store=store, after_id=cursor, limit=limit)
@@ -34,7 +34,7 @@ def list_staff(status: str | None = None, store: str | None = None, cursor: int 
 
 
 @router.post("", response_model=StaffOut, status_code=201)
-def create_staff(body: StaffCreate, session: Session = Depends(get_session),
+def create_staff(body: StaffCreate, session: Session = Depends(get_session, scope="function"),
                  principal: Principal = Depends(admin)) -> StaffOut:
     """Create a staff member."""
     staff = service.create_staff(session, body.userid, body.name, department=body.department, store=body.store,
@@ -43,13 +43,13 @@ def create_staff(body: StaffCreate, session: Session = Depends(get_session),
 
 
 @router.get("/{staff_id}", response_model=StaffOut)
-def get_staff(staff_id: int, session: Session = Depends(get_session), _: Principal = Depends(admin)) -> StaffOut:
+def get_staff(staff_id: int, session: Session = Depends(get_session, scope="function"), _: Principal = Depends(admin)) -> StaffOut:
     """Show one staff member."""
     return StaffOut.model_validate(service.get_staff(session, staff_id))
 
 
 @router.patch("/{staff_id}", response_model=StaffOut)
-def update_staff(staff_id: int, body: StaffUpdate, session: Session = Depends(get_session),
+def update_staff(staff_id: int, body: StaffUpdate, session: Session = Depends(get_session, scope="function"),
                  principal: Principal = Depends(admin)) -> StaffOut:
     """Change a staff member's name, department or store."""
     staff = service.update_staff(session, staff_id, name=body.name, department=body.department, store=body.store,
@@ -58,7 +58,7 @@ def update_staff(staff_id: int, body: StaffUpdate, session: Session = Depends(ge
 
 
 @router.post("/{staff_id}/depart", response_model=DepartureOut)
-def depart(staff_id: int, body: DepartIn | None = Body(default=None), session: Session = Depends(get_session),
+def depart(staff_id: int, body: DepartIn | None = Body(default=None), session: Session = Depends(get_session, scope="function"),
            principal: Principal = Depends(admin)) -> DepartureOut:
     """Mark a staff member departed; with inherit_to, hand all their customers to that colleague."""
     heir = service.staff_by_userid(session, body.inherit_to).id if body and body.inherit_to else None
@@ -68,7 +68,7 @@ def depart(staff_id: int, body: DepartIn | None = Body(default=None), session: S
 
 
 @router.post("/transfer", response_model=TransferOut, status_code=201)
-def transfer(body: TransferIn, session: Session = Depends(get_session),
+def transfer(body: TransferIn, session: Session = Depends(get_session, scope="function"),
              principal: Principal = Depends(admin)) -> TransferOut:
     """Move chosen customers (or all, with all=true) from one staff member to another."""
     if (body.identity_ids is None) == (not body.all):
@@ -82,6 +82,6 @@ def transfer(body: TransferIn, session: Session = Depends(get_session),
 
 @router.get("/transfers/recent", response_model=list[TransferOut])
 def transfers(staff_id: int | None = None, limit: int = Query(50, ge=1, le=200),
-              session: Session = Depends(get_session), _: Principal = Depends(admin)) -> list[TransferOut]:
+              session: Session = Depends(get_session, scope="function"), _: Principal = Depends(admin)) -> list[TransferOut]:
     """List the newest transfers, optionally of one staff member."""
     return [TransferOut.model_validate(t) for t in service.recent_transfers(session, staff_id=staff_id, limit=limit)]
