@@ -12,4 +12,4 @@ def new_token(prefix: str, nbytes: int = 24) -> str:
 
 def new_state(nbytes: int = 12) -> str:
     """Return an opaque channel-code state (<= 30 chars, WeCom's limit)."""
-    return "c" + secrets.token_urlsafe(nbytes)[:20]
+    return "c" + secrets.token_urlsafe(nbytes)
