@@ -26,12 +26,14 @@ class PiiVault:
 
     def __init__(self, secret: str):
         self._aead = AESGCM(_derive(secret, b"pii-encryption"))
-        self._index_key = _derive(secret, b"pii-blind-index")
+        # the keyed HMAC state, copied per value: cheaper than re-keying on every call
+        self._index = hmac.new(_derive(secret, b"pii-blind-index"), digestmod=hashlib.sha256)
 
     def blind_index(self, kind: str, value: str) -> str:
         """Return the 32-hex-char keyed index of (kind, normalised value)."""
-        digest = hmac.new(self._index_key, f"{kind}\x00{value}".encode(), hashlib.sha256).digest()
-        return digest[:16].hex()
+        mac = self._index.copy()
+        mac.update(f"{kind}\x00{value}".encode())
+        return mac.digest()[:16].hex()
 
     def encrypt(self, plaintext: str) -> str:
         """Return base64(nonce || ciphertext+tag)."""
