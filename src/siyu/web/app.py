@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import structlog
@@ -16,6 +17,7 @@ from siyu import __version__
 from siyu.config import Settings, get_settings
 from siyu.db.engine import make_engine, session_factory
 from siyu.errors import SiyuError
+from siyu.kit import logs
 from siyu.web import routers
 
 log = structlog.get_logger("siyu.http")
@@ -99,6 +101,7 @@ def _document_raw_bodies(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the application for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
+    logs.configure(settings.log_level)
     engine = engine or make_engine(settings.effective_database_url)
     app = FastAPI(title="Siyu API", version=__version__,
                   description="Siyu (私域) private-domain operations platform: ingestion, OneID, customers, channel codes.")
@@ -128,8 +131,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
         request.state.request_id = rid
         structlog.contextvars.bind_contextvars(request_id=rid)
+        started = time.perf_counter()
         try:
             response = await call_next(request)
+            log.info("request", method=request.method, path=request.url.path, status=response.status_code,
+                     ms=round((time.perf_counter() - started) * 1000, 1),
+                     actor=getattr(request.state, "actor", None))
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
         response.headers["x-request-id"] = rid
