@@ -98,3 +98,9 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = True,
         raise
     finally:
         session.close()
+
+
+def ping(engine: Engine) -> None:
+    """Run a trivial query; raise if the database cannot be reached."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")

@@ -9,13 +9,13 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from siyu import __version__
 from siyu.config import Settings, get_settings
-from siyu.db.engine import make_engine, session_factory
+from siyu.db.engine import make_engine, ping, session_factory
 from siyu.errors import SiyuError
 from siyu.kit import logs
 from siyu.web import routers
@@ -145,8 +145,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         """Answer when the server is up and its database reachable."""
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(engine)
         return {"status": "ok", "version": __version__}
 
     for router in routers.all_routers():
