@@ -31,6 +31,7 @@ from siyu.db.engine import make_engine
 from siyu.db.reset import reset_database
 from siyu.demo.people import MINI
 from siyu.demo.runner import window
+from siyu.kit.runtime import tune_gc
 
 SECRET = "bench-secret-key-0123456789abcdef0123456789"
 
@@ -84,6 +85,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    tune_gc()  # as the `siyu` CLI does for every command
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         url = os.environ.get("SIYU_BENCH_POSTGRES_URL") or f"sqlite:///{base / 'bench.db'}"
