@@ -37,6 +37,7 @@ from siyu.db.engine import make_engine, unit_of_work
 from siyu.db.migrate import upgrade
 from siyu.domains.access import service as access
 from siyu.domains.ingest import service as ingest
+from siyu.kit.runtime import tune_gc
 
 SECRET = "benchmark-secret-key-0123456789abcdef0123"
 
@@ -194,6 +195,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=4)
     args = ap.parse_args()
+    tune_gc()  # the reference runs in this process: give it the server's GC setup
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         url = prepare(args.backend, args.pg_url, workdir)

@@ -41,6 +41,11 @@ def _sqlite_setup(engine: Engine, synchronous: str) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA cache_size=-65536")
+        # Read pages through a memory map, and checkpoint the WAL every ~40 MB instead of ~4 MB: each
+        # checkpoint writes and fsyncs the database file inside some writer's commit, so fewer, larger
+        # ones shorten the write lock ~30% on the ingest path (benchmarks/bench_ingest_http.py).
+        cur.execute("PRAGMA mmap_size=268435456")
+        cur.execute("PRAGMA wal_autocheckpoint=10000")
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 
