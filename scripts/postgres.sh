@@ -16,7 +16,7 @@ case "${1:-start}" in
     fi
     if ! runuser -u postgres -- "$BIN/pg_ctl" -D "$DIR" status >/dev/null 2>&1; then
       runuser -u postgres -- "$BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w \
-        -o "-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$DIR -c fsync=on -c max_connections=200 -c shared_buffers=512MB" start >/dev/null
+        -o "-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$DIR -c fsync=on -c max_connections=200 -c shared_buffers=512MB -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=on" start >/dev/null
     fi
     runuser -u postgres -- psql -h 127.0.0.1 -p "$PORT" -U siyu -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='siyu'" | grep -q 1 \
       || runuser -u postgres -- psql -h 127.0.0.1 -p "$PORT" -U siyu -d postgres -qc "CREATE DATABASE siyu"
