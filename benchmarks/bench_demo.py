@@ -1,27 +1,47 @@
-"""Measure `siyu demo`: wall time and facts/s of the service path and of the bulk path.
+"""Measure `siyu demo`: wall time, time per phase and database size of the service path and of the bulk path.
 
 Reproduce:  .venv/bin/python benchmarks/bench_demo.py [--customers 20000] [--bulk-customers 100000]
+The 1M run of docs/PERFORMANCE.md:  .venv/bin/python benchmarks/bench_demo.py --customers 0 --bulk-customers 1000000
 
 Each run builds the brand into a fresh SQLite file (or PostgreSQL with SIYU_BENCH_POSTGRES_URL) with
-seed 42, exactly as `siyu demo --customers N --seed 42 --reset --mode ingest|bulk` does, and prints
-the counts it produced. The 1M-customer run of docs/PERFORMANCE.md is
-`--bulk-customers 1000000` (several minutes).
+seed 42 and history ending 2026-11-01, exactly as `siyu demo --customers N --seed 42 --reset
+--until 2026-11-01 --mode ingest|bulk` does, and prints the counts it produced. With
+--bulk-customers it also prints the bulk path's phases (the two processes' phases overlap) and how
+much of the graph side the OneID resolver took (``resolver``, timed around ``Resolver.resolve``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from siyu.config import Settings
 from siyu.db.reset import reset_database
 from siyu.demo.runner import DemoOptions, build
+from siyu.domains.identity import resolver
 
 SECRET = "bench-secret-key-0123456789abcdef0123456789"
+RESOLVER = {"seconds": 0.0, "calls": 0, "facts": 0}
+
+
+def _timed(resolve: Any) -> Any:
+    @functools.wraps(resolve)
+    def wrapper(self: Any, facts: list[Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return resolve(self, facts)
+        finally:
+            RESOLVER["seconds"] += time.perf_counter() - started
+            RESOLVER["calls"] += 1
+            RESOLVER["facts"] += len(facts)
+    return wrapper
 
 
 def run(customers: int, mode: str, base: Path) -> None:
@@ -29,23 +49,33 @@ def run(customers: int, mode: str, base: Path) -> None:
     url = os.environ.get("SIYU_BENCH_POSTGRES_URL") or f"sqlite:///{base / f'demo-{mode}.db'}"
     settings = Settings(data_dir=base, database_url=url, secret_key=SECRET)
     engine = reset_database(url)
+    RESOLVER.update(seconds=0.0, calls=0, facts=0)
     report = build(engine, settings, DemoOptions(customers=customers, seed=42, until=date(2026, 11, 1), mode=mode))
     engine.dispose()
     c = report.counts
-    print(f"  {mode:<6} {customers:>9,} customers: {report.seconds:7.1f} s, {report.facts / report.seconds:>8,.0f} "
+    print(f"  {mode:<6} {customers:>9,} customers: {report.seconds:7.1f} s, {report.facts / report.seconds:>9,.0f} "
           f"facts/s | live {c['customers']:,} merged {c['merged_customers']:,} identities {c['identities']:,} "
-          f"orders {c['orders']:,} events {c['events']:,} review {c['review_items']:,}")
+          f"orders {c['orders']:,} order facts {c['order_facts']:,} events {c['events']:,} "
+          f"follow relations {c['ownerships']:,} review {c['review_items']:,}")
+    if report.phases:
+        print("         phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.phases.items()))
+    print(f"         resolver: {RESOLVER['seconds']:.1f} s in {RESOLVER['calls']:,} calls for {RESOLVER['facts']:,} "
+          f"facts")
+    if url.startswith("sqlite"):
+        size = sum(p.stat().st_size for p in base.glob(f"demo-{mode}.db*"))
+        print(f"         database: {size / 1e9:.2f} GB")
 
 
 def main() -> None:
-    """Run the service path at --customers and the bulk path at --bulk-customers."""
+    """Run the service path at --customers and the bulk path at --bulk-customers (0 skips either)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--bulk-customers", type=int, default=100_000)
     args = parser.parse_args()
+    resolver.Resolver.resolve = _timed(resolver.Resolver.resolve)  # type: ignore[method-assign]
     print(f"siyu demo benchmark ({os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
           f"{'postgresql' if os.environ.get('SIYU_BENCH_POSTGRES_URL') else 'sqlite'})")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("SIYU_BENCH_DIR")) as tmp:
         if args.customers:
             run(args.customers, "ingest", Path(tmp))
         if args.bulk_customers:

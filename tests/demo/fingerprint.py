@@ -12,21 +12,29 @@ from sqlalchemy import Engine, select
 from siyu.db.models import metadata
 
 COLUMNS = {
-    "customers": "id, merged_into_id, name_idx, gender, birthday, region, city, source_platform, "
+    "customers": "id, merged_into_id, name_idx, gender, birthday, region, city, attributes, source_platform, "
                  "source_channel_code_id, first_seen_at",
     "identities": "id, kind, lookup, value, masked, customer_id, origin_customer_id, cause_type, cause_ref",
     "identity_links": "a_id, b_id, cause_type, cause_ref",
     "merges": "survivor_id, merged_id, identity_ids, via_identity_ids, cause_type, cause_ref",
-    "identity_issues": "category, kind, value_masked, customer_id, other_customer_id, cause_type, cause_ref",
+    "identity_issues": "category, kind, value_masked, customer_id, other_customer_id, cause_type, cause_ref, detail, "
+                       "status",
     "events": "id, event_id, type, occurred_at, identity_id, channel, properties",
-    "orders": "id, order_id, identity_id, channel, store, amount_fen, refunded_fen, status, placed_at, paid_at, "
-              "updated_at",
-    "order_facts": "order_pk, status, fact_key, amount_fen, occurred_at",
-    "order_items": "order_pk, sku, name, category, quantity, unit_price_fen, amount_fen",
-    "ownerships": "identity_id, staff_id, channel_code_id, source, added_at, removed_at, removed_by",
-    "group_memberships": "group_id, identity_id, joined_at, left_at",
-    "customer_tags": "customer_id, tag_id, source",  # added_at is the wall clock of the tags service
-    "outbox": "idempotency_key, customer_id, staff_id",
+    "orders": "id, order_id, identity_id, channel, store, currency, amount_fen, refunded_fen, status, placed_at, "
+              "paid_at, updated_at, properties",
+    "order_facts": "id, order_pk, status, fact_key, amount_fen, occurred_at, properties",
+    "order_items": "id, order_pk, sku, name, category, quantity, unit_price_fen, amount_fen",
+    "ownerships": "id, identity_id, staff_id, channel_code_id, source, added_at, removed_at, removed_by, "
+                  "transferred_from_id",
+    "customer_groups": "id, chat_id, name, owner_staff_id, created_at, dissolved_at",
+    "group_memberships": "id, group_id, identity_id, joined_at, left_at, join_event_id",
+    "channel_code_daily": "code_id, day, added, lost",  # ids: PostgreSQL upserts spend sequence values
+    "tags": "id, name, group_name, kind",  # created_at is the wall clock of the tags service
+    "customer_tags": "id, customer_id, tag_id, source, removed_at",  # so is added_at
+    "outbox": "id, idempotency_key, kind, channel, category, customer_id, staff_id, payload, status, send_after",
+    "staff": "id, userid, name, department, store, status, departed_at",
+    "staff_transfers": "id, from_staff_id, to_staff_id, reason, customers, actor, created_at",
+    "channel_codes": "id, state, rr_cursor",
 }
 
 

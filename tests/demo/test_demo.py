@@ -13,19 +13,28 @@ from siyu.cli.main import app
 from siyu.config import get_settings
 from siyu.db.engine import make_engine, unit_of_work
 from siyu.db.migrate import upgrade
+from siyu.demo.feed import Feed
 from siyu.demo.people import simulate
 from siyu.demo.plan import make_plan
 from siyu.demo.runner import DemoOptions, build, window
 from siyu.domains.customers import Customer
+from siyu.domains.ingest import bulk_repository
+from siyu.domains.ingest.bulk import GraphLoader
 from siyu.domains.identity import IdentityIssue
 from siyu.domains.staff.models import Staff, StaffTransfer
 
 UNTIL = date(2026, 11, 1)
 
 
-def _build(engine, settings, mode: str, customers: int = 300, seed: int = 7):
+def _build(engine, settings, mode: str, customers: int = 300, seed: int = 7, parallel: bool | None = False):
     return build(engine, settings, DemoOptions(customers=customers, seed=seed, until=UNTIL, mode=mode, block=120,
-                                               batch=1000))
+                                               batch=1000, parallel=parallel))
+
+
+def _sqlite(path):
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    return engine
 
 
 def test_same_seed_same_people():
@@ -52,11 +61,7 @@ def test_demo_is_deterministic_and_exercises_oneid(db_engine, settings, tmp_path
         assert s.scalar(select(func.count()).select_from(StaffTransfer)) == 4
         assert s.scalar(select(func.count()).select_from(Customer).where(Customer.source_platform.is_not(None))) > 0
     first = fingerprints(db_engine)
-    again = tmp_path / "again.db"
-
-
-    other = make_engine(f"sqlite:///{again}")
-    upgrade(other)
+    other = _sqlite(tmp_path / "again.db")
     assert _build(other, settings, "ingest").counts == counts
     assert fingerprints(other) == first
     other.dispose()
@@ -64,13 +69,37 @@ def test_demo_is_deterministic_and_exercises_oneid(db_engine, settings, tmp_path
 
 def test_bulk_path_leaves_the_same_state_as_the_services(db_engine, settings, tmp_path):
     bulk = _build(db_engine, settings, "bulk")
-
-
-    reference = make_engine(f"sqlite:///{tmp_path / 'ref.db'}")
-    upgrade(reference)
+    reference = _sqlite(tmp_path / "ref.db")
     assert _build(reference, settings, "ingest").counts == bulk.counts
     assert fingerprints(reference) == fingerprints(db_engine)
     reference.dispose()
+
+
+def test_parallel_bulk_path_and_its_safety_net_leave_the_same_state(settings, tmp_path, monkeypatch):
+    reference = _sqlite(tmp_path / "ref.db")
+    expected = _build(reference, settings, "ingest").counts
+    want = fingerprints(reference)
+    split = _sqlite(tmp_path / "split.db")
+    report = _build(split, settings, "bulk", parallel=True)
+    assert "waiting_for_work" in report.phases  # the history side ran in its own process
+    assert report.counts == expected and fingerprints(split) == want
+    with split.connect() as conn:
+        assert bulk_repository.foreign_key_violations(conn) == []
+    assert not list(tmp_path.glob("split.db.graph*"))  # the scratch graph is gone
+    reruns = []
+    resolve = GraphLoader._resolve
+
+    def counting(self, *args, again=False):
+        reruns.append(again)
+        return resolve(self, *args, again=again)
+
+    monkeypatch.setattr(Feed, "_risky_people", lambda self, people, norm: [])  # no hints: repeats come apart
+    monkeypatch.setattr(GraphLoader, "_resolve", counting)
+    unhinted = _sqlite(tmp_path / "unhinted.db")
+    assert _build(unhinted, settings, "bulk").counts == expected
+    assert any(reruns) and fingerprints(unhinted) == want
+    for engine in (reference, split, unhinted):
+        engine.dispose()
 
 
 def test_cli_builds_prints_secrets_and_refuses_a_full_database(tmp_path, monkeypatch):

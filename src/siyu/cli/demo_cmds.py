@@ -29,6 +29,8 @@ def _print(report: DemoReport, url: str) -> None:
         typer.echo(f"  {label:<20} {report.counts.get(key, 0):>12,}")
     if report.rejected:
         typer.echo(f"  refused by ingestion: {report.rejected}")
+    if report.phases:
+        typer.echo("  phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.phases.items()))
     typer.echo("console login:  admin / " + report.admin_password)
     typer.echo("admin API key:  " + report.api_key)
 
@@ -39,8 +41,8 @@ def demo(
     reset: bool = typer.Option(False, "--reset", help="Empty the database first (SQLite: delete the file)."),
     until: datetime | None = typer.Option(None, "--until", formats=["%Y-%m-%d"],
                                           help="Last day of the two-year history (default: today, UTC)."),
-    mode: str = typer.Option("auto", "--mode", help="ingest (the API's services), bulk (exact fast path) or auto "
-                             "(ingest up to 50,000 customers)."),
+    mode: str = typer.Option("auto", "--mode", help="bulk (the exact fast loader; auto picks it) or ingest (every "
+                             "fact through the API's services, several times slower)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress on stderr."),
 ) -> None:
     """Generate a deterministic simulated brand: staff, channel codes, groups, customers, orders, events."""

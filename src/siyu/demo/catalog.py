@@ -68,6 +68,9 @@ PRODUCTS = (
 )
 DRINKS = tuple(p for p in PRODUCTS if p[2] in ("奶茶", "咖啡", "果茶", "烘焙"))
 GOODS = tuple(p for p in PRODUCTS if p[2] not in ("奶茶", "咖啡", "果茶", "烘焙"))
+# the same, priced in fen (integers): the simulation never does Decimal arithmetic per order line
+DRINKS_FEN = tuple((sku, name, category, int(price * 100)) for sku, name, category, price in DRINKS)
+GOODS_FEN = tuple((sku, name, category, int(price * 100)) for sku, name, category, price in GOODS)
 
 # Content the brand publishes: (content_id, title, topic).
 CONTENT = (

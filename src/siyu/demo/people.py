@@ -18,8 +18,13 @@ population size, and blocks of people can be generated in any order or process. 
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from siyu.demo import catalog
@@ -75,6 +80,7 @@ class Person:
     phone: str
     member_no: str | None
     owner: str | None = None
+    gave_phone: bool = False  # put a friend's phone on an order (their identities may then conflict)
     facts: list[DemoEvent | DemoOrder] = field(default_factory=list)
 
 
@@ -95,23 +101,36 @@ def phone_of(index: int, test_numbers: frozenset[str] = frozenset()) -> str:
 
 
 class _Life:
-    """The random draws of one person's life, turned into facts."""
+    """The random draws of one person's life, turned into facts.
+
+    Draws go through ``random()`` directly (an index is ``int(random() * n)``): several times
+    cheaper than ``randint``/``choice``/``choices``/``sample``, which matters at a million people.
+    """
 
     def __init__(self, plan: BrandPlan, index: int, start: int, end: int):
         self.plan, self.i, self.start, self.end = plan, index, start, end
         self.rng = random.Random((plan.seed << 32) ^ (index * 0x9E3779B1))
+        self.r = self.rng.random
         self.k = 0
         self.facts: list[DemoEvent | DemoOrder] = []
         s = plan.seed
         self.openid = "o" + _token(s, index, 1)
-        self.unionid = "oU" + _token(s, index, 2) if self.rng.random() < 0.75 else None
+        self.unionid = "oU" + _token(s, index, 2) if self.r() < 0.75 else None
         self.external = "wm" + _token(s, index, 3)
         self.douyin = "dy" + _token(s, index, 4)
+
+    def between(self, lo: int, hi: int) -> int:
+        """Return a uniform integer in [lo, hi]."""
+        return lo + int(self.r() * (hi - lo + 1))
+
+    def pick(self, seq: Any) -> Any:
+        """Return a uniform element of ``seq``."""
+        return seq[int(self.r() * len(seq))]
 
     def at(self, t: float, hour_lo: int = 9, hour_hi: int = 22) -> int:
         """Return ``t`` moved to a plausible local hour of its day (UTC+8), never past the end."""
         day = int(t) // DAY * DAY
-        local = self.rng.randint(hour_lo * 3600, hour_hi * 3600 - 1)
+        local = hour_lo * 3600 + int(self.r() * (hour_hi - hour_lo) * 3600)
         return min(day + local - 8 * 3600, self.end - 60)
 
     def event(self, t: int, type_: str, channel: str | None, idents: Idents, **props: Any) -> None:
@@ -125,23 +144,42 @@ class _Life:
         return f"SC{self.i:08d}{self.k:04d}"
 
 
+_CITY_CUM = tuple(itertools.accumulate(c[2] for c in catalog.CITIES))
+_SOURCE_CUM = tuple(itertools.accumulate(s[1] for s in catalog.SOURCES))
+_SOURCE_CHANNEL = {s[0]: s[2] for s in catalog.SOURCES}
+_LINE_COUNTS = (1, 1, 1, 2, 2, 3)
+_QUANTITIES = (1, 1, 1, 2)
+_CLICKS = ("content_clicked", "content_favourited", "content_clicked", "content_shared")
+_SCENES = ("1011", "1047", "1089")
+
+
+def _weighted(life: _Life, items: Any, cum: tuple[int, ...]) -> Any:
+    return items[bisect.bisect_right(cum, life.r() * cum[-1])]
+
+
 def _profile(life: _Life, plan: BrandPlan) -> Person:
-    rng = life.rng
-    gender = "female" if rng.random() < 0.64 else "male"
+    r = life.r
+    gender = "female" if r() < 0.64 else "male"
     pool = catalog.GIVEN_FEMALE if gender == "female" else catalog.GIVEN_MALE
-    given = rng.choice(pool) + (rng.choice(catalog.GIVEN_ANY + pool) if rng.random() < 0.7 else "")
-    region, city, _w = rng.choices(catalog.CITIES, weights=[c[2] for c in catalog.CITIES])[0]
-    year = 2026 - min(60, max(16, int(rng.gauss(29, 7))))
-    source = rng.choices(catalog.SOURCES, weights=[s[1] for s in catalog.SOURCES])[0][0]
-    member = f"M{life.i + 100000:08d}" if source == "store" or rng.random() < 0.15 else None
-    return Person(life.i, rng.choice(catalog.SURNAMES) + given, gender, f"{year}-{rng.randint(1, 12):02d}-"
-                  f"{rng.randint(1, 28):02d}", region, city, source, phone_of(life.i, plan.test_numbers), member)
+    given = life.pick(pool) + (life.pick(catalog.GIVEN_ANY + pool) if r() < 0.7 else "")
+    region, city, _w = _weighted(life, catalog.CITIES, _CITY_CUM)
+    year = 2026 - min(60, max(16, int(life.rng.gauss(29, 7))))
+    source = _weighted(life, catalog.SOURCES, _SOURCE_CUM)[0]
+    member = f"M{life.i + 100000:08d}" if source == "store" or r() < 0.15 else None
+    return Person(life.i, life.pick(catalog.SURNAMES) + given, gender,
+                  f"{year}-{life.between(1, 12):02d}-{life.between(1, 28):02d}", region, city, source,
+                  phone_of(life.i, plan.test_numbers), member)
 
 
-def _order_lines(rng: random.Random, channel: str) -> tuple[tuple[str, str, str, int, int], ...]:
-    pool = catalog.GOODS if channel in ("taobao", "douyin") else catalog.DRINKS
-    picks = rng.sample(pool, rng.choice((1, 1, 1, 2, 2, 3)))
-    return tuple((sku, name, cat, rng.choice((1, 1, 1, 2)), int(price * 100)) for sku, name, cat, price in picks)
+def _order_lines(life: _Life, channel: str) -> tuple[tuple[str, str, str, int, int], ...]:
+    pool = list(catalog.GOODS_FEN if channel in ("taobao", "douyin") else catalog.DRINKS_FEN)
+    r, size, lines = life.r, len(pool), []
+    for n in range(life.pick(_LINE_COUNTS)):  # distinct products: a partial Fisher-Yates shuffle
+        j = n + int(r() * (size - n))
+        pool[n], pool[j] = pool[j], pool[n]
+        sku, name, category, price = pool[n]
+        lines.append((sku, name, category, life.pick(_QUANTITIES), price))
+    return tuple(lines)
 
 
 def _order_idents(life: _Life, person: Person, channel: str) -> Idents:
@@ -156,110 +194,123 @@ def _order_idents(life: _Life, person: Person, channel: str) -> Idents:
 
 
 def _buy(life: _Life, person: Person, t: int, channel: str, store: str | None) -> None:
-    rng = life.rng
-    lines = _order_lines(rng, channel)
-    amount = sum(q * p for _s, _n, _c, q, p in lines)
+    r = life.r
+    lines = _order_lines(life, channel)
+    amount = 0
+    for _s, _n, _c, quantity, price in lines:
+        amount += quantity * price
     idents = _order_idents(life, person, channel)
-    if rng.random() < 0.004:  # a gift order with a friend's phone: a unique-kind conflict for review
+    if r() < 0.004:  # a gift order with a friend's phone: a unique-kind conflict for review
         idents = ((MINI, life.openid), ("phone", phone_of(life.i + 1, life.plan.test_numbers)))
-    elif rng.random() < 0.004:
-        idents = (*idents, rng.choice(JUNK[:2]))  # a placeholder unionid from a buggy client
+        person.gave_phone = True
+    elif r() < 0.004:
+        idents = (*idents, life.pick(JUNK[:2]))  # a placeholder unionid from a buggy client
     oid = life.order_id()
     life.facts.append(DemoOrder(t, oid, "paid", amount, channel, store, idents, lines))
-    draw = rng.random()
+    draw = r()
     if draw < 0.035:
-        life.facts.append(DemoOrder(min(t + rng.randint(1, 3) * DAY, life.end - 30), oid, "refunded", amount,
+        life.facts.append(DemoOrder(min(t + life.between(1, 3) * DAY, life.end - 30), oid, "refunded", amount,
                                     channel, store, (), refund_fen=amount, refund_id=None))
     elif draw < 0.06 and len(lines) > 1:
         part = lines[0][3] * lines[0][4]
-        life.facts.append(DemoOrder(min(t + rng.randint(1, 5) * DAY, life.end - 30), oid, "refunded", amount,
+        life.facts.append(DemoOrder(min(t + life.between(1, 5) * DAY, life.end - 30), oid, "refunded", amount,
                                     channel, store, (), refund_fen=part, refund_id="r1"))
 
 
 def _purchases(life: _Life, person: Person, first: int, channels: list[str], store: str | None) -> int:
     """Simulate buying while alive (BG/NBD-like); return the number of orders."""
-    rng = life.rng
+    rng, r = life.rng, life.r
     rate = rng.gammavariate(2.0, 0.035)  # orders per day while alive
     dropout = rng.betavariate(1.1, 14.0)
     t, n = float(first), 0
     while t < life.end and n < 300:
-        channel = rng.choice(channels)
+        channel = life.pick(channels)
         _buy(life, person, life.at(t), channel, store if channel == "store" else None)
         n += 1
-        if rng.random() < dropout:
+        if r() < dropout:
             break
-        t += rng.expovariate(rate) * DAY + DAY * 0.5
+        t += -math.log(1.0 - r()) / rate * DAY + DAY * 0.5  # exponential gap (as expovariate)
     return n
 
 
 def _awareness(life: _Life, person: Person, t0: int, mini: bool) -> None:
-    rng = life.rng
     channel, idents = ("douyin", (("douyin_openid", life.douyin),)) if person.source == "douyin" else \
         ("mini_program", ((MINI, life.openid),))
     if person.source != "douyin" and not mini:
         return
-    for n in range(rng.randint(1, 4)):
-        content = rng.choice(catalog.CONTENT)
-        life.event(life.at(t0 + n * rng.randint(0, 3) * DAY), "content_viewed", channel, idents,
+    for n in range(life.between(1, 4)):
+        content = life.pick(catalog.CONTENT)
+        life.event(life.at(t0 + n * life.between(0, 3) * DAY), "content_viewed", channel, idents,
                    content_id=content[0], topic=content[2])
-    if rng.random() < 0.65:
-        content = rng.choice(catalog.CONTENT)
-        kind = rng.choice(("content_clicked", "content_favourited", "content_clicked", "content_shared"))
-        life.event(life.at(t0 + rng.randint(0, 5) * DAY), kind, channel, idents, content_id=content[0],
-                   topic=content[2])
+    if life.r() < 0.65:
+        content = life.pick(catalog.CONTENT)
+        life.event(life.at(t0 + life.between(0, 5) * DAY), life.pick(_CLICKS), channel, idents,
+                   content_id=content[0], topic=content[2])
 
 
 def _mini_program(life: _Life, t: int) -> None:
     idents: Idents = ((MINI, life.openid), ("unionid", life.unionid)) if life.unionid else ((MINI, life.openid),)
-    if life.rng.random() < 0.01:
-        idents = ((MINI, life.openid), JUNK[life.rng.randrange(2)])
-    life.event(t, "mini_program_opened", "mini_program", idents, scene=life.rng.choice(("1011", "1047", "1089")))
+    if life.r() < 0.01:
+        idents = ((MINI, life.openid), life.pick(JUNK[:2]))
+    life.event(t, "mini_program_opened", "mini_program", idents, scene=life.pick(_SCENES))
 
 
 def _wecom(life: _Life, person: Person, t: int) -> None:
-    rng, plan = life.rng, life.plan
-    code = plan.code_for(person.source, person.city, rng)
-    staff = plan.pick_staff(code, t, rng)
+    plan, r = life.plan, life.r
+    code = plan.code_for(person.source, person.city, r)
+    staff = plan.pick_staff(code, t, r)
     person.owner = staff
     idents: Idents = (("external_userid", life.external), ("unionid", life.unionid)) if life.unionid \
         else (("external_userid", life.external),)
     life.event(t, "contact_added", "wecom", idents, state=code.state, staff_userid=staff, name=person.name[:1] + "同学")
     ext = (("external_userid", life.external),)
-    if rng.random() < 0.35:
-        chat_id, group_name = plan.group_for(person.city, rng)
-        joined = life.at(t + rng.randint(0, 10) * DAY)
+    if r() < 0.35:
+        chat_id, group_name = plan.group_for(person.city, r)
+        joined = life.at(t + life.between(0, 10) * DAY)
         life.event(joined, "group_joined", "wecom", ext, chat_id=chat_id, group_name=group_name)
-        if rng.random() < 0.25:
-            life.event(life.at(joined + rng.randint(3, 200) * DAY), "group_left", "wecom", ext, chat_id=chat_id)
-    if rng.random() < 0.12:
-        life.event(life.at(t + rng.randint(1, 300) * DAY), "contact_deleted_by_customer", "wecom", ext,
+        if r() < 0.25:
+            life.event(life.at(joined + life.between(3, 200) * DAY), "group_left", "wecom", ext, chat_id=chat_id)
+    if r() < 0.12:
+        life.event(life.at(t + life.between(1, 300) * DAY), "contact_deleted_by_customer", "wecom", ext,
                    staff_userid=staff)
 
 
 def simulate(plan: BrandPlan, index: int, start: int, end: int) -> Person:
     """Return person ``index`` with every fact of their life between ``start`` and ``end`` (epoch seconds)."""
     life = _Life(plan, index, start, end)
-    rng = life.rng
+    r = life.r
     person = _profile(life, plan)
-    t0 = life.at(start + (end - start) * rng.random() ** 0.8)
-    mini = rng.random() < 0.7
+    t0 = life.at(start + (end - start) * r() ** 0.8)
+    mini = r() < 0.7
     _awareness(life, person, t0, mini)
-    if person.source in ("taobao", "meituan", "store") or rng.random() < 0.7:
-        _wecom(life, person, life.at(t0 + rng.randint(0, 20) * DAY))
+    if person.source in ("taobao", "meituan", "store") or r() < 0.7:
+        _wecom(life, person, life.at(t0 + life.between(0, 20) * DAY))
     if mini:
-        _mini_program(life, life.at(t0 + rng.randint(0, 30) * DAY))
-    channels = [c for c in (dict((s[0], s[2]) for s in catalog.SOURCES).get(person.source),) if c]
+        _mini_program(life, life.at(t0 + life.between(0, 30) * DAY))
+    own = _SOURCE_CHANNEL.get(person.source)
+    channels = [own] if own else []
     channels += ["mini_program"] * (3 if mini else 0) or ["store"]
-    store = plan.store_for(person.city, rng)
+    store = plan.store_for(person.city, r)
     if person.member_no and "store" not in channels:
         channels.append("store")
-    if rng.random() < 0.78:
-        orders = _purchases(life, person, t0 + rng.randint(0, 40) * DAY, channels, store)
-        if orders >= 2 and rng.random() < 0.1:
+    if r() < 0.78:
+        orders = _purchases(life, person, t0 + life.between(0, 40) * DAY, channels, store)
+        if orders >= 2 and r() < 0.1:
             who = ((MINI, life.openid),) if mini else (("phone", person.phone),)
-            life.event(life.at(t0 + rng.randint(10, 200) * DAY), "invited", "mini_program", who,
+            life.event(life.at(t0 + life.between(10, 200) * DAY), "invited", "mini_program", who,
                        campaign="老带新", invitee_ref=f"p{index + 7}")
-    life.facts = [f for f in life.facts if f.t < end]
-    life.facts.sort(key=lambda f: f.t)
-    person.facts = life.facts
+    facts = [f for f in life.facts if f.t < end]
+    facts.sort(key=_time_of)
+    person.facts = facts
     return person
+
+
+_time_of = attrgetter("t")
+
+
+def batches(people: list[Person], size: int) -> Iterator[list[DemoEvent | DemoOrder]]:
+    """Yield a block's facts in time order (ties by person, then fact) in batches of ``size``."""
+    facts = [f for p in people for f in p.facts]  # people in index order, each person's facts in order
+    facts.sort(key=_time_of)  # a stable sort: ties stay by person, then by fact
+    for start in range(0, len(facts), size):
+        yield facts[start:start + size]

@@ -6,8 +6,12 @@ People are simulated against this plan (which code they scan, which staff member
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from siyu.demo import catalog
 
@@ -55,32 +59,41 @@ class BrandPlan:
     def __post_init__(self) -> None:
         for code in self.codes:
             self.by_platform.setdefault(code.platform, []).append(code)
+        stores = self.by_platform["store"]
+        self._local_codes = {city: [c for c in stores if c.channel == city] or stores for _r, city, _w in catalog.CITIES}
+        self._pools = {c.state: ([u for u, _w, _c in c.pool], list(itertools.accumulate(w for _u, w, _c in c.pool)))
+                       for c in self.codes}
+        self._groups = {city: [g for g in catalog.GROUPS if city in g[1]] + list(catalog.GROUPS[-2:])
+                        for _r, city, _w in catalog.CITIES}
+        self._stores = {city: [s for s in catalog.STORES if s[2] == city] or list(catalog.STORES)
+                        for _r, city, _w in catalog.CITIES}
 
-    def code_for(self, source: str, city: str, rng: random.Random) -> CodePlan:
+    @staticmethod
+    def _pick(seq: Sequence[Any], draw: Callable[[], float]) -> Any:
+        return seq[int(draw() * len(seq))]
+
+    def code_for(self, source: str, city: str, draw: Callable[[], float]) -> CodePlan:
         """Return the code a person from ``source`` scans (stores: the store in their city, if any)."""
         if source == "store":
-            local = [c for c in self.by_platform["store"] if c.channel == city]
-            return rng.choice(local or self.by_platform["store"])
-        return rng.choice(self.by_platform.get(source) or self.by_platform["poster"])
+            return self._pick(self._local_codes[city], draw)
+        return self._pick(self.by_platform.get(source) or self.by_platform["poster"], draw)
 
-    def pick_staff(self, code: CodePlan, t: int, rng: random.Random) -> str:
+    def pick_staff(self, code: CodePlan, t: int, draw: Callable[[], float]) -> str:
         """Return the pool member WeCom reports for a scan at ``t`` (departed staff take no new contacts)."""
-        weights = [w for _u, w, _c in code.pool]
-        userid = rng.choices([u for u, _w, _c in code.pool], weights=weights)[0]
+        members, cum = self._pools[code.state]
+        userid = members[bisect.bisect_right(cum, draw() * cum[-1])]
         gone = self.departures.get(userid)
         if gone and t >= gone[0]:
             return gone[1]
         return userid
 
-    def group_for(self, city: str, rng: random.Random) -> tuple[str, str]:
+    def group_for(self, city: str, draw: Callable[[], float]) -> tuple[str, str]:
         """Return (chat_id, name) of a group a person in ``city`` joins."""
-        local = [g for g in catalog.GROUPS if city in g[1]]
-        return rng.choice(local + list(catalog.GROUPS[-2:]))
+        return self._pick(self._groups[city], draw)  # type: ignore[no-any-return]
 
-    def store_for(self, city: str, rng: random.Random) -> str:
+    def store_for(self, city: str, draw: Callable[[], float]) -> str:
         """Return the store code a person in ``city`` visits (another one when the city has none)."""
-        local = [s for s in catalog.STORES if s[2] == city]
-        return rng.choice(local or catalog.STORES)[0]
+        return self._pick(self._stores[city], draw)[0]  # type: ignore[no-any-return]
 
 
 def _staff(rng: random.Random) -> list[StaffPlan]:

@@ -1,0 +1,322 @@
+"""Build the demo brand with the bulk loader: the same database as the service path, much faster.
+
+Two sides share the work of each block of people:
+
+* the **history side** simulates people, prepares each block (:mod:`siyu.demo.feed`: identity
+  sets and blind indexes, order summaries, refusals, encrypted profiles), and once the graph
+  side has answered with anchors writes the block's events, orders, order lines and order facts;
+* the **graph side** resolves each block's identities batch by batch with
+  :class:`siyu.domains.ingest.bulk.GraphLoader` (the OneID resolver) and replays what contact,
+  group and CRM events derive, then writes that derived state at the end.
+
+With ``parallel`` (the default for SQLite files from :data:`PARALLEL_FROM` customers) the history
+side runs in a second process and writes straight into the target file, while the graph side
+works in a scratch file next to it; at the end the scratch tables are copied in and every
+secondary index (dropped for the load) is rebuilt. Otherwise both sides run in turn in this
+process, on the target database. Either way the database is the one the services leave.
+
+Phases (``phases`` in the result, seconds; the two sides overlap in parallel mode):
+``generate``, ``prepare``, ``rows``, ``history``, ``history_indexes`` and ``waiting_for_anchors``
+on the history side; ``resolve``, ``waiting_for_work``, ``derived``, ``copy`` and ``indexes`` on
+the graph side.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import time
+import traceback
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from siyu.config import Settings
+from siyu.db.engine import make_engine, unit_of_work
+from siyu.db.migrate import upgrade
+from siyu.demo import brand
+from siyu.demo.feed import Anchors, Feed, Work
+from siyu.demo.people import simulate
+from siyu.demo.plan import BrandPlan, make_plan
+from siyu.domains.identity.service import IdentityContext
+from siyu.domains.ingest import bulk
+from siyu.domains.ingest import bulk_repository as bulk_repo
+from siyu.domains.ingest.service import IngestContext
+from siyu.kit.runtime import tune_gc
+
+ACTOR = "demo"
+PARALLEL_FROM = 10_000
+LOOKAHEAD = 2  # blocks the history side prepares ahead of the graph side
+KEPT_INDEXES = frozenset({"ix_order_items_order_pk", "ix_events_identity_occurred", "ix_orders_identity_placed"})
+
+
+class Timer:
+    """Accumulates wall time per phase."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[phase] = self.phases.get(phase, 0.0) + time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What the history side needs to know (picklable, for a spawned process)."""
+
+    url: str
+    settings: Settings
+    seed: int
+    start: int
+    end: int
+    customers: int
+    block: int
+    batch: int
+    tops: dict[str, int]
+    split: bool  # writing into the target beside a scratch graph: no foreign keys, build history indexes
+
+
+class HistorySide:
+    """Simulates and prepares blocks, then writes their history once anchors arrive."""
+
+    def __init__(self, job: _Job, engine: Engine):
+        self.job, self.engine, self.timer = job, engine, Timer()
+        self.plan = make_plan(job.seed, job.start, job.end, job.settings.csv_set(job.settings.test_phone_numbers))
+        ids = IdentityContext.from_settings(job.settings)
+        self.feed = Feed(ids, {c.state for c in self.plan.codes}, job.batch, job.end, job.tops)
+        self.facts, self.rejected = 0, Counter[str]()
+
+    def blocks(self) -> Iterator[tuple[int, int]]:
+        """Yield (first, stop) person indexes of each block."""
+        for first in range(0, self.job.customers, self.job.block):
+            yield first, min(self.job.customers, first + self.job.block)
+
+    def prepare(self, first: int, stop: int) -> tuple[Work, Any]:
+        """Simulate and prepare one block."""
+        with self.timer("generate"):
+            people = [simulate(self.plan, i, self.plan.start, self.plan.end) for i in range(first, stop)]
+        with self.timer("prepare"):
+            work, pending = self.feed.prepare(people)
+        self.facts += sum(len(p.facts) for p in people)
+        self.rejected.update(work.rejected)
+        return work, pending
+
+    def write(self, pending: Any, anchors: Anchors) -> None:
+        """Write one block's history in one transaction."""
+        with self.engine.connect().execution_options(siyu_write=True) as conn:
+            transaction = conn.begin()
+            writer = bulk.HistoryWriter(conn)
+            with self.timer("rows"):
+                rows = self.feed.rows(pending, anchors, writer.clock)
+            with self.timer("history"):
+                writer.write(*rows)
+            with self.timer("history_commit"):
+                transaction.commit()
+        with self.timer("history_free"):
+            del rows, pending
+        gc.freeze()  # what stays alive only grows: keep the collector from walking it again
+
+    def finish(self) -> dict[str, Any]:
+        """Return what this side counted and timed."""
+        with self.engine.begin() as conn:
+            bulk.finish_history(conn)
+        return {"facts": self.facts, "rejected": dict(self.rejected), "phases": self.timer.phases}
+
+
+def _history_process(job: _Job, work_q: Any, answer_q: Any, done_q: Any) -> None:
+    """Run the history side in its own process, talking to the graph side through queues."""
+    try:
+        tune_gc()
+        engine = make_engine(job.url)
+        bulk_repo.tune_engine(engine, foreign_keys=not job.split)
+        side = HistorySide(job, engine)
+        pending: deque[Any] = deque()
+        for first, stop in side.blocks():
+            work, kept = side.prepare(first, stop)
+            work_q.put(work)
+            pending.append(kept)
+            if len(pending) > LOOKAHEAD:
+                side.write(pending.popleft(), _answer(side, answer_q))
+        while pending:
+            side.write(pending.popleft(), _answer(side, answer_q))
+        done_q.put(("ok", side.finish()))
+        engine.dispose()
+    except BaseException:
+        done_q.put(("error", traceback.format_exc()))
+        raise
+
+
+def _answer(side: HistorySide, answer_q: Any) -> Anchors:
+    with side.timer("waiting_for_anchors"):
+        answer = answer_q.get()
+    if answer is None:
+        raise RuntimeError("the graph side stopped")
+    return answer  # type: ignore[no-any-return]
+
+
+def resolve_block(engine: Engine, loader: bulk.GraphLoader, work: Work) -> Anchors:
+    """Run one block's batches and CRM records through the graph loader, in one transaction."""
+    loader.begin_block(work.norms, work.risky)
+    answers = []
+    with unit_of_work(engine) as session:
+        for events, orders in work.batches:
+            ea = loader.events(session, events) if events else ()
+            oa = loader.orders(session, orders) if orders else ()
+            answers.append((ea, oa))
+        for records in work.records:
+            loader.customers(session, records)
+    gc.freeze()  # the loader's memory only grows: keep the collector from walking it block after block
+    return Anchors(answers)
+
+
+def _split_target(engine: Engine) -> Path | None:
+    """Return the target's file when the load can be split (an SQLite file with every table empty)."""
+    url = make_url(str(engine.url))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    with engine.connect() as conn:
+        empty = bulk_repo.is_empty(conn, bulk_repo.content_tables())
+    return Path(url.database) if empty else None
+
+
+def build_bulk(engine: Engine, settings: Settings, plan: BrandPlan, customers: int, block: int, batch: int,
+               on_block: Callable[[int], None] | None = None, parallel: bool | None = None) -> dict[str, Any]:
+    """Load the brand into the empty, migrated database behind ``engine``; return facts, refusals and timings."""
+    if parallel is None:
+        parallel = customers >= PARALLEL_FROM
+    target = _split_target(engine) if parallel else None
+    tune_gc()
+    try:
+        if target is not None:
+            return _build_split(engine, target, settings, plan, customers, block, batch, on_block)
+        return _build_inline(engine, settings, plan, customers, block, batch, on_block)
+    finally:
+        gc.unfreeze()
+
+
+def _graph_start(engine: Engine, settings: Settings, plan: BrandPlan) -> bulk.GraphLoader:
+    with unit_of_work(engine) as session:
+        brand.create_structure(session, plan)
+    loader = bulk.GraphLoader(IngestContext.from_settings(settings))
+    with unit_of_work(engine) as session:
+        loader.start(session)
+    return loader
+
+
+def _depart(engine: Engine, loader: bulk.GraphLoader, plan: BrandPlan) -> None:
+    with unit_of_work(engine) as session:
+        for userid, (when, heir) in sorted(plan.departures.items()):
+            loader.depart(session, userid, heir, when, ACTOR)
+
+
+def _build_inline(engine: Engine, settings: Settings, plan: BrandPlan, customers: int, block: int, batch: int,
+                  on_block: Callable[[int], None] | None) -> dict[str, Any]:
+    loader = _graph_start(engine, settings, plan)
+    indexes = bulk_repo.secondary_indexes((*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES))
+    with unit_of_work(engine) as session:
+        tops = bulk.history_ids(session.connection())
+        bulk_repo.drop_indexes(session.connection(), indexes)
+    job = _Job(str(engine.url), settings, plan.seed, plan.start, plan.end, customers, block, batch, tops, False)
+    side = HistorySide(job, engine)
+    timer = side.timer
+    for first, stop in side.blocks():
+        work, pending = side.prepare(first, stop)
+        with timer("resolve"):
+            anchors = resolve_block(engine, loader, work)
+        side.write(pending, anchors)
+        if on_block:
+            on_block(stop - first)
+    done = side.finish()
+    with timer("derived"):
+        _depart(engine, loader, plan)
+        with unit_of_work(engine) as session:
+            loader.write_derived(session.connection())
+    with timer("indexes"), unit_of_work(engine) as session:
+        bulk_repo.create_indexes(session.connection(), indexes)
+    return done
+
+
+def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPlan, customers: int, block: int,
+                 batch: int, on_block: Callable[[int], None] | None) -> dict[str, Any]:
+    timer = Timer()
+    # Indexes whose keys grow with the load (order lines by order, facts by identity: a block's
+    # identities are the newest) stay and are appended to; the others are dropped for the load and
+    # rebuilt at the end, since keeping them dirties pages all over the file in every block.
+    rebuilt = [i for i in bulk_repo.secondary_indexes(bulk_repo.content_tables()) if i.name not in KEPT_INDEXES]
+    with engine.begin() as conn:
+        tops = bulk.history_ids(conn)
+        bulk_repo.drop_indexes(conn, rebuilt)
+    engine.dispose()  # no open SQLite handle crosses the fork
+    job = _Job(str(engine.url.render_as_string(hide_password=False)), settings, plan.seed, plan.start, plan.end,
+               customers, block, batch, tops, True)
+    methods = multiprocessing.get_all_start_methods()
+    mp = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    work_q, answer_q, done_q = mp.Queue(), mp.Queue(), mp.Queue()
+    history = mp.Process(target=_history_process, args=(job, work_q, answer_q, done_q), name="siyu-demo-history",
+                         daemon=True)
+    history.start()
+    scratch_path = target.with_name(target.name + ".graph")
+    _remove(scratch_path)
+    scratch = make_engine(f"sqlite:///{scratch_path}")
+    try:
+        bulk_repo.tune_engine(scratch, scratch=True)
+        upgrade(scratch)
+        loader = _graph_start(scratch, settings, plan)
+        for first in range(0, customers, block):
+            with timer("waiting_for_work"):
+                work = _next(work_q, done_q, history)
+            with timer("resolve"):
+                answer_q.put(resolve_block(scratch, loader, work))
+            if on_block:
+                on_block(min(customers, first + block) - first)
+        with timer("derived"):
+            _depart(scratch, loader, plan)
+        with timer("waiting_for_history"):
+            status, done = done_q.get()
+        if status != "ok":
+            raise RuntimeError(f"the history process failed:\n{done}")
+        history.join()
+        scratch.dispose()
+        with timer("copy"):
+            skip = {*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES}
+            bulk_repo.copy_tables(engine, str(scratch_path), [t for t in bulk_repo.content_tables() if t not in skip])
+        with timer("derived"), unit_of_work(engine) as session:
+            loader.write_derived(session.connection())
+        with timer("indexes"), unit_of_work(engine) as session:
+            bulk_repo.create_indexes(session.connection(), rebuilt)
+    finally:
+        if history.is_alive():
+            answer_q.put(None)
+            history.terminate()
+        scratch.dispose()
+        _remove(scratch_path)
+    done["phases"] = {**done["phases"], **timer.phases}
+    return done
+
+
+def _next(work_q: Any, done_q: Any, history: Any) -> Work:
+    """Return the next block of work, or raise if the history process died."""
+    while True:
+        try:
+            return work_q.get(timeout=1.0)  # type: ignore[no-any-return]
+        except Empty:
+            if not history.is_alive() or not done_q.empty():
+                status, detail = done_q.get() if not done_q.empty() else ("error", "exited")
+                raise RuntimeError(f"the history process stopped early ({status}):\n{detail}") from None
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
