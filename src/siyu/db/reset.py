@@ -24,8 +24,9 @@ def reset_database(url: str) -> Engine:
     """Remove every table and row behind ``url``, migrate it to head, and return an engine on it."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(parsed.database + suffix).unlink(missing_ok=True)
+        for base in (parsed.database, parsed.database + ".graph"):  # .graph: an interrupted bulk load's scratch
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(base + suffix).unlink(missing_ok=True)
         engine = make_engine(url)
     else:
         engine = make_engine(url)
