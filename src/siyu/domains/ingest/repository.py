@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from siyu.db.bulk import allocate_ids, chunks, fast_insert, insert_with_ids, select_in
+from siyu.db.bulk import chunks, fast_insert, insert_with_ids, select_in
 from siyu.domains.events import Event
 from siyu.domains.orders.models import Order, OrderFact, OrderItem
 
@@ -76,45 +76,3 @@ def update_order_summaries(session: Session, rows: list[dict[str, Any]]) -> None
             .values(status=bindparam("new_status"), refunded_fen=bindparam("new_refunded"),
                     paid_at=bindparam("new_paid_at"), updated_at=bindparam("new_updated_at")))
     session.connection().execute(stmt, rows)
-
-
-# --- bulk loads (siyu.domains.ingest.bulk): ids reserved up front, then driver-level inserts -------------
-
-
-def reserve_order_ids(session: Session, count: int) -> list[int]:
-    """Return ``count`` fresh order ids (see siyu.db.bulk.allocate_ids)."""
-    return allocate_ids(session, Order.__table__, count)
-
-
-def insert_orders_with_ids(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert order headers that carry their reserved ``id``."""
-    fast_insert(session, Order.__table__, rows)
-
-
-def insert_order_items_fast(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert order lines (alias of :func:`insert_order_items` for the bulk loader)."""
-    insert_order_items(session, rows)
-
-
-def insert_order_facts_fast(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert order facts (alias of :func:`insert_order_facts` for the bulk loader)."""
-    insert_order_facts(session, rows)
-
-
-def fact_counts(session: Session) -> dict[str, int]:
-    """Return how many customers (live and merged), identities, review items, orders and events are stored."""
-    queries = {
-        "customers": "SELECT count(*) FROM customers WHERE merged_into_id IS NULL",
-        "merged_customers": "SELECT count(*) FROM customers WHERE merged_into_id IS NOT NULL",
-        "identities": "SELECT count(*) FROM identities",
-        "merges": "SELECT count(*) FROM merges",
-        "review_items": "SELECT count(*) FROM identity_issues WHERE status = 'open'",
-        "orders": "SELECT count(*) FROM orders",
-        "order_facts": "SELECT count(*) FROM order_facts",
-        "events": "SELECT count(*) FROM events",
-        "staff": "SELECT count(*) FROM staff",
-        "channel_codes": "SELECT count(*) FROM channel_codes",
-        "ownerships": "SELECT count(*) FROM ownerships",
-        "groups": "SELECT count(*) FROM customer_groups",
-    }
-    return {name: session.execute(text(sql)).scalar_one() for name, sql in queries.items()}
