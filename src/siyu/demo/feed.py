@@ -23,7 +23,8 @@ from typing import Any
 from siyu.demo.people import DemoEvent, DemoOrder, Person, batches
 from siyu.domains.customers.service import normalise_name
 from siyu.domains.identity import service as identity
-from siyu.domains.ingest.bulk import Clock, EventFact, Norm, OrderFact, json_text
+from siyu.domains.ingest.bulk import EventFact, Norm, OrderFact
+from siyu.domains.ingest.bulk_history import Clock, json_text
 from siyu.domains.ingest.service import DISPATCHED
 from siyu.kit.crypto import mask_name
 from siyu.kit.time import utcnow

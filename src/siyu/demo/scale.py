@@ -46,7 +46,7 @@ from siyu.demo.feed import Anchors, Feed, Work
 from siyu.demo.people import simulate
 from siyu.demo.plan import BrandPlan, make_plan
 from siyu.domains.identity.service import IdentityContext
-from siyu.domains.ingest import bulk
+from siyu.domains.ingest import bulk, bulk_history
 from siyu.domains.ingest import bulk_repository as bulk_repo
 from siyu.domains.ingest.service import IngestContext
 from siyu.kit.runtime import tune_gc
@@ -117,7 +117,7 @@ class HistorySide:
         """Write one block's history in one transaction."""
         with self.engine.connect().execution_options(siyu_write=True) as conn:
             transaction = conn.begin()
-            writer = bulk.HistoryWriter(conn)
+            writer = bulk_history.HistoryWriter(conn)
             with self.timer("rows"):
                 rows = self.feed.rows(pending, anchors, writer.clock)
             with self.timer("history"):
@@ -131,7 +131,7 @@ class HistorySide:
     def finish(self) -> dict[str, Any]:
         """Return what this side counted and timed."""
         with self.engine.begin() as conn:
-            bulk.finish_history(conn)
+            bulk_history.finish_history(conn)
         return {"facts": self.facts, "rejected": dict(self.rejected), "phases": self.timer.phases}
 
 
@@ -226,7 +226,7 @@ def _build_inline(engine: Engine, settings: Settings, plan: BrandPlan, customers
     loader = _graph_start(engine, settings, plan)
     indexes = bulk_repo.secondary_indexes((*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES))
     with unit_of_work(engine) as session:
-        tops = bulk.history_ids(session.connection())
+        tops = bulk_history.history_ids(session.connection())
         bulk_repo.drop_indexes(session.connection(), indexes)
     job = _Job(str(engine.url), settings, plan.seed, plan.start, plan.end, customers, block, batch, tops, False)
     side = HistorySide(job, engine)
@@ -256,7 +256,7 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
     # rebuilt at the end, since keeping them dirties pages all over the file in every block.
     rebuilt = [i for i in bulk_repo.secondary_indexes(bulk_repo.content_tables()) if i.name not in KEPT_INDEXES]
     with engine.begin() as conn:
-        tops = bulk.history_ids(conn)
+        tops = bulk_history.history_ids(conn)
         bulk_repo.drop_indexes(conn, rebuilt)
     engine.dispose()  # no open SQLite handle crosses the fork
     job = _Job(str(engine.url.render_as_string(hide_password=False)), settings, plan.seed, plan.start, plan.end,
