@@ -10,7 +10,7 @@ CUSTOMERS ?= 20000
 SEED    ?= 42
 PYTEST_ARGS ?=
 
-.PHONY: demo test install test-deps pg-deps pg-start pg-stop serve bench clean
+.PHONY: demo test install test-deps pg-deps browser-deps pg-start pg-stop serve bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,7 +42,16 @@ pg-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-test-deps: $(TSTAMP) pg-deps
+# Chromium and a CJK font from Debian for the browser tests (Playwright drives /usr/bin/chromium;
+# never `playwright install`, which downloads a browser build).
+BROWSER_DEBS := chromium fonts-wqy-microhei
+browser-deps:
+	@if ! dpkg -s $(BROWSER_DEBS) >/dev/null 2>&1; then \
+	  echo "installing $(BROWSER_DEBS) from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_DEBS) >/dev/null; \
+	fi
+
+test-deps: $(TSTAMP) pg-deps browser-deps
 
 pg-start: pg-deps
 	@scripts/postgres.sh start
