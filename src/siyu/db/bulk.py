@@ -31,11 +31,7 @@ def dialect_insert(session: Session, table: Table) -> Any:
 
 def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], conflict: list[str]) -> None:
     """Insert ``rows``, silently skipping those that collide on the ``conflict`` columns."""
-    if not rows:
-        return
-    stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=conflict)
-    for part in chunks(rows):
-        session.execute(stmt, list(part))
+    fast_insert(session, table, rows, conflict=conflict)
 
 
 def is_postgres(session: Session) -> bool:
@@ -84,7 +80,21 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat(" ", "microseconds")[:26]  # drop the "+00:00"
+
+
+def _sqlite_datetimes() -> Callable[[datetime | None], str | None]:
+    """Return a converter that remembers its last value: batches stamp many rows with one ``now``."""
+    last: list[Any] = [None, None]
+
+    def convert(value: datetime | None) -> str | None:
+        if value is last[0]:
+            return last[1]  # type: ignore[no-any-return]
+        out = _sqlite_datetime(value)
+        last[0], last[1] = value, out
+        return out
+
+    return convert
 
 
 def _json(value: Any) -> str | None:
@@ -95,17 +105,18 @@ def _converter(column: Any, sqlite: bool) -> Callable[[Any], Any] | None:
     if isinstance(column.type, JSON) or isinstance(getattr(column.type, "impl", None), JSON):
         return _json
     if sqlite and isinstance(column.type, UTCDateTime):
-        return _sqlite_datetime
+        return _sqlite_datetimes()
     if sqlite and isinstance(column.type, Date):
         return lambda v: v.isoformat() if isinstance(v, date) else v
     return None
 
 
-def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]], *, conflict: list[str] | None = None) -> None:
     """Insert ``rows`` with one driver-level executemany, converting values as the ORM types would.
 
     For the hot write paths (ingestion, bulk loads): it skips SQLAlchemy's per-value processing,
-    which costs more than SQLite's own insert. All rows must have the same keys.
+    which costs more than SQLite's own insert. All rows must have the same keys. With ``conflict``,
+    rows colliding on those (uniquely indexed) columns are skipped.
     """
     if not rows:
         return
@@ -114,7 +125,10 @@ def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     convert = [(_converter(table.c[n], sqlite)) for n in names]
     mark = "?" if sqlite else "%s"
     sql = f'INSERT INTO "{table.name}" ({", ".join(names)}) VALUES ({", ".join([mark] * len(names))})'
-    params = [tuple(f(r[n]) if f else r[n] for n, f in zip(names, convert)) for r in rows]
+    if conflict:
+        sql += f' ON CONFLICT ({", ".join(conflict)}) DO NOTHING'
+    columns = [[r[n] for r in rows] for n in names]
+    params = list(zip(*(list(map(f, col)) if f else col for col, f in zip(columns, convert, strict=True))))
     cursor = session.connection().connection.driver_connection.cursor()
     try:
         for part in chunks(params, 5000):

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from domains.identity.helpers import partition, resolve, wipe
+from siyu.domains.identity.repository import identity_rows as identity_repo_rows
 from siyu.db.engine import unit_of_work
 from siyu.domains.identity import service as identity
 from siyu.errors import NotFound
@@ -113,3 +114,25 @@ def _exists(session, cid: int) -> bool:
         return True
     except NotFound:
         return False
+
+
+def _holders(engine, identity_ids: set[int]) -> dict[int, int]:
+    with unit_of_work(engine) as s:
+        return {i.id: i.customer_id for i in identity_repo_rows(s, sorted(identity_ids))}
+
+
+@PROFILE
+@given(first=_facts({**LOOSE, **UNIQUE}), second=_facts({**LOOSE, **UNIQUE}))
+def test_every_fact_lands_where_its_anchor_ends_up(db_engine, ctx, first, second):
+    """A batch mixing facts that change nothing with facts that merge or attach: each answer names the
+    live customer that holds its anchor once the batch is written, and only identities of that customer."""
+    wipe(db_engine)
+    resolve(db_engine, ctx, first)
+    batch = first + second  # the first facts are now mostly steady; the second ones link and merge
+    landed = resolve(db_engine, ctx, batch, start=100)
+    holders = _holders(db_engine, {i for r in landed for i in (r.anchor_id, *r.identity_ids.values())})
+    for fact, r in zip(batch, landed, strict=True):
+        assert holders[r.anchor_id] == r.customer_id, (fact, r)
+        assert r.anchor_id in r.identity_ids.values()
+        assert all(holders[i] == r.customer_id for i in r.identity_ids.values())
+        assert set(r.identity_ids) <= set(fact)

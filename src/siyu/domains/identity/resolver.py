@@ -108,13 +108,34 @@ class Resolver:
         self.kinds = kinds
 
     # -- loading -------------------------------------------------------------------------
-    def _load(self, plan: _Plan, facts: list[FactIdentities]) -> None:
+    def _load(self, plan: _Plan, facts: list[FactIdentities]) -> tuple[list[int], dict[str, tuple[int, str, int]]]:
+        """Look up every identity of the batch; return the indexes of facts that need the full pass.
+
+        A fact whose identities all exist and all belong to one customer changes nothing (no new
+        identity, no merge, no link): it is answered from the look-up alone, without building the
+        in-memory graph. Only the other facts' identities become graph nodes.
+        """
         lookups = {lookup for f in facts for *_x, lookup in f.items}
-        for iid, kind, lookup, cid in repo.identities_by_lookup(self.session, lookups):
-            cust = plan.custs.get(cid) or plan.custs.setdefault(cid, _Cust(cid))
-            ident = _Ident(iid, kind, lookup, cust, cid)
-            cust.idents.append(ident)
-            plan.idents[lookup] = ident
+        found = {lookup: (iid, kind, cid) for iid, kind, lookup, cid in repo.identities_by_lookup(self.session, lookups)}
+        complex_facts: list[int] = []
+        for n, fact in enumerate(facts):
+            cid = None
+            for *_x, lookup in fact.items:
+                hit = found.get(lookup)
+                if hit is None or (cid is not None and hit[2] != cid):
+                    complex_facts.append(n)
+                    break
+                cid = hit[2]
+        for n in complex_facts:
+            for *_x, lookup in facts[n].items:
+                hit = found.get(lookup)
+                if hit is not None and lookup not in plan.idents:
+                    iid, kind, cid = hit
+                    cust = plan.custs.get(cid) or plan.custs.setdefault(cid, _Cust(cid))
+                    ident = _Ident(iid, kind, lookup, cust, cid)
+                    cust.idents.append(ident)
+                    plan.idents[lookup] = ident
+        return complex_facts, found
 
     def _prefetch(self, plan: _Plan, facts: list[FactIdentities]) -> None:
         """Complete, in one statement, every customer a fact may merge or attach a new identity to."""
@@ -302,17 +323,38 @@ class Resolver:
     def resolve(self, facts: list[FactIdentities]) -> list[Resolved]:
         """Resolve ``facts`` in order and write the graph changes; return where each landed."""
         plan = _Plan()
-        self._load(plan, facts)
-        self._prefetch(plan, facts)
-        anchors = [self._apply(plan, fact) for fact in facts]
+        complex_facts, found = self._load(plan, facts)
+        hard = [facts[n] for n in complex_facts]
+        self._prefetch(plan, hard)
+        anchors = {n: self._apply(plan, facts[n]) for n in complex_facts}
         self._persist(plan, utcnow())
         out = []
-        for fact, anchor in zip(facts, anchors, strict=True):
-            home = anchor.cust.root()
-            ids = {}
-            for _spec, kind, _value, lookup in fact.items:
-                ident = plan.idents[lookup]
-                if ident.cust.root() is home:
-                    ids[kind] = ident.id
-            out.append(Resolved(anchor.id, home.id, ids))  # type: ignore[arg-type]
+        for n, fact in enumerate(facts):
+            anchor = anchors.get(n)
+            out.append(self._steady(plan, fact, found) if anchor is None else self._landed(plan, fact, anchor))
         return out
+
+    @staticmethod
+    def _landed(plan: _Plan, fact: FactIdentities, anchor: _Ident) -> Resolved:
+        home = anchor.cust.root()
+        ids = {}
+        for _spec, kind, _value, lookup in fact.items:
+            ident = plan.idents[lookup]
+            if ident.cust.root() is home:
+                ids[kind] = ident.id
+        return Resolved(anchor.id, home.id, ids)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _steady(plan: _Plan, fact: FactIdentities, found: dict[str, tuple[int, str, int]]) -> Resolved:
+        """Answer a fact whose identities all sit on one existing customer (which may have merged since)."""
+        best: tuple[int, str] | None = None
+        anchor_id = cid = 0
+        ids = {}
+        for spec, kind, _value, lookup in fact.items:
+            iid, _kind, cid = found[lookup]
+            ids[kind] = iid
+            key = (spec.specificity, kind)
+            if best is None or key > best:
+                best, anchor_id = key, iid
+        cust = plan.custs.get(cid)
+        return Resolved(anchor_id, cust.root().id if cust is not None else cid, ids)  # type: ignore[arg-type]
