@@ -60,9 +60,15 @@ def _rejects(path: Path) -> list[list[str]]:
         return list(csv.reader(f))
 
 
-def test_events_csv_imports_and_rejects_with_line_numbers(db_engine, settings, tmp_path):
+@pytest.fixture(params=[False, True], ids=["in-process", "reader-process"])
+def parallel(request):
+    """Run an import in this process, or with chunks prepared by a forked reader process."""
+    return request.param
+
+
+def test_events_csv_imports_and_rejects_with_line_numbers(db_engine, settings, tmp_path, parallel):
     path = _write(tmp_path, "events.csv", EVENTS_CSV)
-    summary = run_import("events", path, eng=db_engine, settings=settings)
+    summary = run_import("events", path, eng=db_engine, settings=settings, parallel=parallel)
     assert (summary.read, summary.accepted, summary.duplicates, summary.rejected) == (5, 3, 0, 2)
     rows = _rejects(path)
     assert rows[0][:4] == ["line", "code", "reason", "event_id"]
@@ -73,21 +79,21 @@ def test_events_csv_imports_and_rejects_with_line_numbers(db_engine, settings, t
     assert props == {"e1": {"content_id": "c1"}, "e2": {"content_id": "c1", "depth": 3}, "e5": {}}
 
 
-def test_events_jsonl_imports_api_shapes(db_engine, settings, tmp_path):
+def test_events_jsonl_imports_api_shapes(db_engine, settings, tmp_path, parallel):
     lines = [orjson.dumps({"event_id": f"j{i}", "type": "content_viewed", "occurred_at": "2026-01-01T10:00:00Z",
                            "identities": {"openid:wx123": f"oJSONL{i:04d}"}, "properties": {"n": i}}).decode()
              for i in range(3)]
     path = _write(tmp_path, "events.jsonl", "\n".join([lines[0], "", "not json", lines[1], '{"event_id": "x"}', lines[2]]))
-    summary = run_import("events", path, eng=db_engine, settings=settings)
+    summary = run_import("events", path, eng=db_engine, settings=settings, parallel=parallel)
     assert (summary.accepted, summary.rejected) == (3, 2)
     assert [(r[0], r[1]) for r in _rejects(path)[1:]] == [("3", "malformed_json"), ("5", "missing_field")]
     assert _rejects(path)[1][3] == "not json"
     assert _count(db_engine, Event) == 3
 
 
-def test_orders_csv_imports_items_and_refunds(db_engine, settings, tmp_path):
+def test_orders_csv_imports_items_and_refunds(db_engine, settings, tmp_path, parallel):
     path = _write(tmp_path, "orders.csv", ORDERS_CSV)
-    summary = run_import("orders", path, eng=db_engine, settings=settings)
+    summary = run_import("orders", path, eng=db_engine, settings=settings, parallel=parallel)
     assert (summary.accepted, summary.rejected) == (3, 1)
     assert [(r[0], r[1]) for r in _rejects(path)[1:]] == [("4", "invalid_amount")]
     with unit_of_work(db_engine) as s:
@@ -106,21 +112,21 @@ def test_orders_jsonl_imports(db_engine, settings, tmp_path):
     assert not path.with_name("orders.ndjson.rejects.csv").exists()
 
 
-def test_reimport_adds_nothing(db_engine, settings, tmp_path):
+def test_reimport_adds_nothing(db_engine, settings, tmp_path, parallel):
     events = _write(tmp_path, "events.csv", EVENTS_CSV)
     orders = _write(tmp_path, "orders.csv", ORDERS_CSV)
     for path, kind in ((events, "events"), (orders, "orders")):
-        run_import(kind, path, eng=db_engine, settings=settings)
+        run_import(kind, path, eng=db_engine, settings=settings, parallel=parallel)
     before = [_count(db_engine, m) for m in (Event, Order, OrderFact, OrderItem, Identity, Customer)]
-    again = [run_import(kind, path, eng=db_engine, settings=settings) for path, kind in ((events, "events"),
-                                                                                          (orders, "orders"))]
+    again = [run_import(kind, path, eng=db_engine, settings=settings, parallel=parallel)
+             for path, kind in ((events, "events"), (orders, "orders"))]
     assert [(s.accepted, s.duplicates) for s in again] == [(0, 3), (0, 3)]
     assert [_count(db_engine, m) for m in (Event, Order, OrderFact, OrderItem, Identity, Customer)] == before
 
 
-def test_customers_csv_resolves_profiles_and_owners_idempotently(db_engine, settings, tmp_path):
+def test_customers_csv_resolves_profiles_and_owners_idempotently(db_engine, settings, tmp_path, parallel):
     path = _write(tmp_path, "customers.csv", CUSTOMERS_CSV)
-    summary = run_import("customers", path, eng=db_engine, settings=settings)
+    summary = run_import("customers", path, eng=db_engine, settings=settings, parallel=parallel)
     assert (summary.accepted, summary.rejected) == (2, 1)
     assert [(r[0], r[1]) for r in _rejects(path)[1:]] == [("3", "invalid_value")]
     with unit_of_work(db_engine) as s:
@@ -129,7 +135,7 @@ def test_customers_csv_resolves_profiles_and_owners_idempotently(db_engine, sett
         assert s.scalar(select(Staff.userid)) == "zhangwei"
     counts = [_count(db_engine, m) for m in (Customer, Identity, Ownership)]
     assert counts == [2, 4, 2]
-    run_import("customers", path, eng=db_engine, settings=settings)
+    run_import("customers", path, eng=db_engine, settings=settings, parallel=parallel)
     assert [_count(db_engine, m) for m in (Customer, Identity, Ownership)] == counts
 
 
@@ -161,23 +167,39 @@ def _stream_csv(path: Path, rows: int) -> None:
             f.write(f"e{i},content_viewed,2026-01-01T10:00:00Z,oSTREAM{i:07d},{i}\n")
 
 
-def test_large_file_streams_in_bounded_chunks(settings, tmp_path, db_engine):
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "reader-process"])
+def test_large_file_streams_in_bounded_chunks(settings, tmp_path, db_engine, parallel):
     path = tmp_path / "big.csv"
     _stream_csv(path, 200_000)
     sizes: list[int] = []
+    lines: list[int] = []
 
-    def fake(_session, _ctx, items, refs):
-        assert len(items) == len(refs)
-        sizes.append(len(items))
-        return IngestResult(accepted=len(items))
+    def fake(_session, _ctx, prepared):
+        sizes.append(len(prepared.items))
+        lines.extend(event.event_id for _i, event, _n in prepared.items[:1])
+        return IngestResult(accepted=len(prepared.items))
 
     tracemalloc.start()
-    summary = run_import("events", path, eng=db_engine, settings=settings, ingest=fake)
+    summary = run_import("events", path, eng=db_engine, settings=settings, parallel=parallel, write=fake)
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert (summary.read, summary.accepted, summary.chunks) == (200_000, 200_000, 100)
     assert max(sizes) == 2000
+    assert lines == [f"e{n}" for n in range(0, 200_000, 2000)]  # written in file order
     assert peak < 20 * 1024 * 1024  # the whole file as dicts would take well over 100 MB
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "reader-process"])
+def test_unreadable_line_mid_file_stops_the_import_with_its_line(settings, tmp_path, db_engine, parallel):
+    path = tmp_path / "bad.csv"
+    _stream_csv(path, 3000)
+    with path.open("ab") as f:
+        f.write(b"e-bad,content_viewed,2026-01-01T10:00:00Z,o\xff\xfe,1\n")
+    with pytest.raises(ImportFileError) as err:
+        run_import("events", path, eng=db_engine, settings=settings, parallel=parallel)
+    assert err.value.code == "unreadable_file"
+    assert "UTF-8" in err.value.message or "utf-8" in err.value.message
+    assert _count(db_engine, Event) == 2000  # the chunk before the bad line was committed; nothing after it
 
 
 @pytest.fixture

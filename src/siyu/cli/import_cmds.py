@@ -1,11 +1,14 @@
 """``siyu import customers|orders|events FILE``: bulk loads through the same ingestion services as the API.
 
 The file is streamed: rows are read lazily and handed on in chunks (2,000 by default), each chunk
-one transaction through ``ingest_events`` / ``ingest_orders`` / ``ingest_customers``, so memory
-stays flat however large the file and every rule of the API (validation, idempotency, OneID,
-channel codes, groups, ownership) applies unchanged. A row the services refuse, or that cannot
-even be turned into an item (a broken JSON cell, a short CSV row), is written to
-``FILE.rejects.csv`` with its line number, code and reason next to the original fields.
+one transaction through the ingestion services' two halves: ``prepare_*`` validates and normalises
+(CPU only), ``write_*`` resolves identities and stores under the graph lock. So memory stays flat
+however large the file, and every rule of the API (validation, idempotency, OneID, channel codes,
+groups, ownership) applies unchanged. On a machine with more than one CPU, large files are read
+and prepared by a second process a few chunks ahead while this one writes; chunks are written in
+file order either way, so the result is the same. A row the services refuse, or that cannot even
+be turned into an item (a broken JSON cell, a short CSV row), is written to ``FILE.rejects.csv``
+with its line number, code and reason next to the original fields.
 
 Exit codes: 0 when the import ran (rejected rows are counted and reported, not fatal); 2 when the
 file cannot be read, its format is unknown or its header lacks required columns; 1 when a service
@@ -15,15 +18,17 @@ refuses a whole chunk.
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import os
+import queue
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
 import typer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -32,38 +37,19 @@ from tqdm import tqdm
 from siyu.cli.common import engine as configured_engine
 from siyu.cli.common import session_scope
 from siyu.cli.common import settings as configured_settings
+from siyu.cli.import_files import (LAYOUTS, ImportFileError, PreparedChunk, detect_format, open_text,
+                                   prepared_chunks, read_rows)
 from siyu.config import Settings
-from siyu.domains.ingest.customers import ingest_customers
+from siyu.domains.ingest.customers import write_customers
 from siyu.domains.ingest.schemas import IngestResult
-from siyu.domains.ingest.service import IngestContext, ingest_events, ingest_orders
-from siyu.errors import ValidationFailed
+from siyu.domains.ingest.service import IngestContext, Prepared, write_events, write_orders
+
+__all__ = ["ImportFileError", "ImportSummary", "run_import"]
 
 CHUNK = 2000
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-csv.field_size_limit(16 * 1024 * 1024)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """The CSV columns of one kind of import."""
-
-    required: tuple[str, ...]
-    plain: tuple[str, ...]
-    json_columns: tuple[str, ...]
-    prefixes: tuple[str, ...]
-    needs_identity: bool
-
-
-LAYOUTS = {
-    "events": Layout(("event_id", "type", "occurred_at"), ("event_id", "type", "occurred_at", "channel"),
-                     ("properties",), ("id.", "prop."), True),
-    "orders": Layout(("order_id", "status", "occurred_at", "amount"),
-                     ("order_id", "status", "occurred_at", "amount", "currency", "refund_amount", "refund_id",
-                      "channel", "store"), ("items", "properties"), ("id.", "prop."), False),
-    "customers": Layout((), ("name", "gender", "birthday", "region", "city", "owner_userid", "occurred_at"),
-                        ("attributes",), ("id.", "attr."), True),
-}
-BAG = {"prop.": "properties", "attr.": "attributes"}
+PARALLEL_MIN_BYTES = 1024 * 1024  # below this (~10k rows) a reader process is not worth starting
+READ_AHEAD = 4  # prepared chunks waiting for the writer (bounds memory)
+MEMO = 20_000  # normalised identities remembered while reading (~7 MB): repeat customers in one file
 
 COLUMN_HELP = """
 
@@ -87,29 +73,6 @@ original fields). See docs/import.md.
 """
 
 
-class ImportFileError(ValidationFailed):
-    """The file as a whole cannot be imported (exit code 2)."""
-
-    code = "import_file_error"
-
-
-class RowError(Exception):
-    """One row cannot be turned into an item."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-@dataclass(slots=True)
-class SourceRow:
-    """One data row of the file: its first line number, the item (or why there is none) and the raw text."""
-
-    line: int
-    item: dict[str, Any] | None
-    raw: list[str]
-    error: RowError | None = None
-
 
 @dataclass
 class ImportSummary:
@@ -131,138 +94,6 @@ class ImportSummary:
         return self.read / self.seconds if self.seconds > 0 else 0.0
 
 
-class CsvMapper:
-    """Turns CSV cells into an API item according to the header and the kind's layout."""
-
-    def __init__(self, kind: str, header: list[str]):
-        layout = LAYOUTS[kind]
-        self.width = len(header)
-        self.plain: list[tuple[int, str]] = []
-        self.json: list[tuple[int, str]] = []
-        self.idents: list[tuple[int, str]] = []
-        self.bags: list[tuple[int, str, str]] = []
-        unknown = []
-        for index, raw_name in enumerate(header):
-            name = raw_name.strip()
-            prefix = next((p for p in layout.prefixes if name.startswith(p) and len(name) > len(p)), None)
-            if prefix == "id.":
-                self.idents.append((index, name[3:]))
-            elif prefix is not None:
-                self.bags.append((index, BAG[prefix], name[len(prefix):]))
-            elif name in layout.plain:
-                self.plain.append((index, name))
-            elif name in layout.json_columns:
-                self.json.append((index, name))
-            else:
-                unknown.append(name or f"(column {index + 1})")
-        names = {n.strip() for n in header}
-        missing = [c for c in layout.required if c not in names]
-        if layout.needs_identity and not self.idents:
-            missing.append("id.<kind> (at least one identity column)")
-        if missing:
-            raise ImportFileError(f"missing required column(s): {', '.join(missing)}", code="missing_columns")
-        if unknown:
-            allowed = ", ".join((*layout.plain, *layout.json_columns, *(p + "<name>" for p in layout.prefixes)))
-            raise ImportFileError(f"unknown column(s): {', '.join(unknown)}; {kind} files take {allowed}",
-                                  code="unknown_columns")
-
-    def __call__(self, cells: list[str]) -> dict[str, Any]:
-        """Return the item of one row; raise RowError when it cannot be built."""
-        if len(cells) != self.width:
-            raise RowError("wrong_column_count", f"row has {len(cells)} cells; the header has {self.width}")
-        item: dict[str, Any] = {name: cells[i] for i, name in self.plain if cells[i] != ""}
-        when = item.get("occurred_at")
-        if when is not None and when.isdigit():
-            item["occurred_at"] = int(when)  # epoch seconds or milliseconds, as the API takes them
-        for i, name in self.json:
-            if cells[i] != "":
-                try:
-                    item[name] = orjson.loads(cells[i])
-                except orjson.JSONDecodeError as exc:
-                    raise RowError("malformed_json", f"column {name} is not valid JSON: {exc}") from exc
-        for i, bag, key in self.bags:
-            if cells[i] != "":
-                target = item.setdefault(bag, {})
-                if not isinstance(target, dict):
-                    raise RowError("invalid_type", f"column {bag} must hold a JSON object")
-                target[key] = cells[i]
-        item["identities"] = {kind: cells[i] for i, kind in self.idents if cells[i] != ""}
-        return item
-
-
-def detect_format(path: Path, fmt: str | None) -> str:
-    """Return 'csv' or 'jsonl' from --format or the file extension; raise ImportFileError otherwise."""
-    if fmt:
-        if fmt not in ("csv", "jsonl", "ndjson"):
-            raise ImportFileError(f"unknown format {fmt!r}; use csv or jsonl", code="unknown_format")
-        return "jsonl" if fmt == "ndjson" else fmt
-    found = FORMATS.get(path.suffix.lower())
-    if found is None:
-        raise ImportFileError(f"cannot tell the format of {path.name}: name it .csv, .jsonl or .ndjson, or pass "
-                              "--format csv|jsonl", code="unknown_format")
-    return found
-
-
-def open_text(path: Path) -> TextIO:
-    """Open ``path`` for reading as UTF-8 (a BOM is skipped); raise ImportFileError if it cannot be read."""
-    try:
-        if path.is_dir():
-            raise ImportFileError(f"{path} is a directory", code="unreadable_file")
-        return path.open("r", encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}", code="unreadable_file") from exc
-
-
-def csv_rows(handle: TextIO, kind: str) -> tuple[list[str], Iterator[SourceRow]]:
-    """Return the header and a lazy iterator of rows of a CSV file."""
-    reader = csv.reader(handle)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportFileError("the file is empty: a header row is required", code="missing_columns") from None
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise ImportFileError(f"cannot read the header: {exc}", code="unreadable_file") from exc
-    mapper = CsvMapper(kind, header)
-
-    def rows() -> Iterator[SourceRow]:
-        """Yield data rows with the line each starts on."""
-        start = reader.line_num + 1
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except (csv.Error, UnicodeDecodeError) as exc:
-                raise ImportFileError(f"line {start}: {exc}", code="unreadable_file") from exc
-            line, start = start, reader.line_num + 1
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue
-            try:
-                yield SourceRow(line, mapper(cells), cells)
-            except RowError as exc:
-                yield SourceRow(line, None, cells, exc)
-
-    return header, rows()
-
-
-def jsonl_rows(handle: TextIO) -> Iterator[SourceRow]:
-    """Yield the rows of a JSON Lines file lazily (blank lines are skipped but counted)."""
-    line = 0
-    try:
-        for text in handle:
-            line += 1
-            if not text.strip():
-                continue
-            raw = [text.rstrip("\r\n")]
-            try:
-                item = orjson.loads(text)
-            except orjson.JSONDecodeError as exc:
-                yield SourceRow(line, None, raw, RowError("malformed_json", f"not valid JSON: {exc}"))
-                continue
-            yield SourceRow(line, item, raw)
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(f"line {line + 1} is not UTF-8: {exc}", code="unreadable_file") from exc
-
 
 class RejectsWriter:
     """Writes refused rows to ``FILE.rejects.csv``, created on the first refusal."""
@@ -274,13 +105,13 @@ class RejectsWriter:
         if path.exists():
             path.unlink()  # a stale file from an earlier run would be misleading
 
-    def write(self, row: SourceRow, code: str, reason: str) -> None:
-        """Append one refused row."""
+    def write(self, line: int, raw: list[str], code: str, reason: str) -> None:
+        """Append one refused row: its line number, why, and its original fields."""
         if self._writer is None:
             self._handle = self.path.open("w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._handle)
             self._writer.writerow(["line", "code", "reason", *self.header])
-        self._writer.writerow([row.line, code, reason, *row.raw])
+        self._writer.writerow([line, code, reason, *raw])
 
     def close(self) -> None:
         """Close the file if one was written."""
@@ -288,19 +119,8 @@ class RejectsWriter:
             self._handle.close()
 
 
-Ingest = Callable[[Session, IngestContext, list[Any], list[str]], IngestResult]
-
-
-def _service(kind: str) -> Ingest:
-    if kind == "customers":
-        return ingest_customers
-    fn = ingest_events if kind == "events" else ingest_orders
-    return lambda session, ctx, items, _refs: fn(session, ctx, items)
-
-
-def _chunks(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
-    while chunk := list(islice(rows, size)):
-        yield chunk
+Write = Callable[[Session, IngestContext, Prepared], IngestResult]
+WRITE: dict[str, Write] = {"events": write_events, "orders": write_orders, "customers": write_customers}
 
 
 def _note(summary: ImportSummary, code: str) -> None:
@@ -308,51 +128,117 @@ def _note(summary: ImportSummary, code: str) -> None:
     summary.codes[code] = summary.codes.get(code, 0) + 1
 
 
-def _run_chunk(eng: Engine, ctx: IngestContext, ingest: Ingest, chunk: list[SourceRow], ref: str,
-               rejects: RejectsWriter, summary: ImportSummary) -> None:
-    good = [r for r in chunk if r.error is None]
-    refused = [(r, r.error.code, r.error.message) for r in chunk if r.error is not None]
-    if good:
+def _write_chunk(eng: Engine, ctx: IngestContext, write: Write, chunk: PreparedChunk, rejects: RejectsWriter,
+                 summary: ImportSummary) -> None:
+    refused = list(chunk.refused)
+    if chunk.prepared is not None:
         with session_scope(eng) as session:
-            result = ingest(session, ctx, [r.item for r in good], [f"{ref}:{r.line}" for r in good])
+            result = write(session, ctx, chunk.prepared)
         summary.accepted += result.accepted
         summary.duplicates += result.duplicates
-        refused.extend((good[rej.index], rej.code, rej.message) for rej in result.rejected)
-    for row, code, reason in sorted(refused, key=lambda x: x[0].line):
-        rejects.write(row, code, reason)
+        refused.extend((chunk.good[rej.index], rej.code, rej.message) for rej in result.rejected)
+    for pos, code, reason in sorted(refused):
+        rejects.write(chunk.lines[pos], chunk.raws[pos], code, reason)
         _note(summary, code)
-    summary.read += len(chunk)
+    summary.read += len(chunk.lines)
     summary.chunks += 1
-    summary.max_chunk = max(summary.max_chunk, len(chunk))
+    summary.max_chunk = max(summary.max_chunk, len(chunk.lines))
+
+
+def _read_ahead(kind: str, path: Path, fmt: str, ctx: IngestContext, size: int, out: Any) -> None:
+    """Reader process: prepare chunks into ``out``; end with ("done",) or ("error", code, message)."""
+    try:
+        with open_text(path) as handle:
+            _header, rows = read_rows(handle, kind, fmt)
+            for chunk in prepared_chunks(ctx, kind, rows, size, path.name):
+                out.put(("chunk", chunk))
+        out.put(("done",))
+    except ImportFileError as exc:
+        out.put(("error", exc.code, exc.message))
+    except BaseException as exc:  # noqa: BLE001 - reported to the writer, which fails the import
+        out.put(("error", "import_reader_failed", f"the reader process failed: {exc!r}"))
+
+
+@contextmanager
+def _reader_process(kind: str, path: Path, fmt: str, ctx: IngestContext, size: int) -> Iterator[Iterator[PreparedChunk]]:
+    """Yield the prepared chunks of a reader process (forked: nothing is pickled but the chunks)."""
+    mp = multiprocessing.get_context("fork")
+    out = mp.Queue(maxsize=READ_AHEAD)
+    proc = mp.Process(target=_read_ahead, args=(kind, path, fmt, ctx, size, out), daemon=True)
+    proc.start()
+
+    def chunks() -> Iterator[PreparedChunk]:
+        while True:
+            try:
+                message = out.get(timeout=2.0)
+            except queue.Empty:
+                if proc.is_alive():
+                    continue
+                try:
+                    message = out.get(timeout=2.0)
+                except queue.Empty:
+                    raise ImportFileError(f"the reader process exited with code {proc.exitcode}",
+                                          code="import_reader_failed") from None
+            if message[0] == "done":
+                return
+            if message[0] == "error":
+                raise ImportFileError(message[2], code=message[1])
+            yield message[1]
+
+    try:
+        yield chunks()
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join()
+        out.close()
+
+
+def _parallel(path: Path, parallel: bool | None) -> bool:
+    if parallel is not None:
+        return parallel and hasattr(os, "fork")
+    return hasattr(os, "fork") and (os.cpu_count() or 1) > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES
 
 
 def run_import(kind: str, path: Path, *, eng: Engine, settings: Settings, fmt: str | None = None,
-               chunk_size: int = CHUNK, progress: bool = False, ingest: Ingest | None = None) -> ImportSummary:
-    """Import one file of ``kind`` in chunks of ``chunk_size`` rows, one transaction each; return the summary."""
+               chunk_size: int = CHUNK, progress: bool = False, parallel: bool | None = None,
+               write: Write | None = None) -> ImportSummary:
+    """Import one file of ``kind`` in chunks of ``chunk_size`` rows, one transaction each; return the summary.
+
+    ``parallel``: prepare chunks in a reader process (None: when the file is large and there is more
+    than one CPU). ``write`` replaces the kind's write service (tests).
+    """
     if kind not in LAYOUTS:
         raise ImportFileError(f"unknown import kind {kind!r}", code="unknown_kind")
     fmt = detect_format(path, fmt)
-    ctx = IngestContext.from_settings(settings.model_copy(update={"max_batch": max(chunk_size, settings.max_batch)}))
+    ctx = IngestContext.from_settings(settings.model_copy(update={"max_batch": max(chunk_size, settings.max_batch)}),
+                                      memo_limit=MEMO)
     summary = ImportSummary()
     started = time.perf_counter()
     with open_text(path) as handle:
-        if fmt == "csv":
-            header, rows = csv_rows(handle, kind)
-        else:
-            header, rows = ["raw"], jsonl_rows(handle)
+        header, rows = read_rows(handle, kind, fmt)  # header errors surface here, before any write
         rejects = RejectsWriter(path.with_name(path.name + ".rejects.csv"), header)
-        bar = tqdm(unit=" rows", disable=not progress, file=sys.stderr, mininterval=0.5,
-                   desc=f"import {kind}")
+        bar = tqdm(unit=" rows", disable=not progress, file=sys.stderr, mininterval=0.5, desc=f"import {kind}")
         try:
-            for chunk in _chunks(rows, chunk_size):
-                _run_chunk(eng, ctx, ingest or _service(kind), chunk, path.name, rejects, summary)
-                bar.update(len(chunk))
+            if _parallel(path, parallel):
+                with _reader_process(kind, path, fmt, ctx, chunk_size) as chunks:
+                    _write_all(eng, ctx, write or WRITE[kind], chunks, rejects, summary, bar)
+            else:
+                chunks = prepared_chunks(ctx, kind, rows, chunk_size, path.name)
+                _write_all(eng, ctx, write or WRITE[kind], chunks, rejects, summary, bar)
         finally:
             bar.close()
             rejects.close()
     summary.seconds = time.perf_counter() - started
     summary.rejects_path = rejects.path if summary.rejected else None
     return summary
+
+
+def _write_all(eng: Engine, ctx: IngestContext, write: Write, chunks: Iterator[PreparedChunk], rejects: RejectsWriter,
+               summary: ImportSummary, bar: Any) -> None:
+    for chunk in chunks:
+        _write_chunk(eng, ctx, write, chunk, rejects, summary)
+        bar.update(len(chunk.lines))
 
 
 def _report(kind: str, path: Path, s: ImportSummary) -> None:

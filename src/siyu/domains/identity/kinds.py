@@ -68,6 +68,10 @@ class KindSpec:
     specificity: int = 50  # higher anchors first
     mask: Callable[[str], str] = mask_generic
 
+    def __reduce__(self) -> tuple[Callable[[str], KindSpec], tuple[str]]:
+        # specs are module constants holding closures: pickle (to an import worker) by name
+        return _spec_named, (self.name,)
+
 
 BUILTIN: dict[str, KindSpec] = {
     "phone": KindSpec("phone", _phone, pii=True, specificity=10, mask=mask_phone),
@@ -80,6 +84,11 @@ BUILTIN: dict[str, KindSpec] = {
 }
 OPENID = KindSpec("openid", _pattern(_TOKEN, "openid"), specificity=90)
 CUSTOM = KindSpec("custom", _pattern(_CODE, "identity"), specificity=40)
+
+
+def _spec_named(name: str) -> KindSpec:
+    """Return the module's spec called ``name`` (the unpickling side of KindSpec.__reduce__)."""
+    return BUILTIN.get(name) or {"openid": OPENID, "custom": CUSTOM}[name]
 
 
 class KindRegistry:

@@ -11,8 +11,8 @@ nothing: no identity, customer or relation is created twice.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from siyu.domains.customers import service as customers
 from siyu.domains.identity import service as identity
 from siyu.domains.identity.resolver import FactIdentities, Resolved
 from siyu.domains.ingest.schemas import CustomerIn, IngestResult
-from siyu.domains.ingest.service import IngestContext, check_batch_size, normalise_identities
+from siyu.domains.ingest.service import IngestContext, Prepared, check_batch_size, normalise_identities
 from siyu.domains.ingest.validation import ItemRejected, parse_item, rejection
 from siyu.domains.staff import service as staff
 from siyu.kit.time import utcnow
@@ -48,28 +48,45 @@ def _profile(record: CustomerIn) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v not in (None, "")}
 
 
-def _parse(ctx: IngestContext, raw: Any) -> tuple[CustomerIn, identity.Normalised, dict[str, Any]]:
+class RecordFact(NamedTuple):
+    """What the writer needs of a validated record besides its identities and profile."""
+
+    occurred_at: datetime | None
+    owner_userid: str | None
+
+
+Parsed = tuple[int, RecordFact, identity.Normalised, dict[str, Any]]
+
+
+def _parse(ctx: IngestContext, raw: Any) -> tuple[RecordFact, identity.Normalised, dict[str, Any]]:
     record = parse_item(CustomerIn, raw, ctx.settings.max_properties_bytes)
     if record.attributes:
         size = len(orjson.dumps(record.attributes, option=orjson.OPT_NON_STR_KEYS))
         if size > ctx.settings.max_properties_bytes:
             raise ItemRejected("attributes_too_large", f"attributes are {size} bytes; the limit is "
                                f"{ctx.settings.max_properties_bytes}", "attributes")
-    return record, normalise_identities(ctx, record.identities), _profile(record)
+    return (RecordFact(record.occurred_at, record.owner_userid), normalise_identities(ctx, record.identities),
+            _profile(record))
 
 
-def ingest_customers(session: Session, ctx: IngestContext, raw_items: list[Any], refs: list[str]) -> IngestResult:
-    """Resolve customer records, write their profile fields and owners; return counts and rejections."""
+def prepare_customers(ctx: IngestContext, raw_items: list[Any], refs: list[str]) -> Prepared:
+    """Validate and normalise customer records (CPU only); ``refs`` name each record, e.g. ``file:line``."""
     check_batch_size(len(raw_items), ctx.settings.max_batch)
     if len(refs) != len(raw_items):
-        raise ValueError("ingest_customers needs one reference per item")
+        raise ValueError("customer records need one reference per item")
     result = IngestResult()
-    parsed: list[tuple[int, CustomerIn, identity.Normalised, dict[str, Any]]] = []
+    parsed: list[Parsed] = []
     for index, raw in enumerate(raw_items):
         try:
             parsed.append((index, *_parse(ctx, raw)))
         except ItemRejected as exc:
             result.rejected.append(rejection(index, exc))
+    return Prepared(parsed, result, refs)
+
+
+def write_customers(session: Session, ctx: IngestContext, prepared: Prepared) -> IngestResult:
+    """Resolve prepared records, write their profile fields and owners; return counts and rejections."""
+    result, parsed, refs = prepared.result, prepared.items, prepared.refs
     if parsed:
         identity.lock(session)
         now = utcnow()
@@ -85,8 +102,12 @@ def ingest_customers(session: Session, ctx: IngestContext, raw_items: list[Any],
     return result
 
 
-def _write_profiles(session: Session, ctx: IngestContext, parsed: list[tuple[int, CustomerIn, identity.Normalised,
-                    dict[str, Any]]], resolved: list[Resolved]) -> None:
+def ingest_customers(session: Session, ctx: IngestContext, raw_items: list[Any], refs: list[str]) -> IngestResult:
+    """Resolve customer records, write their profile fields and owners; return counts and rejections."""
+    return write_customers(session, ctx, prepare_customers(ctx, raw_items, refs))
+
+
+def _write_profiles(session: Session, ctx: IngestContext, parsed: list[Parsed], resolved: list[Resolved]) -> None:
     """Apply each record's profile to its customer; a later record of the same customer wins per field."""
     merged: dict[int, dict[str, Any]] = {}
     for (_i, _rec, _norm, profile), res in zip(parsed, resolved, strict=True):
@@ -102,8 +123,7 @@ def _write_profiles(session: Session, ctx: IngestContext, parsed: list[tuple[int
         customers.update_profile(session, ctx.ids.vault, customer_id, fields, actor="import")
 
 
-def _open_owners(session: Session, parsed: list[tuple[int, CustomerIn, identity.Normalised, dict[str, Any]]],
-                 resolved: list[Resolved], now: Any) -> None:
+def _open_owners(session: Session, parsed: list[Parsed], resolved: list[Resolved], now: Any) -> None:
     """Open one follow relation per (staff member, record) unless the staff member already follows the person."""
     wanted = [(rec, res) for (_i, rec, _n, _p), res in zip(parsed, resolved, strict=True) if rec.owner_userid]
     if not wanted:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -20,14 +20,27 @@ from siyu.domains.ingest import repository as repo
 from siyu.domains.ingest.schemas import IngestResult, OrderIn
 from siyu.domains.ingest.validation import ItemRejected, parse_item, rejection
 from siyu.kit.money import to_fen
-from siyu.kit.time import utcnow
+from siyu.kit.time import UTC, utcnow
 
 
-@dataclass
+class OrderFact(NamedTuple):
+    """The fields of a validated order fact the writer needs, as plain values (cheap to pickle)."""
+
+    order_id: str
+    status: str
+    occurred_at: datetime
+    currency: str
+    channel: str | None
+    store: str | None
+    refund_id: str | None
+    properties: dict[str, Any]
+
+
+@dataclass(slots=True)
 class OrderFactIn:
     """A validated order fact with money in fen."""
 
-    order: OrderIn
+    order: OrderFact
     norm: identity.Normalised
     amount_fen: int
     refund_fen: int
@@ -63,7 +76,9 @@ def parse_order(raw: Any, max_props: int, normalise: Callable[[dict[str, Any]], 
         total = unit * line.quantity if line.amount is None else _fen(line.amount, f"items.{n}.amount")
         lines.append({"sku": line.sku, "name": line.name, "category": line.category, "quantity": line.quantity,
                       "unit_price_fen": unit, "amount_fen": total})
-    return OrderFactIn(order, normalise(order.identities), amount, refund, lines)
+    fact = OrderFact(order.order_id, order.status, order.occurred_at.astimezone(UTC), order.currency, order.channel, order.store,
+                     order.refund_id, order.properties)
+    return OrderFactIn(fact, normalise(order.identities), amount, refund, lines)
 
 
 @dataclass

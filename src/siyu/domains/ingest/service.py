@@ -9,8 +9,9 @@ Services flush, never commit: the caller's unit of work commits before anything 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from siyu.domains.ingest.orders import OrderBatchWriter, parse_order
 from siyu.domains.ingest.schemas import EventIn, IngestResult
 from siyu.domains.ingest.validation import ItemRejected, parse_item, rejection
 from siyu.errors import PayloadTooLarge
-from siyu.kit.time import utcnow
+from siyu.kit.time import UTC, utcnow
 
 CONTACT_TYPES = frozenset({"contact_added", "contact_deleted_by_customer", "contact_deleted_by_staff"})
 GROUP_TYPES = frozenset({"group_joined", "group_left"})
@@ -44,9 +45,9 @@ class IngestContext:
     ids: identity.IdentityContext
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> IngestContext:
-        """Build the context for ``settings``."""
-        return cls(settings, identity.IdentityContext.from_settings(settings))
+    def from_settings(cls, settings: Settings, *, memo_limit: int = identity.MEMO_LIMIT) -> IngestContext:
+        """Build the context for ``settings`` (``memo_limit``: identities remembered normalised)."""
+        return cls(settings, identity.IdentityContext.from_settings(settings, memo_limit=memo_limit))
 
 
 def check_batch_size(count: int, limit: int) -> None:
@@ -67,7 +68,17 @@ def normalise_identities(ctx: IngestContext, raw: dict[str, Any], *, required: b
     return norm
 
 
-def _parse_event(ctx: IngestContext, raw: Any) -> tuple[EventIn, identity.Normalised]:
+class EventFact(NamedTuple):
+    """A validated event as plain values: cheap to build, to read, and to pickle to the writing process."""
+
+    event_id: str
+    type: str
+    occurred_at: datetime
+    channel: str | None
+    properties: dict[str, Any]
+
+
+def _parse_event(ctx: IngestContext, raw: Any) -> tuple[EventFact, identity.Normalised]:
     event = parse_item(EventIn, raw, ctx.settings.max_properties_bytes)
     try:
         required = check_type(event.type)
@@ -80,22 +91,30 @@ def _parse_event(ctx: IngestContext, raw: Any) -> tuple[EventIn, identity.Normal
     if event.type == "contact_added" and state is not None and (not isinstance(state, str) or len(state) > 30):
         raise ItemRejected("invalid_state", "properties.state must be a channel-code state of at most 30 characters",
                            "properties.state")
-    return event, normalise_identities(ctx, event.identities)
+    # UTC here (pydantic's own tzinfo costs in every later conversion and in pickling to the writer)
+    fact = EventFact(event.event_id, event.type, event.occurred_at.astimezone(UTC), event.channel, event.properties)
+    return fact, normalise_identities(ctx, event.identities)
 
 
 @dataclass
 class Prepared:
-    """A batch validated without touching the database: what is left to write, and the result so far."""
+    """A batch validated without touching the database: what is left to write, and the result so far.
 
-    items: list[tuple[int, EventIn, identity.Normalised]]
+    CPU-only and picklable, so ``siyu import`` can prepare chunks in worker processes while the main
+    process writes. ``items`` hold (index, fact, normalised identities[, …]) per kind; ``refs`` the
+    caller's reference per raw item where the kind records one (customer records: ``file:line``).
+    """
+
+    items: list[tuple[Any, ...]]
     result: IngestResult
+    refs: list[str] = field(default_factory=list)
 
 
 def prepare_events(ctx: IngestContext, raw_items: list[Any]) -> Prepared:
     """Validate and normalise a batch of events (CPU only; run it before taking any lock)."""
     check_batch_size(len(raw_items), ctx.settings.max_batch)
     result = IngestResult()
-    parsed: list[tuple[int, EventIn, identity.Normalised]] = []
+    parsed: list[tuple[int, EventFact, identity.Normalised]] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_items):
         try:
@@ -132,8 +151,8 @@ def ingest_events(session: Session, ctx: IngestContext, raw_items: list[Any]) ->
     return write_events(session, ctx, prepare_events(ctx, raw_items))
 
 
-def _drop_unknown_states(session: Session, items: list[tuple[int, EventIn, identity.Normalised]],
-                         result: IngestResult) -> list[tuple[int, EventIn, identity.Normalised]]:
+def _drop_unknown_states(session: Session, items: list[tuple[int, EventFact, identity.Normalised]],
+                         result: IngestResult) -> list[tuple[int, EventFact, identity.Normalised]]:
     states = {e.properties["state"] for _i, e, _n in items if e.type == "contact_added" and e.properties.get("state")}
     if not states:
         return items
@@ -149,7 +168,7 @@ def _drop_unknown_states(session: Session, items: list[tuple[int, EventIn, ident
     return kept
 
 
-def _write_events(session: Session, ctx: IngestContext, items: list[tuple[int, EventIn, identity.Normalised]]) -> None:
+def _write_events(session: Session, ctx: IngestContext, items: list[tuple[int, EventFact, identity.Normalised]]) -> None:
     facts = [FactIdentities("event", e.event_id, e.occurred_at, n.items) for _i, e, n in items]
     resolved = identity.resolver(session, ctx.ids).resolve(facts)
     now = utcnow()
@@ -183,8 +202,8 @@ def dispatch(session: Session, settings: Settings, events: list[AcceptedEvent]) 
             handler(session, settings, mine)
 
 
-def ingest_orders(session: Session, ctx: IngestContext, raw_items: list[Any]) -> IngestResult:
-    """Store a batch of order facts once each (by order_id + status + refund_id)."""
+def prepare_orders(ctx: IngestContext, raw_items: list[Any]) -> Prepared:
+    """Validate and normalise a batch of order facts (CPU only; run it before taking any lock)."""
     check_batch_size(len(raw_items), ctx.settings.max_batch)
     result = IngestResult()
     parsed = []
@@ -194,8 +213,19 @@ def ingest_orders(session: Session, ctx: IngestContext, raw_items: list[Any]) ->
                                               lambda ids: normalise_identities(ctx, ids, required=False))))
         except ItemRejected as exc:
             result.rejected.append(rejection(index, exc))
-    if parsed:
+    return Prepared(parsed, result)
+
+
+def write_orders(session: Session, ctx: IngestContext, prepared: Prepared) -> IngestResult:
+    """Store prepared order facts once each (by order_id + status + refund_id) under the graph lock."""
+    result = prepared.result
+    if prepared.items:
         identity.lock(session)
-        OrderBatchWriter(session, ctx.ids, result).write(parsed)
+        OrderBatchWriter(session, ctx.ids, result).write(prepared.items)
     result.rejected.sort(key=lambda r: r.index)
     return result
+
+
+def ingest_orders(session: Session, ctx: IngestContext, raw_items: list[Any]) -> IngestResult:
+    """Store a batch of order facts once each (by order_id + status + refund_id)."""
+    return write_orders(session, ctx, prepare_orders(ctx, raw_items))
