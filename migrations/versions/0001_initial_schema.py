@@ -208,6 +208,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_groups')),
     sa.UniqueConstraint('chat_id', name=op.f('uq_customer_groups_chat_id'))
     )
+    op.create_table('customer_notes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('method', sa.String(length=16), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('author', sa.String(length=80), nullable=False),
+    sa.Column('staff_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_notes_customer_id_customers')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_customer_notes_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_notes'))
+    )
+    with op.batch_alter_table('customer_notes', schema=None) as batch_op:
+        batch_op.create_index('ix_customer_notes_customer_id_id', ['customer_id', 'id'], unique=False)
+
     op.create_table('customer_tags',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -290,6 +305,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
+    op.create_table('console_sessions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_console_sessions_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_console_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_console_sessions_token_hash'))
+    )
+    with op.batch_alter_table('console_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_console_sessions_user_id'), ['user_id'], unique=False)
+
     op.create_table('events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('event_id', sa.String(length=128), nullable=False),
@@ -464,6 +493,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_events_identity_occurred')
 
     op.drop_table('events')
+    with op.batch_alter_table('console_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_console_sessions_user_id'))
+
+    op.drop_table('console_sessions')
     op.drop_table('users')
     op.drop_table('staff_transfers')
     with op.batch_alter_table('merges', schema=None) as batch_op:
@@ -480,6 +513,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_customer_tags_customer_tag')
 
     op.drop_table('customer_tags')
+    with op.batch_alter_table('customer_notes', schema=None) as batch_op:
+        batch_op.drop_index('ix_customer_notes_customer_id_id')
+
+    op.drop_table('customer_notes')
     op.drop_table('customer_groups')
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.drop_index('ix_consents_customer_channel')

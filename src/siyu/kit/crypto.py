@@ -21,6 +21,11 @@ def _derive(secret: str, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"siyu-v1", info=info).derive(secret.encode())
 
 
+def derive_key(secret: str, purpose: str) -> bytes:
+    """Return a 32-byte key for ``purpose`` derived from the secret (HKDF: keys of two purposes are independent)."""
+    return _derive(secret, purpose.encode())
+
+
 class PiiVault:
     """Encrypts, decrypts and blind-indexes PII values with keys derived from one secret."""
 

@@ -1,4 +1,7 @@
-"""The ASGI application: API routers of every domain, error mapping, limits, request ids."""
+"""The ASGI application: API routers of every domain, the console, error mapping, limits, request ids.
+
+Errors keep the JSON shape on API paths and render as HTML pages on console paths.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ import uuid
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,7 +22,7 @@ from siyu.config import Settings, get_settings
 from siyu.db.engine import make_engine, ping, session_factory
 from siyu.errors import SiyuError
 from siyu.kit import logs
-from siyu.web import routers
+from siyu.web import console, routers
 
 log = structlog.get_logger("siyu.http")
 
@@ -109,22 +113,53 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
 
+    _error_handlers(app)
+    _request_ids(app)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Answer when the server is up and its database reachable."""
+        ping(engine)
+        return {"status": "ok", "version": __version__}
+
+    for router in routers.all_routers():
+        app.include_router(router, prefix="/api/v1")
+    console.mount(app)
+    _document_raw_bodies(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Map errors to the JSON error shape on the API and to HTML pages on the console."""
+    codes = {404: "not_found", 405: "method_not_allowed"}
+
     @app.exception_handler(SiyuError)
-    async def _siyu_error(_request: Request, exc: SiyuError) -> JSONResponse:
+    async def _siyu_error(request: Request, exc: SiyuError) -> Response:
+        if console.is_console(request):
+            return await run_in_threadpool(console.siyu_error_page, request, exc)
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
-        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = codes.get(exc.status_code, "http_error")
+        if console.is_console(request):
+            return await run_in_threadpool(console.error_page, request, exc.status_code, code)
+        return _error(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if console.is_console(request):
+            return await run_in_threadpool(console.error_page, request, 422, "validation_error")
         errors = [{"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "code": e["type"], "message": e["msg"]}
                   for e in exc.errors()]
         if any(e["code"] == "json_invalid" for e in errors):
             return _error(400, "malformed_json", "request body is not valid JSON", fields=errors)
         return _error(422, "validation_error", "request does not match the schema; see fields", fields=errors)
+
+
+def _request_ids(app: FastAPI) -> None:
+    """Bind a request id to every log line of a request, and log one line per request."""
 
     @app.middleware("http")
     async def _request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -141,15 +176,3 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             structlog.contextvars.unbind_contextvars("request_id")
         response.headers["x-request-id"] = rid
         return response
-
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """Answer when the server is up and its database reachable."""
-        ping(engine)
-        return {"status": "ok", "version": __version__}
-
-    for router in routers.all_routers():
-        app.include_router(router, prefix="/api/v1")
-    _document_raw_bodies(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    return app

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from siyu.domains.access.models import ApiKey, AuditEntry, User
+from siyu.domains.access.models import ApiKey, AuditEntry, ConsoleSession, User
 
 
-def add(session: Session, row: User | ApiKey | AuditEntry) -> None:
+def add(session: Session, row: User | ApiKey | AuditEntry | ConsoleSession) -> None:
     """Stage a new row and flush it so it has an id."""
     session.add(row)
     session.flush()
@@ -45,3 +47,32 @@ def audit_entries(session: Session, *, limit: int = 100, action: str | None = No
     if action:
         query = query.where(AuditEntry.action == action)
     return list(session.scalars(query))
+
+
+def user(session: Session, user_id: int) -> User | None:
+    """Return one user by id."""
+    return session.get(User, user_id)
+
+
+def live_session_user(session: Session, token_hash: str, now: datetime) -> User | None:
+    """Return the active user of an unrevoked, unexpired console session."""
+    query = (select(User).join(ConsoleSession, ConsoleSession.user_id == User.id)
+             .where(ConsoleSession.token_hash == token_hash, ConsoleSession.revoked_at.is_(None),
+                    ConsoleSession.expires_at > now, User.active.is_(True)))
+    return session.scalar(query)
+
+
+def revoke_session(session: Session, token_hash: str, now: datetime) -> int:
+    """Revoke one console session; return how many rows were live."""
+    result = session.execute(update(ConsoleSession)
+                             .where(ConsoleSession.token_hash == token_hash, ConsoleSession.revoked_at.is_(None))
+                             .values(revoked_at=now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def revoke_sessions_of(session: Session, user_id: int, now: datetime, *, except_hash: str | None) -> int:
+    """Revoke every live console session of a user but ``except_hash``; return how many."""
+    query = update(ConsoleSession).where(ConsoleSession.user_id == user_id, ConsoleSession.revoked_at.is_(None))
+    if except_hash is not None:
+        query = query.where(ConsoleSession.token_hash != except_hash)
+    return int(session.execute(query.values(revoked_at=now)).rowcount or 0)  # type: ignore[attr-defined]

@@ -3,6 +3,10 @@
 A login fails with one code whether the user is unknown, inactive or the password wrong, and an
 unknown user still costs one argon2 verification, so neither the answer nor its timing tells which
 usernames exist. After MAX_FAILED_LOGINS failures in a row a user is locked for LOCKOUT.
+
+Console sessions are server-side: the browser holds a random token, the store holds its SHA-256,
+so logout and a password change revoke a session at once (a signed client-side cookie could not be
+taken back before it expires).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
 from siyu.domains.access import repository as repo
-from siyu.domains.access.models import ApiKey, AuditEntry, User
+from siyu.domains.access.models import ApiKey, AuditEntry, ConsoleSession, User
 from siyu.domains.access.principal import ROLES, SCOPES, Principal
 from siyu.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from siyu.kit.ids import new_token
@@ -29,6 +33,8 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 _DUMMY_HASH = _hasher.hash("siyu-timing-equaliser")
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
+SESSION_TTL = timedelta(hours=12)
+MIN_PASSWORD = 8
 
 
 def hash_password(password: str) -> str:
@@ -45,8 +51,7 @@ def create_user(
         raise ValidationFailed("username must be 3-64 letters, digits or _.@-", code="invalid_username")
     if role not in ROLES:
         raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", code="invalid_role")
-    if len(password) < 8:
-        raise ValidationFailed("password must be at least 8 characters", code="weak_password")
+    _check_password(password)
     if role == "staff" and staff_id is None:
         raise ValidationFailed("a staff user must be linked to a staff member (--staff USERID)", code="staff_required")
     if repo.user_by_name(session, username):
@@ -57,6 +62,12 @@ def create_user(
     repo.add(session, user)
     audit(session, actor, "user.create", "user", user.id, {"username": username, "role": role})
     return user
+
+
+def _check_password(password: str, field: str = "password") -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed(f"password must be at least {MIN_PASSWORD} characters", code="weak_password",
+                               field=field)
 
 
 def verify_password(user: User, password: str) -> bool:
@@ -116,6 +127,57 @@ def principal_for_user(user: User) -> Principal:
     scopes = frozenset({"admin"}) if user.role == "admin" else frozenset()
     return Principal(actor=f"user:{user.username}", role=user.role, scopes=scopes,
                      staff_id=user.staff_id, can_read_pii=user.can_read_pii)
+
+
+def get_user(session: Session, user_id: int) -> User:
+    """Return one user by id."""
+    found = repo.user(session, user_id)
+    if found is None:
+        raise NotFound(f"user {user_id} does not exist", code="user_not_found")
+    return found
+
+
+def start_session(session: Session, user: User, *, request_id: str | None = None) -> str:
+    """Open a console session for a user who just authenticated; return its cookie token (shown once)."""
+    token = new_token("ses", 32)
+    now = utcnow()
+    repo.add(session, ConsoleSession(token_hash=_key_hash(token), user_id=user.id, created_at=now,
+                                     expires_at=now + SESSION_TTL))
+    audit(session, f"user:{user.username}", "user.login", "user", user.id, None, request_id)
+    return token
+
+
+def session_user(session: Session, token: str) -> User | None:
+    """Return the active user of a live console session token, or None."""
+    return repo.live_session_user(session, _key_hash(token), utcnow())
+
+
+def end_session(session: Session, token: str, *, request_id: str | None = None) -> bool:
+    """Revoke a console session (logout); return whether it was live."""
+    user = session_user(session, token)
+    if user is None or repo.revoke_session(session, _key_hash(token), utcnow()) == 0:
+        return False
+    audit(session, f"user:{user.username}", "user.logout", "user", user.id, None, request_id)
+    return True
+
+
+def change_password(session: Session, user_id: int, current: str, new: str, *, keep_token: str | None = None,
+                    request_id: str | None = None) -> User:
+    """Change a user's password after checking the current one; revoke their other console sessions."""
+    user = get_user(session, user_id)
+    if not verify_password(user, current):
+        raise ValidationFailed("the current password is wrong", code="wrong_password", field="current_password")
+    _check_password(new, "new_password")
+    if new == current:
+        raise ValidationFailed("choose a password different from the current one", code="same_password",
+                               field="new_password")
+    user.password_hash = hash_password(new)
+    session.flush()
+    revoked = repo.revoke_sessions_of(session, user.id, utcnow(),
+                                      except_hash=_key_hash(keep_token) if keep_token else None)
+    audit(session, f"user:{user.username}", "user.password_change", "user", user.id,
+          {"sessions_revoked": revoked}, request_id)
+    return user
 
 
 def _key_hash(token: str) -> str:

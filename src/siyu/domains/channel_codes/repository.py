@@ -52,6 +52,15 @@ def by_states(session: Session, states: Iterable[str]) -> dict[str, ChannelCode]
     return found
 
 
+def names(session: Session, code_ids: Iterable[int]) -> dict[int, str]:
+    """Return {id: name} of the existing codes among ``code_ids``."""
+    found: dict[int, str] = {}
+    for part in _parts(code_ids):
+        found.update((a, b) for a, b in session.execute(select(ChannelCode.id, ChannelCode.name)
+                                                        .where(ChannelCode.id.in_(part))))
+    return found
+
+
 def known_states(session: Session, states: Iterable[str]) -> set[str]:
     """Return the subset of ``states`` that belong to a code."""
     found: set[str] = set()

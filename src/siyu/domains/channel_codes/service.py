@@ -9,7 +9,7 @@ calls; ``known_states`` lets ingestion refuse events that name a state no code h
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -248,6 +248,11 @@ def list_codes(session: Session, *, active: bool | None = None, platform: str | 
     size = clamp_limit(limit)
     rows = repo.list_codes(session, active=active, platform=platform, after_id=after_id, limit=size + 1)
     return Page(items=_views(session, rows[:size]), next_cursor=rows[size - 1].id if len(rows) > size else None)
+
+
+def code_names(session: Session, code_ids: Iterable[int]) -> dict[int, str]:
+    """Return {id: name} of these channel codes (unknown ids are left out)."""
+    return repo.names(session, {c for c in code_ids if c is not None})
 
 
 def known_states(session: Session, states: set[str]) -> set[str]:

@@ -48,3 +48,18 @@ class Consent(Base):
     source: Mapped[str] = mapped_column(String(64))
     evidence: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FollowUpNote(Base):
+    """A follow-up note (跟进记录) a person wrote about a customer; append-only, never edited."""
+
+    __tablename__ = "customer_notes"
+    __table_args__ = (Index("ix_customer_notes_customer_id_id", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    method: Mapped[str] = mapped_column(String(16))  # chat | call | visit | other
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(80))  # the actor: user:<name>
+    staff_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("staff.id"))  # set when a staff user wrote it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, Select, any_, bindparam, exists, func, sel
 from sqlalchemy.orm import Session, aliased
 
 from siyu.db.bulk import chunks
-from siyu.domains.customers.models import Consent, Customer
+from siyu.domains.customers.models import Consent, Customer, FollowUpNote
 from siyu.domains.customers.schemas import CustomerFilter
 from siyu.domains.groups.models import CustomerGroup, GroupMembership
 from siyu.domains.identity import Identity
@@ -216,3 +216,16 @@ def latest_consents(session: Session, customer_ids: list[int]) -> list[Consent]:
     for row in rows:
         latest[(row.channel, row.purpose)] = row
     return sorted(latest.values(), key=lambda c: (c.channel, c.purpose))
+
+
+def add_note(session: Session, note: FollowUpNote) -> None:
+    """Stage a follow-up note and flush it so it has an id."""
+    session.add(note)
+    session.flush()
+
+
+def notes_of(session: Session, customer_ids: list[int], limit: int) -> list[FollowUpNote]:
+    """Return the newest follow-up notes written on these customer rows."""
+    query = (select(FollowUpNote).where(FollowUpNote.customer_id.in_(customer_ids))
+             .order_by(FollowUpNote.id.desc()).limit(limit))
+    return list(session.scalars(query))

@@ -141,6 +141,28 @@ class TimelineItem(_Out):
     store: str | None = None
 
 
+class OrderOut(_Out):
+    """One order's current state; money in yuan as Decimal strings."""
+
+    order_id: str
+    status: str
+    amount: str
+    refunded: str
+    placed_at: datetime
+    channel: str | None
+    store: str | None
+
+
+class NoteOut(_Out):
+    """A follow-up note (跟进记录)."""
+
+    id: int
+    method: str = Field(description="chat | call | visit | other")
+    body: str
+    author: str = Field(description="Who wrote it: user:<username>.")
+    created_at: datetime
+
+
 class TimelinePage(_Out):
     customer_id: int
     items: list[TimelineItem]

@@ -33,6 +33,7 @@ from siyu.domains.customers.schemas import (
     CustomerSummary,
     GroupOut,
     IdentityOut,
+    OrderOut,
     OrderSummaryOut,
     OwnerOut,
     Source,
@@ -45,7 +46,7 @@ from siyu.domains.groups import groups_of
 from siyu.domains.identity import Identity
 from siyu.domains.identity.kinds import IdentityError
 from siyu.domains.identity.service import IdentityContext, identities_of, normalise_one, reveal
-from siyu.domains.orders.service import OrderFactEntry, OrderSummary, order_facts_before, order_summary
+from siyu.domains.orders.service import OrderFactEntry, OrderSummary, order_facts_before, order_summary, recent_orders
 from siyu.domains.staff import owners_of
 from siyu.domains.tags import tags_of
 from siyu.errors import Forbidden, NotFound, ValidationFailed
@@ -317,7 +318,8 @@ def apply_consent_events(session: Session, events: Sequence[AcceptedEvent]) -> N
     repo.insert_consents(session, consent_rows([e for e in events if e.type in ("consent_granted", "consent_withdrawn")]))
 
 
-def _visible_customer(session: Session, principal: Principal, customer_id: int) -> Customer:
+def visible_customer(session: Session, principal: Principal, customer_id: int) -> Customer:
+    """Return the live customer ``customer_id`` stands for if the principal may see it, else raise NotFound."""
     customer = repo.get_live(session, customer_id, staff_scope=principal.scoped_staff_id)
     if customer is None:
         raise NotFound(f"customer {customer_id} not found", code="customer_not_found")
@@ -327,7 +329,7 @@ def _visible_customer(session: Session, principal: Principal, customer_id: int) 
 def get_customer(session: Session, ctx: IdentityContext, principal: Principal, customer_id: int, *,
                  request_id: str | None = None) -> CustomerDetail:
     """Return the profile the principal may see (a merged id answers with its survivor); audit unmasked reads."""
-    customer = _visible_customer(session, principal, customer_id)
+    customer = visible_customer(session, principal, customer_id)
     idents = identities_of(session, customer.id)
     detail = _detail_view(session, ctx, customer, idents, requested_id=customer_id, unmasked=principal.can_read_pii)
     if principal.can_read_pii and (customer.name_enc or idents):
@@ -341,7 +343,7 @@ def update_customer(session: Session, ctx: IdentityContext, principal: Principal
     """Change a visible customer's profile on behalf of ``principal`` and return the new profile."""
     if principal.role == "analyst":
         raise Forbidden("analysts have read-only access", code="read_only")
-    customer = _visible_customer(session, principal, customer_id)
+    customer = visible_customer(session, principal, customer_id)
     update_profile(session, ctx.vault, customer.id, fields, actor=principal.actor, request_id=request_id)
     return get_customer(session, ctx, principal, customer.id, request_id=request_id)
 
@@ -397,6 +399,16 @@ def list_customers(session: Session, principal: Principal, flt: CustomerFilter, 
     return CustomerPage(items=items, next_cursor=rows[size - 1].id if len(rows) > size else None)
 
 
+def customer_orders(session: Session, principal: Principal, customer_id: int, *,
+                    limit: int | None = None) -> list[OrderOut]:
+    """Return the newest orders of all the customer's identities, with refunds."""
+    customer = visible_customer(session, principal, customer_id)
+    ids = [i.id for i in identities_of(session, customer.id)]
+    return [OrderOut(order_id=o.order_id, status=o.status, amount=str(from_fen(o.amount_fen)),
+                     refunded=str(from_fen(o.refunded_fen)), placed_at=o.placed_at, channel=o.channel, store=o.store)
+            for o in recent_orders(session, ids, limit=clamp_limit(limit))]
+
+
 # --- timeline ------------------------------------------------------------------------------------
 # Events and order facts merge newest first on (at, rank, id) with orders (rank 1) before events
 # (rank 0) at the same instant; the ``before`` token names the last item shown, so pages never skip
@@ -442,7 +454,7 @@ def _order_item(o: OrderFactEntry) -> TimelineItem:
 def customer_timeline(session: Session, principal: Principal, customer_id: int, *, before: str | None = None,
                       limit: int | None = None) -> TimelinePage:
     """Return events and order facts of all the customer's identities, newest first, older than ``before``."""
-    customer = _visible_customer(session, principal, customer_id)
+    customer = visible_customer(session, principal, customer_id)
     size = clamp_limit(limit)
     ids = [i.id for i in identities_of(session, customer.id)]
     order_bound, event_bound = _stream_bounds(before)

@@ -42,3 +42,12 @@ def summary(session: Session, identity_ids: Sequence[int]) -> Row[Any]:
         func.max(Order.placed_at),
     ).where(Order.identity_id.in_(list(identity_ids) or [-1]))
     return session.execute(query).one()
+
+
+def recent(session: Session, identity_ids: Sequence[int], limit: int) -> list[Order]:
+    """Return the newest ``limit`` orders of these identities by placement time."""
+    if not identity_ids:
+        return []
+    query = (select(Order).where(Order.identity_id.in_(list(identity_ids)))
+             .order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit))
+    return list(session.scalars(query))

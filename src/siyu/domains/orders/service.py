@@ -42,6 +42,27 @@ class OrderSummary:
     last_order_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class OrderEntry:
+    """An order's current state: amounts in fen."""
+
+    id: int
+    order_id: str
+    status: str
+    amount_fen: int
+    refunded_fen: int
+    placed_at: datetime
+    channel: str | None
+    store: str | None
+
+
+def recent_orders(session: Session, identity_ids: Sequence[int], *, limit: int) -> list[OrderEntry]:
+    """Return the newest ``limit`` orders of these identities."""
+    return [OrderEntry(id=o.id, order_id=o.order_id, status=o.status, amount_fen=o.amount_fen,
+                       refunded_fen=o.refunded_fen, placed_at=ensure_utc(o.placed_at), channel=o.channel, store=o.store)
+            for o in repo.recent(session, identity_ids, limit)]
+
+
 def order_facts_before(session: Session, identity_ids: Sequence[int], *, before: tuple[datetime, int] | None,
                        limit: int) -> list[OrderFactEntry]:
     """Return the newest ``limit`` order facts of these identities older than ``before`` = (at, id)."""

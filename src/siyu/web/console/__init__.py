@@ -1,0 +1,35 @@
+"""The operations console: server-rendered pages (Jinja2 + HTMX) mounted at ``/`` by the app factory.
+
+Pages are left out of the OpenAPI schema (the API reference documents only ``/api/v1``), every
+non-GET request must carry a CSRF token, and errors on console paths render as HTML pages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from siyu.web.console.auth import LoginRequired, csrf_guard
+from siyu.web.console.errors import error_page, is_console, login_redirect, siyu_error_page
+from siyu.web.console.routes import auth, customer, customers, followup, identity, sidebar
+from siyu.web.console.security import LoginLimiter
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+ROUTERS = (auth.router, customers.router, customer.router, followup.router, identity.router, sidebar.router)
+
+__all__ = ["error_page", "is_console", "mount", "siyu_error_page"]
+
+
+def mount(app: FastAPI) -> None:
+    """Add the console's static files, pages and login redirect to ``app``."""
+    app.state.login_limiter = LoginLimiter()
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in ROUTERS:
+        app.include_router(router, include_in_schema=False, dependencies=[Depends(csrf_guard)])
+
+    @app.exception_handler(LoginRequired)
+    def _login_required(request: Request, _exc: LoginRequired) -> Response:
+        return login_redirect(request)

@@ -1,0 +1,58 @@
+"""What each role may do in the console, and the navigation built from it.
+
+Navigation follows the six lines of work of a private-domain team (用户运营, 内容运营, 产品运营,
+数据运营, 维护运营, 活动运营): each page belongs to one line, so a later capability has an obvious
+home. A line shows only the pages the role may open, and a line with none is not shown (pages
+that do not exist yet are never linked). A URL whose capability the role lacks answers 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "customers.view": frozenset({"admin", "operator", "analyst", "staff"}),
+    "customers.edit": frozenset({"admin", "operator", "staff"}),  # tags and follow-up notes
+    "identity.view": frozenset({"admin", "operator", "analyst"}),  # the merge graph
+    "identity.edit": frozenset({"admin", "operator"}),  # merge, unmerge, the review queue
+    "sidebar": frozenset({"staff"}),  # the WeCom chat sidebar, scoped to the staff member
+}
+
+LINES = ("user_ops", "content_ops", "product_ops", "data_ops", "maintenance_ops", "activity_ops")
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A page in the navigation: message key, path, the capability it needs, its line of work."""
+
+    key: str
+    path: str
+    capability: str
+    line: str
+
+
+ITEMS = (
+    NavItem("nav.customers", "/customers", "customers.view", "user_ops"),
+    NavItem("nav.identity_review", "/identity/review", "identity.edit", "data_ops"),
+)
+
+
+def can(role: str, capability: str) -> bool:
+    """Return whether ``role`` holds ``capability``."""
+    return role in CAPABILITIES[capability]
+
+
+def menu(role: str) -> list[tuple[str, list[NavItem]]]:
+    """Return [(line, items)] of the lines that have a page ``role`` may open, in the fixed order."""
+    out = []
+    for line in LINES:
+        items = [i for i in ITEMS if i.line == line and can(role, i.capability)]
+        if items:
+            out.append((line, items))
+    return out
+
+
+def home_path(role: str) -> str | None:
+    """Return the first page ``role`` may open, or None."""
+    entries = menu(role)
+    return entries[0][1][0].path if entries else None

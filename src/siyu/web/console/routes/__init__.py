@@ -1,0 +1,1 @@
+"""Console routes, one small module per page or group of actions."""

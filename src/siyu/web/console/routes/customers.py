@@ -1,0 +1,109 @@
+"""Customers list: one search box (name, phone or any kind:value identity), filters, keyset paging.
+
+The search box is read as an identity when it holds ``kind:value`` or looks like a phone number,
+else as an exact name; names and phones are found through their blind indexes, so no plaintext is
+ever compared. Dates are days of the brand's calendar; "to" includes its whole day.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from siyu.domains.access.deps import identity_context
+from siyu.domains.channel_codes import service as channel_codes
+from siyu.domains.customers import service as customers
+from siyu.domains.customers.schemas import CustomerFilter
+from siyu.domains.staff import service as staff
+from siyu.domains.tags import list_tags
+from siyu.errors import ValidationFailed
+from siyu.kit.time import day_bounds_utc
+from siyu.web.console.auth import ConsoleUser, require
+from siyu.web.console.i18n import Translator
+from siyu.web.console.render import error_text, is_htmx, page, translator
+from siyu.web.deps import get_session
+
+router = APIRouter()
+PHONE_LIKE = re.compile(r"^\+?[\d\s()-]{7,24}$")
+PAGE_SIZE = 50
+FILTERS = ("q", "owner", "tag", "channel_code", "group", "source", "added_from", "added_to")
+
+
+@dataclass
+class ListQuery:
+    """The list's query as typed, and the errors found in it by field."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def search_terms(q: str) -> dict[str, str]:
+    """Return the listing filter a search-box text stands for: ``identity`` or ``name``."""
+    text = q.strip()
+    if not text:
+        return {}
+    if ":" in text:
+        return {"identity": text}
+    if PHONE_LIKE.match(text):
+        return {"identity": f"phone:{text}"}
+    return {"name": text}
+
+
+def _day(raw: str) -> date | None:
+    return date.fromisoformat(raw) if raw else None
+
+
+def _dates(request: Request, q: ListQuery, t: Translator) -> tuple[datetime | None, datetime | None]:
+    tz = request.app.state.settings.tz
+    bounds: list[datetime | None] = []
+    for name, edge in (("added_from", 0), ("added_to", 1)):
+        try:
+            day = _day(q.values[name])
+        except ValueError:
+            q.errors[name] = t("customers.bad_date")
+            day = None
+        bounds.append(day_bounds_utc(day, tz)[edge] if day else None)
+    return bounds[0], bounds[1]
+
+
+def build_filter(request: Request, q: ListQuery) -> CustomerFilter | None:
+    """Validate the typed query into a listing filter; record errors beside their fields."""
+    t = translator(request)
+    added_from, added_to = _dates(request, q, t)
+    code = q.values["channel_code"]
+    if code and not code.isdigit():
+        q.errors["channel_code"] = t("customers.bad_code")
+    try:
+        flt = customers.parse_filter(identity_context(request), **search_terms(q.values["q"]),
+                                     owner=q.values["owner"], tag=q.values["tag"],
+                                     channel_code=int(code) if code.isdigit() else None, group=q.values["group"],
+                                     source=q.values["source"], added_from=added_from, added_to=added_to)
+    except ValidationFailed as exc:
+        q.errors["q"] = error_text(t, exc)
+        return None
+    return None if q.errors else flt
+
+
+def _choices(session: Session) -> dict[str, object]:
+    return {"staff_choices": staff.list_staff(session, status="active", limit=200).items,
+            "code_choices": channel_codes.list_codes(session, limit=200).items,
+            "tag_choices": list_tags(session)[:500]}
+
+
+@router.get("/customers")
+def customer_list(request: Request, cursor: int | None = Query(None, ge=1),
+                  user: ConsoleUser = Depends(require("customers.view")),
+                  session: Session = Depends(get_session, scope="function")) -> Response:
+    """List customers newest first with the search and filters; HTMX asks for the next rows only."""
+    q = ListQuery({name: request.query_params.get(name, "").strip()[:128] for name in FILTERS})
+    flt = build_filter(request, q)
+    result = customers.list_customers(session, user.principal, flt, cursor=cursor, limit=PAGE_SIZE) if flt else None
+    if is_htmx(request) and request.query_params.get("rows") == "1":
+        return page(request, "customers/_rows.html", q=q, result=result)
+    return page(request, "customers/list.html", status=422 if q.errors else 200, q=q, result=result,
+                **_choices(session))

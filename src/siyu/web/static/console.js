@@ -1,0 +1,45 @@
+// Siyu console: draws ECharts charts declared in the markup; no inline scripts (CSP script-src 'self').
+// A chart element names the <script type="application/json"> that holds its data: data-source="ID".
+(function () {
+  "use strict";
+
+  function readData(el) {
+    var source = document.getElementById(el.getAttribute("data-source"));
+    return source ? JSON.parse(source.textContent) : null;
+  }
+
+  var builders = {
+    "identity-graph": function (data) {
+      return {
+        tooltip: { formatter: function (p) { return p.dataType === "edge" ? p.data.cause : p.data.name; } },
+        legend: { data: data.categories, bottom: 0 },
+        series: [{
+          type: "graph", layout: "force", roam: true, draggable: true,
+          force: { repulsion: 220, edgeLength: 90 },
+          label: { show: true, position: "right", fontSize: 11 },
+          categories: data.categories.map(function (c) { return { name: c }; }),
+          data: data.nodes.map(function (n) {
+            return { id: n.id, name: n.name, category: data.categories.indexOf(n.category), symbolSize: 18 };
+          }),
+          links: data.links.map(function (l) { return { source: l.source, target: l.target, cause: l.cause }; })
+        }]
+      };
+    }
+  };
+
+  function draw(root) {
+    if (typeof window.echarts === "undefined") { return; }
+    root.querySelectorAll("[data-chart]").forEach(function (el) {
+      var build = builders[el.getAttribute("data-chart")];
+      var data = readData(el);
+      if (!build || !data || el.getAttribute("data-drawn")) { return; }
+      var chart = window.echarts.init(el, null, { renderer: "canvas" });
+      chart.setOption(build(data));
+      el.setAttribute("data-drawn", "1");
+      window.addEventListener("resize", function () { chart.resize(); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  document.addEventListener("htmx:afterSwap", function (e) { draw(e.target); });
+})();
