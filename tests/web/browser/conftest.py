@@ -121,26 +121,39 @@ class PageProblems:
     """Console errors and uncaught exceptions seen while a test ran."""
 
     items: list[str] = field(default_factory=list)
+    expected: set[str] = field(default_factory=set)  # URLs a test opens on purpose to see them fail
 
     def console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.items.append(f"console error: {message.text} at {message.location}")
+        if message.type != "error":
+            return
+        if message.text.startswith("Failed to load resource") and message.location.get("url") in self.expected:
+            return
+        self.items.append(f"console error: {message.text} at {message.location}")
 
     def exception(self, error: Exception) -> None:
         self.items.append(f"uncaught: {error}")
+
+
+PROBLEMS: dict[int, PageProblems] = {}
+
+
+def expect_http_error(tab: Page, url: str) -> None:
+    """Let ``url`` fail with a 4xx on ``tab`` without failing the test (the test checks the status itself)."""
+    PROBLEMS[id(tab)].expected.add(url)
 
 
 def _page(browser: Browser, server: Server, width: int, height: int) -> Iterator[Page]:
     context = browser.new_context(base_url=server.url, viewport={"width": width, "height": height},
                                   locale="zh-CN")
     tab = context.new_page()
-    problems = PageProblems()
+    problems = PROBLEMS[id(tab)] = PageProblems()
     tab.on("console", problems.console)
     tab.on("pageerror", problems.exception)
     try:
         yield tab
     finally:
         context.close()
+        PROBLEMS.pop(id(tab), None)
     assert problems.items == [], "the page logged errors:\n" + "\n".join(problems.items)
 
 

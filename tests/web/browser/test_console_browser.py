@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from web.browser.conftest import SECRET
-from web.browser.helpers import Server, login, phone_customer, screenshot
+from web.browser.conftest import SECRET, expect_http_error
+from web.browser.helpers import (
+    Server,
+    customer_not_followed_by,
+    followed_contact,
+    login,
+    phone_customer,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
+XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
 
 def test_admin_logs_in_searches_by_phone_and_opens_the_360_page(page: Page, console_server: Server) -> None:
@@ -26,3 +37,94 @@ def test_admin_logs_in_searches_by_phone_and_opens_the_360_page(page: Page, cons
     expect(page.get_by_test_id("identities")).to_contain_text(phone)  # admins may read PII
     expect(page.locator("[data-chart=identity-graph] canvas")).to_have_count(1)
     screenshot(page, "customer-360")
+
+
+def test_operator_adds_a_tag_and_a_note_on_the_360_page(page: Page, console_server: Server) -> None:
+    customer_id, _phone = phone_customer(console_server, SECRET)
+    login(page, console_server, "ops", f"/customers/{customer_id}")
+    tags = page.get_by_test_id("tags")
+    tags.locator("input[name=tag]").fill("浏览器测试标签")
+    tags.locator("button[type=submit]").last.click()
+    expect(page.get_by_test_id("tags").locator(".chip", has_text="浏览器测试标签")).to_be_visible()
+    notes = page.get_by_test_id("notes")
+    notes.locator("select[name=method]").select_option("call")
+    notes.locator("textarea[name=body]").fill("电话回访：对新品感兴趣")
+    notes.locator("button[type=submit]").click()
+    expect(page.get_by_test_id("notes").locator(".note-body").first).to_have_text("电话回访：对新品感兴趣")
+    page.reload()  # both were stored, not only drawn
+    expect(page.get_by_test_id("tags")).to_contain_text("浏览器测试标签")
+    expect(page.get_by_test_id("notes")).to_contain_text("电话回访：对新品感兴趣")
+    page.get_by_test_id("tags").locator(".chip", has_text="浏览器测试标签").locator("button").click()
+    expect(page.get_by_test_id("tags").locator(".chip", has_text="浏览器测试标签")).to_have_count(0)
+    screenshot(page, "customer-360-followup")
+
+
+def test_switching_to_english_persists_across_pages(page: Page, console_server: Server) -> None:
+    login(page, console_server, "ops")
+    expect(page.locator("h1")).to_have_text("客户")
+    page.get_by_test_id("lang-en").click()
+    expect(page.locator("h1")).to_have_text("Customers")
+    expect(page.locator("nav.mainnav")).to_contain_text("User operations")
+    page.goto("/identity/review")
+    expect(page.locator("h1")).to_have_text("Identity review")
+    screenshot(page, "identity-review-en")
+    page.get_by_test_id("lang-zh-CN").click()
+    expect(page.locator("h1")).to_have_text("身份审核")
+
+
+def test_staff_cannot_open_another_staff_members_customer(page: Page, console_server: Server) -> None:
+    userid = console_server.staff_userids["staff1"]
+    own, _contact = followed_contact(console_server, userid)
+    other = customer_not_followed_by(console_server, userid)
+    login(page, console_server, "staff1")
+    expect_http_error(page, f"{console_server.url}/customers/{other}")
+    expect_http_error(page, f"{console_server.url}/identity/review")
+    assert page.goto(f"/customers/{own}").status == 200
+    expect(page.get_by_test_id("customer-name")).to_be_visible()
+    response = page.goto(f"/customers/{other}")
+    assert response is not None and response.status == 404
+    expect(page.get_by_test_id("error-page")).to_contain_text("找不到这个客户")
+    assert page.goto("/identity/review").status == 403
+
+
+def test_staff_sidebar_at_phone_width(phone: Page, console_server: Server) -> None:
+    userid = console_server.staff_userids["staff1"]
+    customer_id, contact = followed_contact(console_server, userid)
+    login(phone, console_server, "staff1", f"/sidebar/customer?external_userid={contact}")
+    expect(phone.get_by_test_id("portrait")).to_be_visible()
+    notes = phone.get_by_test_id("notes")
+    notes.locator("textarea[name=body]").fill("侧边栏快速记录")
+    notes.locator("button[type=submit]").click()
+    expect(phone.get_by_test_id("notes").locator(".note-body").first).to_have_text("侧边栏快速记录")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the sidebar scrolls sideways ({width}px)"
+    screenshot(phone, "sidebar-phone")
+    other = customer_not_followed_by(console_server, userid)
+    assert customer_id != other
+
+
+def test_customers_list_at_phone_width(phone: Page, console_server: Server) -> None:
+    login(phone, console_server, "ops")
+    expect(phone.locator("nav.mainnav")).to_be_hidden()
+    phone.click("label.nav-button")
+    expect(phone.locator("nav.mainnav")).to_be_visible()
+    screenshot(phone, "customers-phone", full_page=False)
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the customers list scrolls sideways ({width}px)"
+    phone.get_by_test_id("more-customers").click()
+    expect(phone.locator("#customer-rows tr[data-customer-id]")).to_have_count(100)
+
+
+def test_markup_in_a_customer_name_renders_inert(page: Page, console_server: Server) -> None:
+    customer_id, _phone = phone_customer(console_server, SECRET)
+    res = httpx.patch(f"{console_server.url}/api/v1/customers/{customer_id}", json={"name": XSS},
+                      headers={"Authorization": f"Bearer {console_server.api_key}"})
+    assert res.status_code == 200
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    login(page, console_server, "admin", f"/customers/{customer_id}")
+    expect(page.get_by_test_id("customer-name")).to_contain_text(XSS)
+    page.goto("/customers?" + urlencode({"q": XSS}))  # an exact-name search through the blind index
+    expect(page.locator(f"tr[data-customer-id='{customer_id}']")).to_be_visible()
+    assert dialogs == []
+    assert page.evaluate("document.querySelectorAll('main script:not([type=\"application/json\"])').length") == 0
