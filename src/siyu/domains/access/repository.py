@@ -41,11 +41,21 @@ def list_api_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id.desc())))
 
 
-def audit_entries(session: Session, *, limit: int = 100, action: str | None = None) -> list[AuditEntry]:
-    """Return the newest audit entries, optionally of one action."""
+def audit_entries(session: Session, *, limit: int = 100, action: str | None = None, actor: str | None = None,
+                  target_type: str | None = None, target_id: str | None = None,
+                  before_id: int | None = None) -> list[AuditEntry]:
+    """Return the newest audit entries matching every given filter, older than ``before_id``."""
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if action:
         query = query.where(AuditEntry.action == action)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if target_type:
+        query = query.where(AuditEntry.target_type == target_type)
+    if target_id:
+        query = query.where(AuditEntry.target_id == target_id)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
     return list(session.scalars(query))
 
 

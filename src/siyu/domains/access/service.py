@@ -232,6 +232,9 @@ def audit(session: Session, actor: str, action: str, target_type: str, target_id
                            detail=detail or {}, request_id=request_id, at=utcnow()))
 
 
-def recent_audit(session: Session, *, limit: int = 100, action: str | None = None) -> list[AuditEntry]:
-    """Return the newest audit entries."""
-    return repo.audit_entries(session, limit=limit, action=action)
+def recent_audit(session: Session, *, limit: int = 100, action: str | None = None, actor: str | None = None,
+                 target_type: str | None = None, target_id: str | None = None,
+                 before_id: int | None = None) -> list[AuditEntry]:
+    """Return the newest audit entries matching every given filter (keyset: older than ``before_id``)."""
+    return repo.audit_entries(session, limit=limit, action=action, actor=actor, target_type=target_type,
+                              target_id=target_id, before_id=before_id)

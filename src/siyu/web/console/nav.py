@@ -16,9 +16,11 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "identity.view": frozenset({"admin", "operator", "analyst"}),  # the merge graph
     "identity.edit": frozenset({"admin", "operator"}),  # merge, unmerge, the review queue
     "sidebar": frozenset({"staff"}),  # the WeCom chat sidebar, scoped to the staff member
+    "audit.view": frozenset({"admin"}),  # who did what, who read unmasked PII
 }
 
-LINES = ("user_ops", "content_ops", "product_ops", "data_ops", "maintenance_ops", "activity_ops")
+# The six lines of work, then the administration of the platform itself (audit log, later users).
+LINES = ("user_ops", "content_ops", "product_ops", "data_ops", "maintenance_ops", "activity_ops", "system")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class NavItem:
 ITEMS = (
     NavItem("nav.customers", "/customers", "customers.view", "user_ops"),
     NavItem("nav.identity_review", "/identity/review", "identity.edit", "data_ops"),
+    NavItem("nav.audit", "/audit", "audit.view", "system"),
 )
 
 
