@@ -13,6 +13,7 @@ from dataclasses import dataclass
 CAPABILITIES: dict[str, frozenset[str]] = {
     "customers.view": frozenset({"admin", "operator", "analyst", "staff"}),
     "customers.edit": frozenset({"admin", "operator", "staff"}),  # tags and follow-up notes
+    "customers.export": frozenset({"admin", "operator", "analyst"}),  # CSV, masked unless the user may read PII
     "identity.view": frozenset({"admin", "operator", "analyst"}),  # the merge graph
     "identity.edit": frozenset({"admin", "operator"}),  # merge, unmerge, the review queue
     "sidebar": frozenset({"staff"}),  # the WeCom chat sidebar, scoped to the staff member

@@ -8,24 +8,28 @@ ever compared. Dates are days of the brand's calendar; "to" includes its whole d
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 from sqlalchemy.orm import Session
 
 from siyu.domains.access.deps import identity_context
 from siyu.domains.channel_codes import service as channel_codes
+from siyu.domains.customers import export
 from siyu.domains.customers import service as customers
 from siyu.domains.customers.schemas import CustomerFilter
 from siyu.domains.staff import service as staff
 from siyu.domains.tags import list_tags
 from siyu.errors import ValidationFailed
-from siyu.kit.time import day_bounds_utc
+from siyu.kit.time import day_bounds_utc, local_day, utcnow
 from siyu.web.console.auth import ConsoleUser, require
 from siyu.web.console.i18n import Translator
-from siyu.web.console.render import error_text, is_htmx, page, translator
+from siyu.web.console.render import error_text, is_htmx, page, request_id, translator
 from siyu.web.deps import get_session
 
 router = APIRouter()
@@ -90,9 +94,14 @@ def build_filter(request: Request, q: ListQuery) -> CustomerFilter | None:
 
 
 def _choices(session: Session) -> dict[str, object]:
-    return {"staff_choices": staff.list_staff(session, status="active", limit=200).items,
+    return {"export_limit": f"{export.EXPORT_LIMIT:,}", "staff_choices": staff.list_staff(session, status="active", limit=200).items,
             "code_choices": channel_codes.list_codes(session, limit=200).items,
             "tag_choices": list_tags(session)[:500]}
+
+
+def typed_query(source: Mapping[str, object] | FormData) -> ListQuery:
+    """Return the list query typed into the search form (query string or posted form)."""
+    return ListQuery({name: str(source.get(name) or "").strip()[:128] for name in FILTERS})
 
 
 @router.get("/customers")
@@ -100,10 +109,30 @@ def customer_list(request: Request, cursor: int | None = Query(None, ge=1),
                   user: ConsoleUser = Depends(require("customers.view")),
                   session: Session = Depends(get_session, scope="function")) -> Response:
     """List customers newest first with the search and filters; HTMX asks for the next rows only."""
-    q = ListQuery({name: request.query_params.get(name, "").strip()[:128] for name in FILTERS})
+    q = typed_query(request.query_params)
     flt = build_filter(request, q)
     result = customers.list_customers(session, user.principal, flt, cursor=cursor, limit=PAGE_SIZE) if flt else None
     if is_htmx(request) and request.query_params.get("rows") == "1":
         return page(request, "customers/_rows.html", q=q, result=result)
     return page(request, "customers/list.html", status=422 if q.errors else 200, q=q, result=result,
                 **_choices(session))
+
+
+@router.post("/customers/export")
+async def export_customers(request: Request, user: ConsoleUser = Depends(require("customers.export")),
+                           session: Session = Depends(get_session, scope="function")) -> Response:
+    """Download the filtered list as CSV (UTF-8 with a BOM, so spreadsheet programs read the Chinese)."""
+    q = typed_query(await request.form())
+    return await run_in_threadpool(_export, request, session, user, q)
+
+
+def _export(request: Request, session: Session, user: ConsoleUser, q: ListQuery) -> Response:
+    flt = build_filter(request, q)
+    if flt is None:
+        return page(request, "customers/list.html", status=422, q=q, result=None, **_choices(session))
+    tz = request.app.state.settings.tz
+    text = export.export_csv(session, identity_context(request).vault, user.principal, flt, tz=tz,
+                             filters_used=[k for k, v in q.values.items() if v], request_id=request_id(request))
+    name = f"customers-{local_day(utcnow(), tz).isoformat()}.csv"
+    return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
