@@ -43,15 +43,22 @@ def select_in(session: Session, sql: str, values: Sequence[Any], size: int = CHU
     """Run ``sql`` (ending in ``IN ({marks})``) over ``values`` in chunks at driver level.
 
     For hot look-ups by a list of keys: skips SQLAlchemy's per-call rendering of expanding IN
-    parameters, which costs more than the query itself on batches of a few hundred keys.
+    parameters, which costs more than the query itself on batches of a few hundred keys. On
+    PostgreSQL the list travels as one array parameter (``= ANY(%s)``), so the statement text is
+    the same for every batch and the driver does not re-parse hundreds of placeholders.
     """
-    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
     out: list[tuple[Any, ...]] = []
     cursor = session.connection().connection.driver_connection.cursor()
     try:
-        for part in chunks(values, size):
-            cursor.execute(sql.format(marks=", ".join([mark] * len(part))), tuple(part))
-            out.extend(cursor.fetchall())
+        if is_postgres(session):
+            query = sql.replace("IN ({marks})", "= ANY(%s)")
+            for part in chunks(values, size * 5):
+                cursor.execute(query, (list(part),))
+                out.extend(cursor.fetchall())
+        else:
+            for part in chunks(values, size):
+                cursor.execute(sql.format(marks=", ".join(["?"] * len(part))), tuple(part))
+                out.extend(cursor.fetchall())
     finally:
         cursor.close()
     return out
@@ -131,10 +138,20 @@ def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]], *, c
     params = list(zip(*(list(map(f, col)) if f else col for col, f in zip(columns, convert, strict=True))))
     cursor = session.connection().connection.driver_connection.cursor()
     try:
-        for part in chunks(params, 5000):
-            cursor.executemany(sql, part)
+        if not sqlite and not conflict:
+            _copy(cursor, table.name, names, params)
+        else:
+            for part in chunks(params, 5000):
+                cursor.executemany(sql, part)
     finally:
         cursor.close()
+
+
+def _copy(cursor: Any, table: str, names: list[str], params: list[tuple[Any, ...]]) -> None:
+    # PostgreSQL: COPY streams the rows in one round trip; executemany binds and executes per row
+    with cursor.copy(f'COPY "{table}" ({", ".join(names)}) FROM STDIN') as copy:
+        for row in params:
+            copy.write_row(row)
 
 
 def insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
