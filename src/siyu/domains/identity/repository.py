@@ -62,10 +62,12 @@ def insert_identities(session: Session, rows: list[dict[str, Any]]) -> list[int]
 
 
 def move_identities(session: Session, to_customer: dict[int, list[int]]) -> None:
-    """Point identities at new customers: ``{customer_id: [identity ids]}``."""
-    for customer_id, identity_ids in to_customer.items():
-        for part in chunks(identity_ids):
-            session.execute(update(Identity).where(Identity.id.in_(part)).values(customer_id=customer_id))
+    """Point identities at new customers: ``{customer_id: [identity ids]}`` (one executemany)."""
+    rows = [{"iid": iid, "cid": cid} for cid, identity_ids in to_customer.items() for iid in identity_ids]
+    if rows:
+        table = Identity.__table__
+        session.connection().execute(update(table).where(table.c.id == bindparam("iid"))
+                                     .values(customer_id=bindparam("cid")), rows)
 
 
 PROFILE_COLUMNS = ("name_enc", "name_idx", "name_masked", "gender", "birthday", "region", "city",
