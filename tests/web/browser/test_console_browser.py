@@ -128,3 +128,23 @@ def test_markup_in_a_customer_name_renders_inert(page: Page, console_server: Ser
     expect(page.locator(f"tr[data-customer-id='{customer_id}']")).to_be_visible()
     assert dialogs == []
     assert page.evaluate("document.querySelectorAll('main script:not([type=\"application/json\"])').length") == 0
+
+
+def test_operator_creates_a_channel_code_and_sees_its_chart(page: Page, console_server: Server) -> None:
+    login(page, console_server, "ops", "/channel-codes")
+    expect(page.get_by_test_id("code-table")).to_be_visible()
+    screenshot(page, "channel-codes")
+    page.get_by_test_id("new-code").click()
+    form = page.get_by_test_id("code-form")
+    form.locator("input[name=name]").fill("浏览器测试活码")
+    form.locator("select[name=platform]").select_option("douyin")
+    form.locator("select[name=strategy]").select_option("weighted")
+    form.locator("textarea[name=pool]").fill(f"{console_server.staff_userids['staff1']}:3:50\n"
+                                             f"{console_server.staff_userids['staff2']}")
+    form.locator("input[name=hours_mon]").fill("09:00-18:00")
+    form.locator("input[name=tags]").fill("抖音, 测试")
+    form.locator("button[type=submit]").click()
+    expect(page.get_by_test_id("code-name")).to_contain_text("浏览器测试活码")
+    expect(page.get_by_test_id("code-pool")).to_contain_text(console_server.staff_userids["staff1"])
+    expect(page.locator("[data-chart=code-daily] canvas")).to_have_count(1)
+    screenshot(page, "channel-code")

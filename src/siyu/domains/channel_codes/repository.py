@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -114,6 +114,18 @@ def bump_daily(session: Session, rows: Sequence[tuple[int, date, int, int]]) -> 
                                           set_={"added": ChannelCodeDaily.added + stmt.excluded.added,
                                                 "lost": ChannelCodeDaily.lost + stmt.excluded.lost})
         session.execute(stmt)
+
+
+def daily_totals(session: Session, code_ids: Iterable[int], first: date, last: date) -> dict[int, tuple[int, int]]:
+    """Return {code_id: (added, lost)} summed over days in [first, last] (codes without rows left out)."""
+    totals: dict[int, tuple[int, int]] = {}
+    for part in _parts(code_ids):
+        query = (select(ChannelCodeDaily.code_id, func.sum(ChannelCodeDaily.added), func.sum(ChannelCodeDaily.lost))
+                 .where(ChannelCodeDaily.code_id.in_(part), ChannelCodeDaily.day >= first,
+                        ChannelCodeDaily.day <= last)
+                 .group_by(ChannelCodeDaily.code_id))
+        totals.update((code_id, (int(added or 0), int(lost or 0))) for code_id, added, lost in session.execute(query))
+    return totals
 
 
 def daily(session: Session, code_id: int, first: date, last: date) -> list[ChannelCodeDaily]:

@@ -35,7 +35,7 @@ from siyu.kit.time import day_bounds_utc, ensure_utc, local_day, utcnow
 
 __all__ = ["EVENT_TYPES", "Assignment", "CodeStats", "CodeView", "DayStat", "PoolEntry", "PoolMember", "StaffRef",
            "apply_contact_events", "code_by_state", "code_stats", "create_code", "deactivate_code", "get_code",
-           "known_states", "list_codes", "next_assignee", "update_code"]
+           "known_states", "list_codes", "next_assignee", "period_totals", "update_code"]
 
 _rng = random.Random()
 EDITABLE = frozenset({"name", "state", "platform", "channel", "strategy", "pool", "working_hours", "backup",
@@ -280,6 +280,26 @@ def next_assignee(session: Session, settings: Settings, code_id: int, now: datet
         session.flush()
     staff = staff_by_ids(session, [chosen.staff_id])[chosen.staff_id]
     return Assignment(code_id=code.id, staff_id=staff.id, userid=staff.userid, name=staff.name, via=chosen.via)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodTotals:
+    """A code's contacts added and lost over the last days, and its followers now."""
+
+    added: int
+    lost: int
+    active: int
+
+
+def period_totals(session: Session, code_ids: Sequence[int], days: int = 30, *, tz: ZoneInfo,
+                  today: date | None = None) -> dict[int, PeriodTotals]:
+    """Return {code_id: totals} over the last ``days`` days of the brand's calendar, for many codes at once."""
+    if not 1 <= days <= 366:
+        raise ValidationFailed("days must be between 1 and 366", code="invalid_days")
+    last = today or local_day(utcnow(), tz)
+    sums = repo.daily_totals(session, code_ids, last - timedelta(days=days - 1), last)
+    active = active_through_codes(session, code_ids)
+    return {cid: PeriodTotals(*sums.get(cid, (0, 0)), active=active.get(cid, 0)) for cid in code_ids}
 
 
 def code_stats(session: Session, code_id: int, days: int = 30, *, tz: ZoneInfo | None = None,

@@ -40,6 +40,13 @@ def pick_locale(cookie: str | None) -> str:
     return cookie if cookie in LOCALES else DEFAULT_LOCALE
 
 
+class _Values(dict[str, object]):
+    """Placeholder values; one a message names but the caller lacks renders empty rather than failing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 class Translator:
     """Looks up messages of one locale; a missing key is a bug and shows as the key itself."""
 
@@ -52,7 +59,7 @@ class Translator:
         text = self._messages.get(key)
         if text is None:
             return key
-        return text.format(**values) if values else text
+        return text.format_map(_Values(values))  # literal braces are written {{ }} in the catalogues
 
     def has(self, key: str) -> bool:
         """Return whether the catalogue holds ``key``."""

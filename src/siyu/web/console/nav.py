@@ -17,6 +17,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "identity.view": frozenset({"admin", "operator", "analyst"}),  # the merge graph
     "identity.edit": frozenset({"admin", "operator"}),  # merge, unmerge, the review queue
     "sidebar": frozenset({"staff"}),  # the WeCom chat sidebar, scoped to the staff member
+    "channel_codes.view": frozenset({"admin", "operator", "analyst"}),
+    "channel_codes.edit": frozenset({"admin", "operator"}),  # create, edit, deactivate
     "audit.view": frozenset({"admin"}),  # who did what, who read unmasked PII
 }
 
@@ -36,6 +38,7 @@ class NavItem:
 
 ITEMS = (
     NavItem("nav.customers", "/customers", "customers.view", "user_ops"),
+    NavItem("nav.channel_codes", "/channel-codes", "channel_codes.view", "user_ops"),
     NavItem("nav.identity_review", "/identity/review", "identity.edit", "data_ops"),
     NavItem("nav.audit", "/audit", "audit.view", "system"),
 )

@@ -80,7 +80,10 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
 def error_text(t: Translator, exc: SiyuError) -> str:
     """Return the catalogue message of an error code, or the service's own message if it has none."""
     key = f"error.{exc.code}"
-    return t(key) if t.has(key) else exc.message
+    if not t.has(key):
+        return exc.message
+    values = {k: ", ".join(map(str, v)) if isinstance(v, list) else v for k, v in exc.details.items()}
+    return t(key, **values)
 
 
 def field_errors(t: Translator, exc: SiyuError, default_field: str) -> dict[str, str]:

@@ -8,7 +8,26 @@
     return source ? JSON.parse(source.textContent) : null;
   }
 
+  function labels(el) {
+    var source = document.getElementById(el.getAttribute("data-labels"));
+    return source ? JSON.parse(source.textContent) : {};
+  }
+
   var builders = {
+    "code-daily": function (data, names) {
+      function line(key, color) {
+        return { name: names[key] || key, type: "line", smooth: true, showSymbol: false, data: data[key],
+                 itemStyle: { color: color } };
+      }
+      return {
+        tooltip: { trigger: "axis" },
+        legend: { bottom: 0 },
+        grid: { left: 40, right: 16, top: 16, bottom: 48 },
+        xAxis: { type: "category", data: data.days, axisLabel: { formatter: function (d) { return d.slice(5); } } },
+        yAxis: { type: "value", minInterval: 1 },
+        series: [line("added", "#0a7d55"), line("lost", "#b42318"), line("net", "#3b82f6")]
+      };
+    },
     "identity-graph": function (data) {
       return {
         tooltip: { formatter: function (p) { return p.dataType === "edge" ? p.data.cause : p.data.name; } },
@@ -34,7 +53,7 @@
       var data = readData(el);
       if (!build || !data || el.getAttribute("data-drawn")) { return; }
       var chart = window.echarts.init(el, null, { renderer: "canvas" });
-      chart.setOption(build(data));
+      chart.setOption(build(data, labels(el)));
       el.setAttribute("data-drawn", "1");
       window.addEventListener("resize", function () { chart.resize(); });
     });
