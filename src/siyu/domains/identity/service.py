@@ -17,11 +17,13 @@ from siyu.domains.access import audit
 from siyu.domains.identity import repository as repo
 from siyu.domains.identity.kinds import IdentityError, KindRegistry, KindSpec, is_junk
 from siyu.domains.identity.models import Identity
-from siyu.domains.identity.resolver import Resolver
+from siyu.domains.identity.resolver import FactIdentities, Resolved, Resolver
 from siyu.errors import Conflict, NotFound, ValidationFailed
 from siyu.kit.crypto import PiiVault, mask_generic
 from siyu.kit.time import utcnow
 
+
+__all__ = ["FactIdentities", "IdentityContext", "IdentityError", "Normalised", "Resolved"]  # the surface ingestion uses
 
 MEMO_LIMIT = 200_000
 

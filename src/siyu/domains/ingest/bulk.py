@@ -37,7 +37,6 @@ from siyu.domains.access import audit
 from siyu.domains.channel_codes import service as channel_codes
 from siyu.domains.channel_codes.contacts import REMOVED_BY, render_welcome
 from siyu.domains.identity import service as identity
-from siyu.domains.identity.resolver import FactIdentities
 from siyu.domains.ingest import bulk_repository as repo
 from siyu.domains.ingest.bulk_history import Clock, json_text
 from siyu.domains.ingest.service import CONTACT_TYPES, GROUP_TYPES, IngestContext
@@ -279,7 +278,7 @@ class GraphLoader:
             repo.sync_sequences(session.connection(), GRAPH_TABLES)  # PostgreSQL keeps drawn values: give them back
         self._savepoint = session.begin_nested()
         resolved = identity.resolver(session, self.ctx.ids).resolve([
-            FactIdentities(cause, facts[n][0], datetime.fromtimestamp(facts[n][1], UTC), self._items(facts[n][2]))
+            identity.FactIdentities(cause, facts[n][0], datetime.fromtimestamp(facts[n][1], UTC), self._items(facts[n][2]))
             for n in chosen])
         return {n: (r.anchor_id, r.customer_id, r.identity_ids) for n, r in zip(chosen, resolved, strict=True)}
 

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from siyu.domains.customers import service as customers
 from siyu.domains.identity import service as identity
-from siyu.domains.identity.resolver import FactIdentities, Resolved
 from siyu.domains.ingest.schemas import CustomerIn, IngestResult
 from siyu.domains.ingest.service import IngestContext, Prepared, check_batch_size, normalise_identities
 from siyu.domains.ingest.validation import ItemRejected, parse_item, rejection
@@ -90,7 +89,7 @@ def write_customers(session: Session, ctx: IngestContext, prepared: Prepared) ->
     if parsed:
         identity.lock(session)
         now = utcnow()
-        facts = [FactIdentities("import", refs[i][:160], rec.occurred_at or now, norm.items)
+        facts = [identity.FactIdentities("import", refs[i][:160], rec.occurred_at or now, norm.items)
                  for i, rec, norm, _p in parsed]
         resolved = identity.resolver(session, ctx.ids).resolve(facts)
         _write_profiles(session, ctx, parsed, resolved)
@@ -107,7 +106,7 @@ def ingest_customers(session: Session, ctx: IngestContext, raw_items: list[Any],
     return write_customers(session, ctx, prepare_customers(ctx, raw_items, refs))
 
 
-def _write_profiles(session: Session, ctx: IngestContext, parsed: list[Parsed], resolved: list[Resolved]) -> None:
+def _write_profiles(session: Session, ctx: IngestContext, parsed: list[Parsed], resolved: list[identity.Resolved]) -> None:
     """Apply each record's profile to its customer; a later record of the same customer wins per field."""
     merged: dict[int, dict[str, Any]] = {}
     for (_i, _rec, _norm, profile), res in zip(parsed, resolved, strict=True):
@@ -123,7 +122,7 @@ def _write_profiles(session: Session, ctx: IngestContext, parsed: list[Parsed], 
         customers.update_profile(session, ctx.ids.vault, customer_id, fields, actor="import")
 
 
-def _open_owners(session: Session, parsed: list[Parsed], resolved: list[Resolved], now: Any) -> None:
+def _open_owners(session: Session, parsed: list[Parsed], resolved: list[identity.Resolved], now: Any) -> None:
     """Open one follow relation per (staff member, record) unless the staff member already follows the person."""
     wanted = [(rec, res) for (_i, rec, _n, _p), res in zip(parsed, resolved, strict=True) if rec.owner_userid]
     if not wanted:

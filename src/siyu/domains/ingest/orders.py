@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 from sqlalchemy.orm import Session
 
 from siyu.domains.identity import service as identity
-from siyu.domains.identity.resolver import FactIdentities
 from siyu.domains.ingest import repository as repo
 from siyu.domains.ingest.schemas import IngestResult, OrderIn
 from siyu.domains.ingest.validation import ItemRejected, parse_item, rejection
@@ -152,7 +151,7 @@ class OrderBatchWriter:
             return
         with_ids = [(i, f) for i, f in admitted if f.norm.items]
         resolved = identity.resolver(self.session, self.ids).resolve(
-            [FactIdentities("order", f"{f.order.order_id}:{f.order.status}", f.order.occurred_at, f.norm.items)
+            [identity.FactIdentities("order", f"{f.order.order_id}:{f.order.status}", f.order.occurred_at, f.norm.items)
              for _i, f in with_ids])
         anchor = {f.order.order_id: r.anchor_id for (_i, f), r in zip(with_ids, resolved, strict=True)}
         now = utcnow()

@@ -22,8 +22,6 @@ from siyu.domains.events import AcceptedEvent
 from siyu.domains.events.catalogue import check_type
 from siyu.domains.groups import service as groups
 from siyu.domains.identity import service as identity
-from siyu.domains.identity.kinds import IdentityError
-from siyu.domains.identity.resolver import FactIdentities
 from siyu.domains.ingest import repository as repo
 from siyu.domains.ingest.orders import OrderBatchWriter, parse_order
 from siyu.domains.ingest.schemas import EventIn, IngestResult
@@ -60,7 +58,7 @@ def normalise_identities(ctx: IngestContext, raw: dict[str, Any], *, required: b
     """Normalise an item's identities; raise ItemRejected for unknown kinds or malformed values."""
     try:
         norm = identity.normalise_all(ctx.ids, raw)
-    except IdentityError as exc:
+    except identity.IdentityError as exc:
         raise ItemRejected(exc.code, exc.message, "identities") from exc
     if required and not norm.items:
         raise ItemRejected("no_valid_identity", "every identity of this item was a placeholder (null, 0, test number…); "
@@ -169,7 +167,7 @@ def _drop_unknown_states(session: Session, items: list[tuple[int, EventFact, ide
 
 
 def _write_events(session: Session, ctx: IngestContext, items: list[tuple[int, EventFact, identity.Normalised]]) -> None:
-    facts = [FactIdentities("event", e.event_id, e.occurred_at, n.items) for _i, e, n in items]
+    facts = [identity.FactIdentities("event", e.event_id, e.occurred_at, n.items) for _i, e, n in items]
     resolved = identity.resolver(session, ctx.ids).resolve(facts)
     now = utcnow()
     rows = [{"event_id": e.event_id, "type": e.type, "occurred_at": e.occurred_at, "received_at": now,
