@@ -146,5 +146,19 @@ def test_operator_creates_a_channel_code_and_sees_its_chart(page: Page, console_
     form.locator("button[type=submit]").click()
     expect(page.get_by_test_id("code-name")).to_contain_text("浏览器测试活码")
     expect(page.get_by_test_id("code-pool")).to_contain_text(console_server.staff_userids["staff1"])
-    expect(page.locator("[data-chart=code-daily] canvas")).to_have_count(1)
+    expect(page.locator("[data-chart=daily] canvas")).to_have_count(1)
     screenshot(page, "channel-code")
+
+
+def test_staff_and_group_pages(page: Page, console_server: Server) -> None:
+    login(page, console_server, "ops", "/staff")
+    expect(page.get_by_test_id("staff-table")).to_be_visible()
+    page.get_by_test_id("staff-table").locator("tbody tr a").first.click()
+    expect(page.get_by_test_id("staff-transfer")).to_be_visible()
+    screenshot(page, "staff-member")
+    page.goto("/groups")
+    screenshot(page, "groups")
+    page.get_by_test_id("group-table").locator("tbody tr a").first.click()
+    expect(page.get_by_test_id("group-name")).to_be_visible()
+    expect(page.locator("[data-chart=daily] canvas")).to_have_count(1)
+    screenshot(page, "group")

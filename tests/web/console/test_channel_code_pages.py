@@ -44,7 +44,7 @@ def test_create_a_code_with_every_option(console, brand, db_engine: Engine) -> N
     assert c.welcome_template == "您好 {customer_name}" and c.state.startswith("c")
     assert entry.actor == "user:ops"
     page = client.get(f"/channel-codes/{code_id}").text
-    assert 'data-chart="code-daily"' in page and "09:00–12:00, 13:00–18:00" in page and "休息" in page
+    assert 'data-chart="daily"' in page and "09:00–12:00, 13:00–18:00" in page and "休息" in page
 
 
 def test_form_errors_show_beside_their_fields_and_keep_the_input(console, brand, db_engine: Engine) -> None:

@@ -1,4 +1,5 @@
-"""Follow-up by people: notes (跟进记录) and manual tags, on behalf of a principal, always audited.
+"""Follow-up by people: notes (跟进记录), manual tags and handing a customer to another staff member,
+on behalf of a principal, always audited.
 
 Every call checks visibility the way reads do (a staff user acts only on customers they follow;
 anyone else's customer is "not found") and refuses analysts, whose access is read-only. A merge
@@ -15,9 +16,11 @@ from siyu.domains.customers import repository as repo
 from siyu.domains.customers.models import FollowUpNote
 from siyu.domains.customers.schemas import NoteOut
 from siyu.domains.customers.service import visible_customer
+from siyu.domains.identity.service import identities_of
+from siyu.domains.staff import staff_ids_by_userid, transfer_customers
 from siyu.domains.tags import apply_tags, remove_tag, tags_of
 from siyu.domains.tags.service import clean_name
-from siyu.errors import Forbidden, ValidationFailed
+from siyu.errors import Forbidden, NotFound, ValidationFailed
 from siyu.kit.pagination import clamp_limit
 from siyu.kit.time import utcnow
 
@@ -95,3 +98,20 @@ def drop_tag(session: Session, principal: Principal, customer_id: int, name: str
     if removed:
         audit(session, principal.actor, "customer.tag.remove", "customer", customer.id, {"tag": tag}, request_id)
     return removed
+
+
+def transfer_owner(session: Session, principal: Principal, customer_id: int, from_userid: str, to_userid: str) -> int:
+    """Hand one customer from one staff member to another (in service); return the relations moved.
+
+    Only the customer's own identities move, through the staff domain's audited transfer.
+    """
+    if principal.role not in ("admin", "operator"):
+        raise Forbidden("only admins and operators may transfer customers", code="forbidden_role")
+    customer = visible_customer(session, principal, customer_id)
+    ids = staff_ids_by_userid(session, [from_userid, to_userid])
+    missing = [u for u in (from_userid, to_userid) if u not in ids]
+    if missing:
+        raise NotFound(f"no staff member {missing[0]!r}", code="staff_not_found", field="to_staff")
+    identity_ids = [i.id for i in identities_of(session, customer.id)]
+    moved = transfer_customers(session, ids[from_userid], ids[to_userid], identity_ids, actor=principal.actor)
+    return moved.customers

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from siyu.domains.groups.models import CustomerGroup, GroupMembership
+from siyu.domains.identity import Identity
 
 CHUNK = 2000
 
@@ -108,3 +110,26 @@ def members(session: Session, group_id: int, *, include_left: bool, after_id: in
     if after_id:
         query = query.where(GroupMembership.id > after_id)
     return list(session.scalars(query))
+
+
+def member_rows(session: Session, group_id: int, *, include_left: bool, after_id: int | None,
+                limit: int) -> list[Row[Any]]:
+    """Return a page of the group's stays in id order with the identity's kind, masked value and customer."""
+    query = (select(GroupMembership.id, GroupMembership.joined_at, GroupMembership.left_at, Identity.customer_id,
+                    Identity.kind, Identity.masked)
+             .join(Identity, Identity.id == GroupMembership.identity_id)
+             .where(GroupMembership.group_id == group_id).order_by(GroupMembership.id).limit(limit))
+    if not include_left:
+        query = query.where(GroupMembership.left_at.is_(None))
+    if after_id:
+        query = query.where(GroupMembership.id > after_id)
+    return list(session.execute(query))
+
+
+def moves_between(session: Session, group_id: int, start: datetime, end: datetime) -> list[Row[Any]]:
+    """Return (joined_at, left_at) of the group's stays that joined or left in [start, end)."""
+    joined = GroupMembership.joined_at.between(start, end)
+    left = GroupMembership.left_at.between(start, end)
+    query = (select(GroupMembership.joined_at, GroupMembership.left_at)
+             .where(GroupMembership.group_id == group_id, or_(joined, left)))
+    return list(session.execute(query))

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from siyu.domains.groups.models import CustomerGroup, GroupMembership
 from siyu.domains.staff import ensure_staff
 from siyu.errors import NotFound
 from siyu.kit.pagination import Page, clamp_limit
+from siyu.kit.time import day_bounds_utc, local_day, utcnow
 
 log = structlog.get_logger("siyu.groups")
 
@@ -166,3 +168,51 @@ def group_members(session: Session, group_id: int, *, include_left: bool = False
     size = clamp_limit(limit)
     rows = repo.members(session, group_id, include_left=include_left, after_id=after_id, limit=size + 1)
     return Page(items=rows[:size], next_cursor=rows[size - 1].id if len(rows) > size else None)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """A stay in a group with the customer behind it (the identity value masked)."""
+
+    stay_id: int
+    customer_id: int
+    kind: str
+    masked: str
+    joined_at: datetime
+    left_at: datetime | None
+
+
+def member_rows(session: Session, group_id: int, *, include_left: bool = False, after_id: int | None = None,
+                limit: int | None = None) -> Page[MemberRow]:
+    """Return one page of a group's stays with the customer each belongs to."""
+    get_group(session, group_id)
+    size = clamp_limit(limit)
+    rows = repo.member_rows(session, group_id, include_left=include_left, after_id=after_id, limit=size + 1)
+    items = [MemberRow(stay_id=r.id, customer_id=r.customer_id, kind=r.kind, masked=r.masked, joined_at=r.joined_at,
+                       left_at=r.left_at) for r in rows[:size]]
+    return Page(items=items, next_cursor=items[-1].stay_id if len(rows) > size else None)
+
+
+@dataclass(frozen=True, slots=True)
+class DayFlow:
+    """People who joined and left a group on one day of the brand's calendar."""
+
+    day: date
+    joined: int
+    left: int
+
+
+def group_flow(session: Session, group_id: int, days: int, *, tz: ZoneInfo) -> list[DayFlow]:
+    """Return the last ``days`` days (ending today, zeros included) of joins and leaves of a group."""
+    get_group(session, group_id)
+    last = local_day(utcnow(), tz)
+    first = last - timedelta(days=days - 1)
+    start, end = day_bounds_utc(first, tz)[0], day_bounds_utc(last, tz)[1]
+    joined: dict[date, int] = {}
+    left: dict[date, int] = {}
+    for joined_at, left_at in repo.moves_between(session, group_id, start, end):
+        for at, bucket in ((joined_at, joined), (left_at, left)):
+            if at is not None and start <= at < end:
+                day = local_day(at, tz)
+                bucket[day] = bucket.get(day, 0) + 1
+    return [DayFlow(d, joined.get(d, 0), left.get(d, 0)) for d in (first + timedelta(days=i) for i in range(days))]

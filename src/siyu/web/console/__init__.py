@@ -14,12 +14,23 @@ from fastapi.staticfiles import StaticFiles
 
 from siyu.web.console.auth import LoginRequired, csrf_guard
 from siyu.web.console.errors import error_page, is_console, login_redirect, siyu_error_page
-from siyu.web.console.routes import audit, auth, channel_codes, customer, customers, followup, identity, sidebar
+from siyu.web.console.routes import (
+    audit,
+    auth,
+    channel_codes,
+    customer,
+    customers,
+    followup,
+    groups,
+    identity,
+    sidebar,
+    staff,
+)
 from siyu.web.console.security import LoginLimiter
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 ROUTERS = (auth.router, customers.router, customer.router, followup.router, identity.router, sidebar.router,
-           channel_codes.router, audit.router)
+           channel_codes.router, staff.router, groups.router, audit.router)
 
 __all__ = ["error_page", "is_console", "mount", "siyu_error_page"]
 

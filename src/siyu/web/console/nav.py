@@ -19,6 +19,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "sidebar": frozenset({"staff"}),  # the WeCom chat sidebar, scoped to the staff member
     "channel_codes.view": frozenset({"admin", "operator", "analyst"}),
     "channel_codes.edit": frozenset({"admin", "operator"}),  # create, edit, deactivate
+    "staff.view": frozenset({"admin", "operator", "analyst"}),
+    "staff.manage": frozenset({"admin", "operator"}),  # transfers and departures
+    "groups.view": frozenset({"admin", "operator", "analyst"}),
     "audit.view": frozenset({"admin"}),  # who did what, who read unmasked PII
 }
 
@@ -39,6 +42,8 @@ class NavItem:
 ITEMS = (
     NavItem("nav.customers", "/customers", "customers.view", "user_ops"),
     NavItem("nav.channel_codes", "/channel-codes", "channel_codes.view", "user_ops"),
+    NavItem("nav.staff", "/staff", "staff.view", "user_ops"),
+    NavItem("nav.groups", "/groups", "groups.view", "user_ops"),
     NavItem("nav.identity_review", "/identity/review", "identity.edit", "data_ops"),
     NavItem("nav.audit", "/audit", "audit.view", "system"),
 )

@@ -8,24 +8,19 @@
     return source ? JSON.parse(source.textContent) : null;
   }
 
-  function labels(el) {
-    var source = document.getElementById(el.getAttribute("data-labels"));
-    return source ? JSON.parse(source.textContent) : {};
-  }
-
   var builders = {
-    "code-daily": function (data, names) {
-      function line(key, color) {
-        return { name: names[key] || key, type: "line", smooth: true, showSymbol: false, data: data[key],
-                 itemStyle: { color: color } };
-      }
+    // {"days": ["2026-11-01", …], "series": [{"name", "type": "line"|"bar", "color", "data": [numbers]}]}
+    "daily": function (data) {
       return {
         tooltip: { trigger: "axis" },
         legend: { bottom: 0 },
         grid: { left: 40, right: 16, top: 16, bottom: 48 },
         xAxis: { type: "category", data: data.days, axisLabel: { formatter: function (d) { return d.slice(5); } } },
         yAxis: { type: "value", minInterval: 1 },
-        series: [line("added", "#0a7d55"), line("lost", "#b42318"), line("net", "#3b82f6")]
+        series: data.series.map(function (s) {
+          return { name: s.name, type: s.type, data: s.data, smooth: true, showSymbol: false,
+                   itemStyle: { color: s.color } };
+        })
       };
     },
     "identity-graph": function (data) {
@@ -53,7 +48,7 @@
       var data = readData(el);
       if (!build || !data || el.getAttribute("data-drawn")) { return; }
       var chart = window.echarts.init(el, null, { renderer: "canvas" });
-      chart.setOption(build(data, labels(el)));
+      chart.setOption(build(data));
       el.setAttribute("data-drawn", "1");
       window.addEventListener("resize", function () { chart.resize(); });
     });

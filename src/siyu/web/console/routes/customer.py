@@ -14,6 +14,7 @@ from siyu.domains.customers import followup
 from siyu.domains.customers import service as customers
 from siyu.domains.customers.schemas import CustomerDetail
 from siyu.domains.identity import service as identity
+from siyu.domains.staff import service as staff
 from siyu.web.console.auth import ConsoleUser, require
 from siyu.web.console.render import page, request_id
 from siyu.web.deps import get_session
@@ -68,8 +69,10 @@ def detail_page(request: Request, session: Session, user: ConsoleUser, customer_
                 **form_state: Any) -> Response:
     """Render the 360 page, with the errors and typed values of a form that failed, if any."""
     state = {"tag_errors": {}, "tag_value": "", "note_errors": {}, "note_values": {}, "merge_errors": {},
-             "merge_values": {}, **form_state}
+             "merge_values": {}, "transfer_errors": {}, **form_state}
     data = load_360(request, session, user, customer_id)
+    if user.can("staff.manage"):
+        data["staff_choices"] = staff.list_staff(session, status="active", limit=200).items
     return page(request, "customer/detail.html", status=status, cid=data["c"].id, editable=user.can("customers.edit"),
                 **state, **data)
 
