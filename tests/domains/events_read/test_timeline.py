@@ -18,11 +18,12 @@ from factories import (
 )
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from siyu.config import Settings
 from siyu.db.engine import unit_of_work
 from siyu.domains.access import SYSTEM
+from siyu.domains.access.models import AuditEntry
 from siyu.domains.events.service import events_before
 from siyu.domains.orders.service import order_facts_before, order_summary
 from siyu.kit.crypto import PiiVault
@@ -133,3 +134,32 @@ def test_read_services_directly(db_engine: Engine, story: Story) -> None:
         assert (summary.count, summary.paid_count, summary.paid_net_fen, summary.refunded_fen) == (1, 1, 9000, 900)
         assert order_summary(s, []).count == 0
         assert events_before(s, [], before=None, limit=5) == []
+
+
+def _pii_reads(engine: Engine, customer_id: int) -> list[dict]:  # type: ignore[type-arg]
+    with unit_of_work(engine) as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "pii.read", AuditEntry.target_type == "customer",
+                                                  AuditEntry.target_id == str(customer_id))).all()
+        return [r.detail for r in rows]
+
+
+def test_personal_data_in_event_properties_is_masked_unless_the_reader_may_see_it(
+        settings: Settings, db_engine: Engine, vault: PiiVault) -> None:
+    with unit_of_work(db_engine) as s:
+        cid = make_customer(s, vault).id
+        ident = make_identity(s, vault, cid, "unionid", "unionLEAD01")
+        lead = make_event(s, ident, "lead_submitted", occurred_at=at(1),
+                          properties={"name": "张三", "phone": "13912345678", "note": "回电 13912345678", "form": "f1"})
+        make_event(s, ident, "page_view", occurred_at=at(0), properties={"content_id": "c1"})
+        staff = make_staff(s)
+        make_ownership(s, ident, staff)
+    app = create_app(settings, db_engine)
+    masked = as_principal(app, staff_principal(staff.id)).get(f"/api/v1/customers/{cid}/timeline").json()["items"]
+    assert masked[0]["properties"] == {"name": "张*", "phone": "139****5678", "note": "回电 139****5678", "form": "f1"}
+    assert masked[1]["properties"] == {"content_id": "c1"}
+    assert _pii_reads(db_engine, cid) == []
+    plain = as_principal(app, SYSTEM).get(f"/api/v1/customers/{cid}/timeline", params={"limit": 1}).json()["items"]
+    assert plain[0]["properties"]["phone"] == "13912345678"
+    assert _pii_reads(db_engine, cid) == [{"event_properties": [lead.id]}]
+    as_principal(app, SYSTEM).get(f"/api/v1/customers/{cid}/timeline", params={"before": "2026-01-01T08:01:00+08:00"})
+    assert len(_pii_reads(db_engine, cid)) == 1  # a page without personal data is not a PII read

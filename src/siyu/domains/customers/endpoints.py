@@ -70,9 +70,10 @@ def update_customer(customer_id: int, request: Request, body: ProfileUpdate = Bo
 
 
 @router.get("/{customer_id}/timeline", response_model=TimelinePage)
-def timeline(customer_id: int, before: str | None = Query(None, description="next_before of the previous page, "
+def timeline(customer_id: int, request: Request, before: str | None = Query(None, description="next_before of the previous page, "
                                                                             "or an ISO-8601 time."),
              limit: int = Query(50, ge=1, le=200), session: Session = Depends(get_session, scope="function"),
              principal: Principal = Depends(require_reader)) -> TimelinePage:
     """Return the customer's events and order facts, newest first."""
-    return service.customer_timeline(session, principal, customer_id, before=before, limit=limit)
+    return service.customer_timeline(session, principal, customer_id, before=before, limit=limit,
+                                     request_id=_request_id(request))

@@ -53,6 +53,7 @@ from siyu.errors import Forbidden, NotFound, ValidationFailed
 from siyu.kit.crypto import PiiVault, mask_name
 from siyu.kit.money import from_fen
 from siyu.kit.pagination import clamp_limit
+from siyu.kit.redact import redact
 from siyu.kit.time import UTC, parse_timestamp, utcnow
 
 MAX_PLATFORM = 32
@@ -441,9 +442,12 @@ def _stream_bounds(before: str | None) -> tuple[tuple[datetime, int] | None, tup
     return (at, 0), (at, row_id)
 
 
-def _event_item(e: EventEntry) -> TimelineItem:
+def _event_item(e: EventEntry, unmasked: bool, revealed: list[int]) -> TimelineItem:
+    masked, found = redact(e.properties)
+    if found and unmasked:
+        revealed.append(e.id)
     return TimelineItem(kind="event", id=e.id, at=e.at, identity_id=e.identity_id, type=e.type, channel=e.channel,
-                        event_id=e.event_id, properties=e.properties)
+                        event_id=e.event_id, properties=e.properties if unmasked else masked)
 
 
 def _order_item(o: OrderFactEntry) -> TimelineItem:
@@ -452,15 +456,25 @@ def _order_item(o: OrderFactEntry) -> TimelineItem:
 
 
 def customer_timeline(session: Session, principal: Principal, customer_id: int, *, before: str | None = None,
-                      limit: int | None = None) -> TimelinePage:
-    """Return events and order facts of all the customer's identities, newest first, older than ``before``."""
+                      limit: int | None = None, request_id: str | None = None) -> TimelinePage:
+    """Return events and order facts of all the customer's identities, newest first, older than ``before``.
+
+    Personal data found inside event properties (kit.redact) is masked unless the principal may
+    read PII; a page that shows such data unmasked appends a ``pii.read`` audit entry.
+    """
     customer = visible_customer(session, principal, customer_id)
     size = clamp_limit(limit)
     ids = [i.id for i in identities_of(session, customer.id)]
     order_bound, event_bound = _stream_bounds(before)
+    revealed: list[int] = []
     items = [_order_item(o) for o in order_facts_before(session, ids, before=order_bound, limit=size + 1)]
-    items += [_event_item(e) for e in events_before(session, ids, before=event_bound, limit=size + 1)]
+    items += [_event_item(e, principal.can_read_pii, revealed)
+              for e in events_before(session, ids, before=event_bound, limit=size + 1)]
     items.sort(key=lambda i: (i.at, _RANK[i.kind], i.id), reverse=True)
     page = items[:size]
+    shown = {i.id for i in page if i.kind == "event"}
+    if any(event_id in shown for event_id in revealed):
+        audit(session, principal.actor, "pii.read", "customer", customer.id,
+              {"event_properties": sorted(e for e in revealed if e in shown)}, request_id)
     return TimelinePage(customer_id=customer.id, items=page,
                         next_before=_token(page[-1]) if len(items) > size else None)
