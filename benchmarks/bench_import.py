@@ -4,7 +4,8 @@ Reproduce:  .venv/bin/python benchmarks/bench_import.py [--rows 100000] [--repea
 
 Files are written from the demo generator's people (realistic identities and orders), then imported
 through `run_import` exactly as the CLI does (chunks of 2,000 rows, one transaction each, through
-ingest_events / ingest_orders / ingest_customers). Scenarios:
+the ingestion services' prepare and write halves), once in one process and once with the reader
+process preparing chunks ahead (`--mode` picks one), each on a fresh database. Scenarios:
 
 * events, first time: every row brings identities the database has never seen (creates customers);
 * events, steady state: the same people's identities exist; new events only;
@@ -107,12 +108,12 @@ class _Connection(sqlite3.Connection):
         return super().cursor(factory)
 
 
-def _timed(kind: str, path: Path, url: str, settings: Settings) -> tuple[float, str]:
+def _timed(kind: str, path: Path, url: str, settings: Settings, parallel: bool) -> tuple[float, str]:
     engine = make_engine(url)
     if url.startswith("sqlite"):
         event.listen(engine, "do_connect", lambda _d, _r, _a, params: params.update(factory=_Connection))
     IN_SQLITE[0] = 0.0
-    summary = run_import(kind, path, eng=engine, settings=settings)
+    summary = run_import(kind, path, eng=engine, settings=settings, parallel=parallel)
     engine.dispose()
     detail = f"accepted {summary.accepted:,} dup {summary.duplicates:,} rejected {summary.rejected:,}"
     if IN_SQLITE[0]:
@@ -127,41 +128,50 @@ def _median(runs: list[tuple[float, str]]) -> str:
     return f"{rate:>9,.0f} rows/s  (median of {len(runs)}: {' · '.join(f'{r:,.0f}' for r, _d in runs)}; {detail})"
 
 
+def scenarios(base: Path, url: str, rows: int, repeats: int, parallel: bool) -> None:
+    """Run every scenario on a fresh database, in-process or with the reader process, and print rows/s."""
+    settings = Settings(data_dir=base, database_url=url, secret_key=SECRET)
+    reset_database(url).dispose()
+    write_events(base / "e0.csv", rows, "first")
+    write_orders(base / "o0.jsonl", rows, "first")
+    write_customers(base / "c.csv", rows)
+    print(f" {'with the reader process' if parallel else 'in one process'} (load average before: "
+          f"{os.getloadavg()[0]:.2f})")
+    rate, detail = _timed("events", base / "e0.csv", url, settings, parallel)
+    print(f"  events CSV, first time (creates customers): {rate:>9,.0f} rows/s  ({detail})")
+    steady = []
+    for r in range(repeats):
+        write_events(base / f"e{r + 1}.csv", rows, f"steady{r}")
+        steady.append(_timed("events", base / f"e{r + 1}.csv", url, settings, parallel))
+    print(f"  events CSV, steady state:                   {_median(steady)}")
+    rate, detail = _timed("events", base / "e0.csv", url, settings, parallel)
+    print(f"  events CSV, re-import (all duplicates):     {rate:>9,.0f} rows/s  ({detail})")
+    rate, detail = _timed("orders", base / "o0.jsonl", url, settings, parallel)
+    print(f"  orders JSONL, first phone per person:       {rate:>9,.0f} rows/s  ({detail})")
+    steady = []
+    for r in range(repeats):
+        write_orders(base / f"o{r + 1}.jsonl", rows, f"steady{r}")
+        steady.append(_timed("orders", base / f"o{r + 1}.jsonl", url, settings, parallel))
+    print(f"  orders JSONL, steady state:                 {_median(steady)}")
+    rate, detail = _timed("customers", base / "c.csv", url, settings, parallel)
+    print(f"  customers CSV over existing phones:         {rate:>9,.0f} rows/s  ({detail})")
+
+
 def main() -> None:
-    """Run every scenario and print rows/s (median of repeats where repeating is meaningful)."""
+    """Run every scenario in one process and with the reader process (the reference for each other)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--mode", choices=("both", "in-process", "reader"), default="both")
     args = parser.parse_args()
     tune_gc()  # as the `siyu` CLI does for every command
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         url = os.environ.get("SIYU_BENCH_POSTGRES_URL") or f"sqlite:///{base / 'bench.db'}"
-        settings = Settings(data_dir=base, database_url=url, secret_key=SECRET)
         print(f"siyu import benchmark: {args.rows:,} rows per file on {url.split(':')[0]} "
               f"({os.cpu_count()} CPUs, Python {sys.version.split()[0]})")
-        reset_database(url).dispose()
-        write_events(base / "e0.csv", args.rows, "first")
-        write_orders(base / "o0.jsonl", args.rows, "first")
-        write_customers(base / "c.csv", args.rows)
-        rate, detail = _timed("events", base / "e0.csv", url, settings)
-        print(f"  events CSV, first time (creates customers): {rate:>9,.0f} rows/s  ({detail})")
-        steady = []
-        for r in range(args.repeats):
-            write_events(base / f"e{r + 1}.csv", args.rows, f"steady{r}")
-            steady.append(_timed("events", base / f"e{r + 1}.csv", url, settings))
-        print(f"  events CSV, steady state:                   {_median(steady)}")
-        rate, detail = _timed("events", base / "e0.csv", url, settings)
-        print(f"  events CSV, re-import (all duplicates):     {rate:>9,.0f} rows/s  ({detail})")
-        rate, detail = _timed("orders", base / "o0.jsonl", url, settings)
-        print(f"  orders JSONL, first phone per person:       {rate:>9,.0f} rows/s  ({detail})")
-        steady = []
-        for r in range(args.repeats):
-            write_orders(base / f"o{r + 1}.jsonl", args.rows, f"steady{r}")
-            steady.append(_timed("orders", base / f"o{r + 1}.jsonl", url, settings))
-        print(f"  orders JSONL, steady state:                 {_median(steady)}")
-        rate, detail = _timed("customers", base / "c.csv", url, settings)
-        print(f"  customers CSV over existing phones:         {rate:>9,.0f} rows/s  ({detail})")
+        for parallel in {"both": (False, True), "in-process": (False,), "reader": (True,)}[args.mode]:
+            scenarios(base, url, args.rows, args.repeats, parallel)
 
 
 if __name__ == "__main__":
