@@ -23,7 +23,7 @@ XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
 def test_admin_logs_in_searches_by_phone_and_opens_the_360_page(page: Page, console_server: Server) -> None:
     customer_id, phone = phone_customer(console_server, SECRET)
-    login(page, console_server, "admin")
+    login(page, console_server, "admin", "/customers")
     expect(page).to_have_url(f"{console_server.url}/customers")
     expect(page.get_by_test_id("customer-table")).to_be_visible()
     screenshot(page, "customers-list")
@@ -37,6 +37,22 @@ def test_admin_logs_in_searches_by_phone_and_opens_the_360_page(page: Page, cons
     expect(page.get_by_test_id("identities")).to_contain_text(phone)  # admins may read PII
     expect(page.locator("[data-chart=identity-graph] canvas")).to_have_count(1)
     screenshot(page, "customer-360")
+
+
+def test_dashboard_draws_its_charts(page: Page, console_server: Server) -> None:
+    login(page, console_server, "admin")
+    expect(page).to_have_url(f"{console_server.url}/dashboard")
+    expect(page.locator("[data-kpi=private] .kpi-value")).not_to_have_text("0")
+    expect(page.locator("[data-chart=daily] canvas")).to_have_count(3)
+    screenshot(page, "dashboard")
+
+
+def test_dashboard_at_phone_width(phone: Page, console_server: Server) -> None:
+    login(phone, console_server, "ana")
+    expect(phone.locator("[data-chart=daily] canvas")).to_have_count(3)
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the dashboard scrolls sideways ({width}px)"
+    screenshot(phone, "dashboard-phone", full_page=False)
 
 
 def test_operator_adds_a_tag_and_a_note_on_the_360_page(page: Page, console_server: Server) -> None:
@@ -60,7 +76,7 @@ def test_operator_adds_a_tag_and_a_note_on_the_360_page(page: Page, console_serv
 
 
 def test_switching_to_english_persists_across_pages(page: Page, console_server: Server) -> None:
-    login(page, console_server, "ops")
+    login(page, console_server, "ops", "/customers")
     expect(page.locator("h1")).to_have_text("客户")
     page.get_by_test_id("lang-en").click()
     expect(page.locator("h1")).to_have_text("Customers")
@@ -104,7 +120,7 @@ def test_staff_sidebar_at_phone_width(phone: Page, console_server: Server) -> No
 
 
 def test_customers_list_at_phone_width(phone: Page, console_server: Server) -> None:
-    login(phone, console_server, "ops")
+    login(phone, console_server, "ops", "/customers")
     expect(phone.locator("nav.mainnav")).to_be_hidden()
     phone.click("label.nav-button")
     expect(phone.locator("nav.mainnav")).to_be_visible()

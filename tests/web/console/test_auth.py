@@ -137,7 +137,9 @@ def test_navigation_follows_the_role(console) -> None:
     ops = console("ops").get("/customers").text
     ana = console("ana").get("/customers").text
     assert "用户运营" in ops and 'href="/identity/review"' in ops and "数据运营" in ops
-    assert 'href="/customers"' in ana and 'href="/identity/review"' not in ana and "数据运营" not in ana
+    assert 'href="/customers"' in ana and 'href="/dashboard"' in ana and 'href="/identity/review"' not in ana
+    staff = console("alice_u").get("/customers").text
+    assert "数据运营" not in staff and 'href="/dashboard"' not in staff  # no page of that line for staff
     assert "内容运营" not in ops  # a line with no page yet is not shown
 
 

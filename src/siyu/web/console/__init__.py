@@ -20,6 +20,7 @@ from siyu.web.console.routes import (
     channel_codes,
     customer,
     customers,
+    dashboard,
     followup,
     groups,
     identity,
@@ -29,7 +30,7 @@ from siyu.web.console.routes import (
 from siyu.web.console.security import LoginLimiter
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
-ROUTERS = (auth.router, customers.router, customer.router, followup.router, identity.router, sidebar.router,
+ROUTERS = (auth.router, dashboard.router, customers.router, customer.router, followup.router, identity.router, sidebar.router,
            channel_codes.router, staff.router, groups.router, audit.router)
 
 __all__ = ["error_page", "is_console", "mount", "siyu_error_page"]

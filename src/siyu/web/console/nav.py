@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CAPABILITIES: dict[str, frozenset[str]] = {
+    "dashboard.view": frozenset({"admin", "operator", "analyst"}),  # 私域健康度
     "customers.view": frozenset({"admin", "operator", "analyst", "staff"}),
     "customers.edit": frozenset({"admin", "operator", "staff"}),  # tags and follow-up notes
     "customers.export": frozenset({"admin", "operator", "analyst"}),  # CSV, masked unless the user may read PII
@@ -44,6 +45,7 @@ ITEMS = (
     NavItem("nav.channel_codes", "/channel-codes", "channel_codes.view", "user_ops"),
     NavItem("nav.staff", "/staff", "staff.view", "user_ops"),
     NavItem("nav.groups", "/groups", "groups.view", "user_ops"),
+    NavItem("nav.dashboard", "/dashboard", "dashboard.view", "data_ops"),
     NavItem("nav.identity_review", "/identity/review", "identity.edit", "data_ops"),
     NavItem("nav.audit", "/audit", "audit.view", "system"),
 )
@@ -65,6 +67,8 @@ def menu(role: str) -> list[tuple[str, list[NavItem]]]:
 
 
 def home_path(role: str) -> str | None:
-    """Return the first page ``role`` may open, or None."""
+    """Return the dashboard if ``role`` may open it, else the first page of its menu, or None."""
+    if can(role, "dashboard.view"):
+        return "/dashboard"
     entries = menu(role)
     return entries[0][1][0].path if entries else None

@@ -8,8 +8,10 @@ HMAC, under a key derived from ``SIYU_SECRET_KEY``, of the session token, or, be
 random pre-session cookie: so it is bound to the session, needs no storage, and a page from
 another site can neither read nor forge it. Every non-GET console request is checked.
 
-Login rate limit: at most LOGIN_ATTEMPTS login posts per client address per LOGIN_WINDOW, counted
-in memory per server process (the per-user lockout in ``access.service`` holds across processes).
+Login rate limit: after LOGIN_ATTEMPTS failed logins from one client address within LOGIN_WINDOW, the
+address gets "too many attempts" until the window moves on. Only failures count, so a shop whose staff
+all log in through one NAT address is not locked out by its own successful logins. Counted in memory
+per server process (the per-user lockout in ``access.service`` holds across processes).
 """
 
 from __future__ import annotations
@@ -101,23 +103,29 @@ def finish(request: Request, response: Response) -> Response:
 
 
 class LoginLimiter:
-    """Sliding-window count of login attempts per client address (thread-safe, in memory)."""
+    """Sliding-window count of failed logins per client address (thread-safe, in memory)."""
 
     def __init__(self, attempts: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW):
         self.attempts, self.window = attempts, window
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def allow(self, client: str, now: float | None = None) -> bool:
-        """Count an attempt from ``client``; return False if it is over the limit."""
+    def _recent(self, client: str, now: float) -> deque[float]:
+        hits = self._hits.setdefault(client, deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        return hits
+
+    def blocked(self, client: str, now: float | None = None) -> bool:
+        """Return whether ``client`` has failed too often lately to try again now."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            hits = self._hits.setdefault(client, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.attempts:
-                return False
-            hits.append(now)
+            return len(self._recent(client, now)) >= self.attempts
+
+    def failed(self, client: str, now: float | None = None) -> None:
+        """Count a failed login from ``client``."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._recent(client, now).append(now)
             if len(self._hits) > 10_000:  # forget idle clients so the table stays small
                 self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window}
-            return True

@@ -50,12 +50,14 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
         return page(request, "login.html", status=status, next=target, username=username[:64], error=error,
                     **values)
 
-    if not request.app.state.login_limiter.allow(_client(request)):
+    limiter = request.app.state.login_limiter
+    if limiter.blocked(_client(request)):
         return again(429, "login.rate_limited")
     if not username.strip() or not password:
         return again(422, "login.missing")
     result = access.authenticate(session, username.strip(), password)
     if result.user is None:
+        limiter.failed(_client(request))
         if result.code == "account_locked":
             return again(423, "login.locked", minutes=LOCKOUT_MINUTES)
         return again(401, "login.invalid")

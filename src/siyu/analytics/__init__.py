@@ -1,0 +1,1 @@
+"""Analyses over the operational store (one module per analysis); they read, never write."""
