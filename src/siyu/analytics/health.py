@@ -12,9 +12,9 @@ Definitions (a period is [start, end) in UTC, cut from whole days of the brand's
   per-customer value (单客价) = GMV / paying customers.
 
 This module is the analytical side's SQL (the plan keeps SQL in repositories and ``analytics/``);
-it reads the domains' tables and writes nothing. Day series are bucketed in Python from hourly SQL
-groups (orders) or from the period's rows (contacts, groups), so the brand's time zone is honoured
-on SQLite and PostgreSQL alike; zones with a non-whole-hour offset would be cut at the hour.
+it reads the domains' tables and writes nothing. Day series are grouped by hour in SQL and the hours
+summed into days of the brand's calendar in Python, so the time zone is honoured on SQLite and
+PostgreSQL alike (a zone with a non-whole-hour offset would be cut at the hour).
 It answers from the live tables at every request: at a million customers the scans of follow
 relations and events are what the later analytical engine's daily roll-ups will replace.
 """
@@ -22,12 +22,12 @@ relations and events are what the later analytical engine's daily roll-ups will 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, distinct, func, or_, select
+from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.orm import Session
 
 from siyu.domains.customers import Customer
@@ -75,12 +75,24 @@ class Totals:
         return self.new_contacts - self.lost_contacts
 
 
-def _day_counts(values: Iterable[datetime | None], period: Period, tz: ZoneInfo) -> Counter[date]:
-    counts: Counter[date] = Counter()
-    for at in values:
-        if at is not None and period.start <= ensure_utc(at) < period.end:
-            counts[local_day(at, tz)] += 1
-    return counts
+def _hour(session: Session, column: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc("hour", column)
+    return func.strftime("%Y-%m-%d %H:00:00", column)
+
+
+def _by_day(session: Session, column: Any, value: Any, tz: ZoneInfo, *where: Any) -> Counter[date]:
+    """Return {brand day: sum of ``value``} over rows matching ``where``, grouped by hour in SQL."""
+    hour = _hour(session, column)
+    totals: Counter[date] = Counter()
+    for bucket, amount in session.execute(select(hour, value).where(*where).group_by(hour)):
+        at = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
+        totals[local_day(ensure_utc(at), tz)] += int(amount or 0)
+    return totals
+
+
+def _in(column: Any, period: Period) -> list[Any]:
+    return [column >= period.start, column < period.end]
 
 
 def private_customers(session: Session) -> int:
@@ -91,32 +103,23 @@ def private_customers(session: Session) -> int:
 
 
 def _contacts(session: Session, period: Period, tz: ZoneInfo, totals: Totals) -> None:
-    opened = and_(Ownership.added_at >= period.start, Ownership.added_at < period.end)
-    ended = and_(Ownership.removed_at >= period.start, Ownership.removed_at < period.end)
-    rows = session.execute(select(Ownership.added_at, Ownership.source, Ownership.removed_at, Ownership.removed_by)
-                           .where(or_(opened, ended))).all()
-    totals.daily["new"] = _day_counts((r.added_at for r in rows if r.source != "transfer"), period, tz)
-    totals.daily["lost"] = _day_counts((r.removed_at for r in rows if r.removed_by == "customer"), period, tz)
+    totals.daily["new"] = _by_day(session, Ownership.added_at, func.count(), tz, *_in(Ownership.added_at, period),
+                                  Ownership.source != "transfer")
+    totals.daily["lost"] = _by_day(session, Ownership.removed_at, func.count(), tz, *_in(Ownership.removed_at, period),
+                                   Ownership.removed_by == "customer")
     totals.new_contacts, totals.lost_contacts = sum(totals.daily["new"].values()), sum(totals.daily["lost"].values())
 
 
 def _groups(session: Session, period: Period, tz: ZoneInfo, totals: Totals) -> None:
-    joined = and_(GroupMembership.joined_at >= period.start, GroupMembership.joined_at < period.end)
-    left = and_(GroupMembership.left_at >= period.start, GroupMembership.left_at < period.end)
-    rows = session.execute(select(GroupMembership.joined_at, GroupMembership.left_at).where(or_(joined, left))).all()
-    totals.daily["joins"] = _day_counts((r.joined_at for r in rows), period, tz)
-    totals.daily["leaves"] = _day_counts((r.left_at for r in rows), period, tz)
+    totals.daily["joins"] = _by_day(session, GroupMembership.joined_at, func.count(), tz,
+                                    *_in(GroupMembership.joined_at, period))
+    totals.daily["leaves"] = _by_day(session, GroupMembership.left_at, func.count(), tz,
+                                     *_in(GroupMembership.left_at, period))
     totals.group_joins, totals.group_leaves = sum(totals.daily["joins"].values()), sum(totals.daily["leaves"].values())
 
 
-def _hour(session: Session, column: object) -> object:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date_trunc("hour", column)
-    return func.strftime("%Y-%m-%d %H:00:00", column)
-
-
-def _paid_in(period: Period) -> list[object]:
-    return [Order.paid_at.is_not(None), Order.placed_at >= period.start, Order.placed_at < period.end]
+def _paid_in(period: Period) -> list[Any]:
+    return [Order.paid_at.is_not(None), *_in(Order.placed_at, period)]
 
 
 def _orders(session: Session, period: Period, tz: ZoneInfo, totals: Totals) -> None:
@@ -128,13 +131,8 @@ def _orders(session: Session, period: Period, tz: ZoneInfo, totals: Totals) -> N
     totals.gmv_fen = sum(fen for _, fen in counts)
     totals.paying_customers = len(counts)
     totals.repurchasers = sum(1 for n, _ in counts if n >= 2)
-    hour = _hour(session, Order.placed_at)
-    hourly = select(hour, func.sum(Order.amount_fen - Order.refunded_fen)).where(*_paid_in(period)).group_by(hour)
-    gmv: Counter[date] = Counter()
-    for bucket, fen in session.execute(hourly):
-        at = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
-        gmv[local_day(ensure_utc(at), tz)] += int(fen or 0)
-    totals.daily["gmv"] = gmv
+    totals.daily["gmv"] = _by_day(session, Order.placed_at, func.sum(Order.amount_fen - Order.refunded_fen), tz,
+                                  *_paid_in(period))
 
 
 def _active(session: Session, period: Period, totals: Totals) -> None:
