@@ -65,6 +65,8 @@ def test_merge_then_unmerge_from_the_360_page(console, brand, db_engine: Engine)
     assert (merged.status_code, merged.headers["location"]) == (303, f"/customers/{brand.zhang}")
     page = client.page(f"/customers/{brand.zhang}").text
     assert "13912345678" in page and f'action="/customers/{brand.zhang}/unmerge"' in page
+    old = client.get(f"/customers/{brand.li}")  # the merged id shows its survivor, with a notice
+    assert old.status_code == 200 and f"客户 #{brand.li} 已合并到 #{brand.zhang}" in old.text
     merge_id = re.search(r'name="merge_id" value="(\d+)"', page).group(1)
     empty = client.submit(f"/customers/{brand.zhang}/unmerge", {"merge_id": merge_id, "reason": ""})
     assert empty.status_code == 422 and f'data-field="unmerge_{merge_id}"' in empty.text
