@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from factories import make_user
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from siyu.db.engine import unit_of_work
 from siyu.domains.access import service as access
@@ -72,3 +72,15 @@ def test_password_change_rules(db_engine: Engine) -> None:
         access.change_password(s, user_id, PASSWORD, "another secret")
     with unit_of_work(db_engine) as s:
         assert access.authenticate(s, "anna", "another secret").code == "ok"
+
+
+def test_a_new_login_purges_the_users_dead_sessions(db_engine: Engine) -> None:
+    with unit_of_work(db_engine) as s:
+        make_user(s, "anna", "operator", password=PASSWORD)
+    ended, live = _login(db_engine), _login(db_engine)
+    with unit_of_work(db_engine) as s:
+        access.end_session(s, ended)
+    newest = _login(db_engine)
+    with unit_of_work(db_engine, write=False) as s:
+        assert s.scalar(select(func.count()).select_from(ConsoleSession)) == 2
+        assert access.session_user(s, live) is not None and access.session_user(s, newest) is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.domains.access.models import ApiKey, AuditEntry, ConsoleSession, User
@@ -86,3 +86,10 @@ def revoke_sessions_of(session: Session, user_id: int, now: datetime, *, except_
     if except_hash is not None:
         query = query.where(ConsoleSession.token_hash != except_hash)
     return int(session.execute(query.values(revoked_at=now)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_sessions(session: Session, user_id: int, now: datetime) -> None:
+    """Delete a user's expired and revoked console sessions (logins and logouts stay in the audit log)."""
+    session.execute(delete(ConsoleSession).where(
+        ConsoleSession.user_id == user_id,
+        or_(ConsoleSession.expires_at <= now, ConsoleSession.revoked_at.is_not(None))))

@@ -141,6 +141,7 @@ def start_session(session: Session, user: User, *, request_id: str | None = None
     """Open a console session for a user who just authenticated; return its cookie token (shown once)."""
     token = new_token("ses", 32)
     now = utcnow()
+    repo.purge_sessions(session, user.id, now)  # the table holds live sessions only, not every login ever
     repo.add(session, ConsoleSession(token_hash=_key_hash(token), user_id=user.id, created_at=now,
                                      expires_at=now + SESSION_TTL))
     audit(session, f"user:{user.username}", "user.login", "user", user.id, None, request_id)
