@@ -95,3 +95,32 @@ def test_analysts_see_the_graph_but_cannot_merge(console, brand) -> None:
     assert 'data-chart="identity-graph"' in page and "/merge" not in page
     assert client.submit(f"/customers/{brand.zhang}/merge", {"other_customer_id": str(brand.li),
                                                               "reason": "x"}).status_code == 403
+
+
+def test_split_identities_into_a_new_customer(console, brand, db_engine: Engine) -> None:
+    client = console("ops")
+    page = client.page(f"/customers/{brand.zhang}").text
+    ids = re.findall(r'name="identity_id" value="(\d+)"', page)
+    assert len(ids) == 2  # phone and external_userid
+    none = client.submit(f"/customers/{brand.zhang}/split", {"reason": "不同的人"})
+    every = client.post(f"/customers/{brand.zhang}/split", data={"csrf_token": client.csrf, "identity_id": ids,
+                                                                   "reason": "不同的人"})
+    assert (none.status_code, every.status_code) == (422, 422)
+    assert 'data-field="split">请至少选择一个身份' in none.text
+    assert 'data-field="split">请选择部分而不是全部身份' in every.text
+    res = client.submit(f"/customers/{brand.zhang}/split", {"identity_id": ids[1], "reason": "不同的人"},
+                        follow_redirects=False)
+    assert res.status_code == 303
+    new_id = int(res.headers["location"].rsplit("/", 1)[1])
+    assert new_id not in (brand.zhang, brand.li, brand.xss)
+    assert len(re.findall(r'name="identity_id"', client.get(f"/customers/{brand.zhang}").text)) == 0  # one left
+    with unit_of_work(db_engine, write=False) as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "customer.split")).one()
+    assert entry.detail["new_customer_id"] == new_id and entry.actor == "user:ops"
+
+
+def test_staff_and_analysts_cannot_split(console, brand) -> None:
+    assert 'data-testid="split-form"' not in console("ana").get(f"/customers/{brand.zhang}").text
+    staff = console("alice_u")
+    staff.page(f"/customers/{brand.zhang}")
+    assert staff.submit(f"/customers/{brand.zhang}/split", {"identity_id": "1", "reason": "x"}).status_code == 403

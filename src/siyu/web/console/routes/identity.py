@@ -1,4 +1,4 @@
-"""Identity actions for admins and operators: the review queue, merge and unmerge from the 360 page.
+"""Identity actions for admins and operators: the review queue; merge, unmerge and split from the 360 page.
 
 The review queue lists refused junk values and merges that OneID would not make on its own
 (conflicting unique identities, an operator's split). Resolving closes an entry with a note;
@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from siyu.domains.access.deps import identity_context
 from siyu.domains.identity import service as identity
@@ -98,3 +99,25 @@ def merge(cid: int, request: Request, other_customer_id: str = Form(""), reason:
             errors["other_customer_id"] = error_text(t, exc)
     return detail_page(request, session, user, cid, status=422, merge_errors=errors,
                        merge_values={"other_customer_id": other_customer_id, "reason": reason})
+
+
+@router.post("/customers/{cid}/split")
+async def split(cid: int, request: Request, user: ConsoleUser = Depends(require("identity.edit")),
+                session: Session = Depends(get_session, scope="function")) -> Response:
+    """Move the chosen identities (and the facts anchored on them) out into a new customer."""
+    form = await request.form()
+    chosen = [int(v) for v in form.getlist("identity_id") if isinstance(v, str) and v.isdigit()]
+    reason = str(form.get("reason") or "")
+    return await run_in_threadpool(_split, request, session, user, cid, chosen, reason)
+
+
+def _split(request: Request, session: Session, user: ConsoleUser, cid: int, chosen: list[int], reason: str) -> Response:
+    t = translator(request)
+    problem = _reason(request, reason) if chosen else t("identity.choose_identities")
+    if problem is None:
+        try:
+            done = identity.split_identities(session, cid, chosen, actor=user.principal.actor, reason=reason.strip())
+            return redirect(request, f"/customers/{done['new_customer_id']}")
+        except (ValidationFailed, NotFound) as exc:
+            problem = error_text(t, exc)
+    return detail_page(request, session, user, cid, status=422, merge_errors={"split": problem})
