@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from factories import make_customer
+from factories import make_customer, make_tag
 from sqlalchemy import Engine
 
 from siyu.db.engine import unit_of_work
@@ -127,3 +127,15 @@ def test_console_pages_send_security_headers(console) -> None:
 def test_console_routes_stay_out_of_the_api_schema(app) -> None:
     paths = app.openapi()["paths"]
     assert all(p.startswith("/api/v1") or p == "/healthz" for p in paths)
+
+
+def test_rows_show_owners_and_tags_including_merged_records(console, brand, db_engine: Engine,
+                                                            vault: PiiVault) -> None:
+    with unit_of_work(db_engine) as s:
+        make_tag(s, make_customer(s, vault, merged_into_id=brand.zhang), "老客")
+    html = console("ops").get("/customers").text
+    zhang = re.search(rf'<tr data-customer-id="{brand.zhang}">.*?</tr>', html, re.DOTALL).group(0)
+    li = re.search(rf'<tr data-customer-id="{brand.li}">.*?</tr>', html, re.DOTALL).group(0)
+    assert 'data-label="归属员工">Alice<' in zhang and 'data-label="归属员工">Bob<' in li
+    assert re.findall(r'<span class="chip small">([^<]*)</span>', zhang) == ["VIP", "老客"]
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html

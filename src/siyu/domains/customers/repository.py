@@ -202,6 +202,18 @@ def tombstone_ids(session: Session, customer_id: int) -> list[int]:
     return list(session.scalars(select(Customer.id).where(Customer.merged_into_id == customer_id)))
 
 
+def identity_pairs(session: Session, customer_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """Return (identity id, customer id) of every identity the given live customers hold."""
+    query = select(Identity.id, Identity.customer_id).where(Identity.customer_id.in_(list(customer_ids)))
+    return [(a, b) for a, b in session.execute(query)]
+
+
+def tombstone_pairs(session: Session, customer_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """Return (tombstone id, survivor id) of the customers merged into the given ones."""
+    query = select(Customer.id, Customer.merged_into_id).where(Customer.merged_into_id.in_(list(customer_ids)))
+    return [(a, b) for a, b in session.execute(query)]
+
+
 def insert_consents(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append consent facts."""
     if rows:

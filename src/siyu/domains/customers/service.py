@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -408,6 +409,29 @@ def customer_orders(session: Session, principal: Principal, customer_id: int, *,
     return [OrderOut(order_id=o.order_id, status=o.status, amount=str(from_fen(o.amount_fen)),
                      refunded=str(from_fen(o.refunded_fen)), placed_at=o.placed_at, channel=o.channel, store=o.store)
             for o in recent_orders(session, ids, limit=clamp_limit(limit))]
+
+
+@dataclass(frozen=True, slots=True)
+class RowExtras:
+    """What the console's customer list shows beside a row: who follows the customer, which tags it holds."""
+
+    owners: list[str]
+    tags: list[str]
+
+
+def list_extras(session: Session, customer_ids: Sequence[int]) -> dict[int, RowExtras]:
+    """Return owners' names and tags of a page of live customers, in a fixed number of queries."""
+    if not customer_ids:
+        return {}
+    holder = {cid: cid for cid in customer_ids} | dict(repo.tombstone_pairs(session, customer_ids))
+    owner_of = dict(repo.identity_pairs(session, customer_ids))
+    owners: dict[int, set[str]] = {cid: set() for cid in customer_ids}
+    for rel in owners_of(session, list(owner_of)):
+        owners[owner_of[rel.identity_id]].add(rel.staff_name)
+    tags: dict[int, set[str]] = {cid: set() for cid in customer_ids}
+    for cid, names in tags_of(session, list(holder)).items():
+        tags[holder[cid]].update(names)
+    return {cid: RowExtras(sorted(owners[cid]), sorted(tags[cid])) for cid in customer_ids}
 
 
 # --- timeline ------------------------------------------------------------------------------------

@@ -112,10 +112,11 @@ def customer_list(request: Request, cursor: int | None = Query(None, ge=1),
     q = typed_query(request.query_params)
     flt = build_filter(request, q)
     result = customers.list_customers(session, user.principal, flt, cursor=cursor, limit=PAGE_SIZE) if flt else None
+    extras = customers.list_extras(session, [c.id for c in result.items]) if result else {}
     if is_htmx(request) and request.query_params.get("rows") == "1":
-        return page(request, "customers/_rows.html", q=q, result=result)
+        return page(request, "customers/_rows.html", q=q, result=result, extras=extras)
     return page(request, "customers/list.html", status=422 if q.errors else 200, q=q, result=result,
-                **_choices(session))
+                extras=extras, **_choices(session))
 
 
 @router.post("/customers/export")
@@ -129,7 +130,7 @@ async def export_customers(request: Request, user: ConsoleUser = Depends(require
 def _export(request: Request, session: Session, user: ConsoleUser, q: ListQuery) -> Response:
     flt = build_filter(request, q)
     if flt is None:
-        return page(request, "customers/list.html", status=422, q=q, result=None, **_choices(session))
+        return page(request, "customers/list.html", status=422, q=q, result=None, extras={}, **_choices(session))
     tz = request.app.state.settings.tz
     text = export.export_csv(session, identity_context(request).vault, user.principal, flt, tz=tz,
                              filters_used=[k for k, v in q.values.items() if v], request_id=request_id(request))
