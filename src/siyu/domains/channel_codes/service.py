@@ -23,7 +23,8 @@ from siyu.domains.access import audit
 from siyu.domains.channel_codes import repository as repo
 from siyu.domains.channel_codes import validation as check
 from siyu.domains.channel_codes.assignment import pick
-from siyu.domains.channel_codes.contacts import EVENT_TYPES, apply_contact_events
+from siyu.domains.channel_codes.contacts import (  # REMOVED_BY, render_welcome: for the demo bulk loader
+    EVENT_TYPES, REMOVED_BY, apply_contact_events, render_welcome)
 from siyu.domains.channel_codes.models import ChannelCode, ChannelCodeStaff
 from siyu.domains.channel_codes.plans import load_plans
 from siyu.domains.channel_codes.validation import PoolEntry

@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 
 from siyu.domains.access import audit
 from siyu.domains.channel_codes import service as channel_codes
-from siyu.domains.channel_codes.contacts import REMOVED_BY, render_welcome
 from siyu.domains.identity import service as identity
 from siyu.domains.ingest import bulk_repository as repo
 from siyu.domains.ingest.bulk_history import Clock, json_text
@@ -363,7 +362,7 @@ class GraphLoader:
                 continue  # no such relation, or the deletion belongs to an earlier one
             del held[staff_id]
             row = self.own[index]
-            row[5], row[6] = event[1], REMOVED_BY[event[3]]
+            row[5], row[6] = event[1], channel_codes.REMOVED_BY[event[3]]
             if row[2] is not None:
                 totals.setdefault((row[2], self._day(event[1])), [0, 0])[1] += 1
 
@@ -436,7 +435,7 @@ class GraphLoader:
             values = {"customer_name": _text(props, "name") or _text(props, "nickname") or "",
                       "staff_name": member.name, "staff_userid": member.userid, "code_name": code.name,
                       "channel": code.channel or "", "platform": code.platform}
-            payload = {"text": render_welcome(code.welcome, values), "staff_userid": member.userid,
+            payload = {"text": channel_codes.render_welcome(code.welcome, values), "staff_userid": member.userid,
                        "external_userid_identity_id": anchor, "welcome_code": _text(props, "welcome_code"),
                        "channel_code_id": code.id, "event_id": event[0]}
             self.outbox.append((f"welcome:{event[0]}", customer, staff_id, payload, event[1], now))
