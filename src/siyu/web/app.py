@@ -169,10 +169,11 @@ def _request_ids(app: FastAPI) -> None:
         started = time.perf_counter()
         try:
             response = await call_next(request)
+            ms = round((time.perf_counter() - started) * 1000, 1)
             log.info("request", method=request.method, path=request.url.path, status=response.status_code,
-                     ms=round((time.perf_counter() - started) * 1000, 1),
-                     actor=getattr(request.state, "actor", None))
+                     ms=ms, actor=getattr(request.state, "actor", None))
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
         response.headers["x-request-id"] = rid
+        response.headers["server-timing"] = f"app;dur={ms}"  # server time to the first byte, for browsers and benchmarks
         return response
