@@ -6,12 +6,29 @@ visibility predicate (an active follow relation of that staff member over any id
 customer) to the same statement, so no caller can forget it. A scoped caller asking for a customer
 it does not follow gets the same "not found" as for an id that does not exist.
 
-Single-customer reads check visibility with a correlated EXISTS (one index probe). Listings are
-keyset-paginated on ``id`` (newest first) and express the staff scope and every relational filter
-as an uncorrelated ``id IN (sub-query)``, computed once rather than probed per row: a correlated
-EXISTS there makes SQLite without statistics probe every customer (over a minute at 1M rows).
-Measured at 1M customers: every filter answers a page in milliseconds, except a narrow, old
-``added_from``/``added_to`` window on SQLite (~0.2 s, it walks ids newest first).
+Single-customer reads check visibility with a correlated EXISTS that starts from the customer's
+identities (a few index probes). SQLite has no statistics here, and given ``staff_id = ? AND
+removed_at IS NULL`` it prefers the (staff_id, removed_at) index and walks every contact of the staff
+member (0.3 s for one with 229k contacts at 1M customers); the probe's predicates on the follow side
+are therefore written ``column + 0 = ?``, which no index can serve, so the join runs
+customer → identities → ownerships.
+
+Listings are keyset-paginated on ``id`` (newest first) and answered in up to two steps when a
+relational filter (staff scope, owner, group, channel code, tag) is set:
+
+1. a *probe* of the newest ``PROBE_WINDOW`` ids below the cursor, each filter a correlated EXISTS
+   (per customer, a few index probes; walking ids newest first stops as soon as the page is full).
+   A filter that holds for more than a few percent of the customers (a busy staff member's
+   contacts, a popular tag or code) fills the page here;
+2. otherwise, the older rest with every filter an uncorrelated ``id IN (sub-query)``, computed once:
+   its cost grows with the size of the set, which step 1 not filling the page says is small (or
+   old). A correlated EXISTS over the whole table would make a sparse filter probe every customer.
+
+Both steps return the newest matches in their id range, so their concatenation is exactly the
+page a single query would give. A selective look-up (identity, name) skips step 1. Measured at 1M
+customers (SQLite): a page of the busiest staff member's customers 1 ms (was 0.39 s with the set
+alone), an empty window of 20k ids ~15 ms; a narrow, old ``added_from``/``added_to`` window still
+walks ids newest first (~0.2 s).
 
 Tags are held by customer rows, and a merge leaves them on the tombstone (so an unmerge takes them
 back): the tag filter therefore counts the tags of a customer's tombstones as its own.
@@ -20,10 +37,11 @@ back): the tag filter therefore counts the tags of a customer's tombstones as it
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, any_, bindparam, exists, func, select, true, update
+from sqlalchemy import ColumnElement, Select, any_, bindparam, exists, func, literal, select, true, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from siyu.db.bulk import chunks
@@ -35,6 +53,7 @@ from siyu.domains.staff.models import Ownership, Staff
 from siyu.domains.tags.models import CustomerTag, Tag
 
 _Holder = aliased(Customer, name="tag_holder")
+PROBE_WINDOW = 20_000  # ids probed per page before the set-based step (see the docstring)
 
 
 def live_root_id(session: Session, customer_id: int) -> int | None:
@@ -109,11 +128,18 @@ def update_many(session: Session, rows: list[dict[str, Any]]) -> None:
             session.execute(stmt, [{f"_{k}": v for k, v in row.items()} for row in part])
 
 
+def _unindexed(column: Any) -> ColumnElement[Any]:
+    """Return ``column + 0``: the same value, but no index can serve a predicate on it (see the docstring)."""
+    return column + 0
+
+
 def visible(staff_scope: int | None) -> ColumnElement[bool]:
     """Return "the scoped staff member actively follows this customer" as a correlated EXISTS (true if unscoped)."""
     if staff_scope is None:
         return true()
-    return exists(_followed_by(staff_scope).where(Identity.customer_id == Customer.id))
+    return exists(select(1).select_from(Identity).join(Ownership, Ownership.identity_id == Identity.id)
+                  .where(Identity.customer_id == Customer.id, _unindexed(Ownership.staff_id) == staff_scope,
+                         Ownership.removed_at.is_(None)))
 
 
 def get_live(session: Session, customer_id: int, *, staff_scope: int | None) -> Customer | None:
@@ -166,6 +192,62 @@ def _relational(f: CustomerFilter, staff_scope: int | None, postgres: bool) -> l
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """The ids a filter's names stand for, looked up before the probe (None: the filter is not set)."""
+
+    owner: int | None
+    group: int | None
+    tag: int | None
+
+
+def _keys(session: Session, f: CustomerFilter) -> _Keys | None:
+    """Return the ids of the filter's owner, group and tag, or None when one of them names nothing (no match)."""
+    owner = group = tag = None
+    if f.owner is not None and (owner := session.scalar(select(Staff.id).where(Staff.userid == f.owner))) is None:
+        return None
+    if f.group is not None and (group := session.scalar(
+            select(CustomerGroup.id).where(CustomerGroup.chat_id == f.group))) is None:
+        return None
+    if f.tag is not None and (tag := session.scalar(select(Tag.id).where(Tag.name == f.tag))) is None:
+        return None
+    return _Keys(owner=owner, group=group, tag=tag)
+
+
+def _probes(f: CustomerFilter, keys: _Keys, staff_scope: int | None, postgres: bool) -> list[ColumnElement[bool]]:
+    """Return the relational filters as correlated EXISTS, each answered from the row's customer id.
+
+    On SQLite the columns naming the wanted staff member, group, code or tag are unindexed (see the
+    module docstring); PostgreSQL plans them from its statistics (walking customers newest first in a
+    merge semi-join) and is given them as they are.
+    """
+    off = (lambda column: column) if postgres else _unindexed
+    out: list[ColumnElement[bool]] = []
+    for staff_id in (staff_scope, keys.owner):
+        if staff_id is not None:
+            out.append(exists(select(1).select_from(Identity).join(Ownership, Ownership.identity_id == Identity.id)
+                              .where(Identity.customer_id == Customer.id, off(Ownership.staff_id) == staff_id,
+                                     Ownership.removed_at.is_(None))))
+    if keys.group is not None:
+        out.append(exists(select(1).select_from(Identity)
+                          .join(GroupMembership, GroupMembership.identity_id == Identity.id)
+                          .where(Identity.customer_id == Customer.id, off(GroupMembership.group_id) == keys.group,
+                                 GroupMembership.left_at.is_(None))))
+    if f.channel_code is not None:
+        out.append(exists(select(1).select_from(Identity).join(Ownership, Ownership.identity_id == Identity.id)
+                          .where(Identity.customer_id == Customer.id,
+                                 off(Ownership.channel_code_id) == f.channel_code)))
+    if keys.tag is not None:
+        held = (off(CustomerTag.tag_id) == keys.tag, CustomerTag.removed_at.is_(None))
+        # one EXISTS over both holders (the customer, its tombstones): an OR of two would let
+        # PostgreSQL hash each whole set instead of probing this customer
+        own = select(literal(1)).where(CustomerTag.customer_id == Customer.id, *held)
+        tombstones = (select(literal(1)).select_from(_Holder).join(CustomerTag, CustomerTag.customer_id == _Holder.id)
+                      .where(_Holder.merged_into_id == Customer.id, *held))
+        out.append(exists(union_all(own, tombstones)))
+    return out
+
+
 def _columns(f: CustomerFilter) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     if f.name_lookup is not None:
@@ -181,20 +263,53 @@ def _columns(f: CustomerFilter) -> list[ColumnElement[bool]]:
 
 def list_query(f: CustomerFilter, *, staff_scope: int | None, before_id: int | None, limit: int,
                postgres: bool) -> Select[Any]:
-    """Return the SELECT of one listing page: live, visible, filtered customers with id < before_id, newest first."""
-    query = select(Customer).where(Customer.merged_into_id.is_(None), *_relational(f, staff_scope, postgres),
-                                   *_columns(f))
+    """Return the SELECT of one listing page: live, visible, filtered customers with id < before_id, newest first.
+
+    With a relational filter, the sets it computes drive the query (primary-key look-ups of their ids,
+    already in id order): ``merged_into_id`` is tested unindexed, since walking the (merged_into_id)
+    index newest first probes every customer when the sets hold few (0.3 s at 1M on SQLite).
+    """
+    relational = _relational(f, staff_scope, postgres)
+    live = (_unindexed(Customer.merged_into_id) if relational else Customer.merged_into_id).is_(None)
+    query = select(Customer).where(live, *relational, *_columns(f))
     if before_id is not None:
         query = query.where(Customer.id < before_id)
     return query.order_by(Customer.id.desc()).limit(limit)
 
 
+def probe_query(f: CustomerFilter, keys: _Keys, *, staff_scope: int | None, below_id: int, from_id: int,
+                limit: int, postgres: bool) -> Select[Any]:
+    """Return the SELECT of step 1: live, visible, filtered customers with from_id <= id < below_id, newest first."""
+    return (select(Customer)
+            .where(Customer.merged_into_id.is_(None), Customer.id < below_id, Customer.id >= from_id,
+                   *_probes(f, keys, staff_scope, postgres), *_columns(f))
+            .order_by(Customer.id.desc()).limit(limit))
+
+
+def _probed_first(f: CustomerFilter, staff_scope: int | None) -> bool:
+    """Return whether a listing starts with the probe (step 1 in the docstring): a relational filter is set
+    and no selective look-up is."""
+    relational = any(v is not None for v in (staff_scope, f.owner, f.group, f.channel_code, f.tag))
+    return f.identity_lookup is None and f.name_lookup is None and relational
+
+
 def list_page(session: Session, f: CustomerFilter, *, staff_scope: int | None, before_id: int | None,
               limit: int) -> list[Customer]:
-    """Return one listing page (see :func:`list_query`)."""
+    """Return one listing page: the newest live, visible, filtered customers with id < before_id."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    query = list_query(f, staff_scope=staff_scope, before_id=before_id, limit=limit, postgres=postgres)
-    return list(session.scalars(query))
+    rows: list[Customer] = []
+    if _probed_first(f, staff_scope):
+        keys = _keys(session, f)
+        if keys is None:
+            return []
+        below = before_id if before_id is not None else (session.scalar(select(func.max(Customer.id))) or 0) + 1
+        before_id = max(below - PROBE_WINDOW, 0)
+        rows = list(session.scalars(probe_query(f, keys, staff_scope=staff_scope, below_id=below, from_id=before_id,
+                                                limit=limit, postgres=postgres)))
+        if len(rows) >= limit or before_id <= 0:
+            return rows
+    query = list_query(f, staff_scope=staff_scope, before_id=before_id, limit=limit - len(rows), postgres=postgres)
+    return rows + list(session.scalars(query))
 
 
 def tombstone_ids(session: Session, customer_id: int) -> list[int]:
