@@ -418,7 +418,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ownerships'))
     )
     with op.batch_alter_table('ownerships', schema=None) as batch_op:
-        batch_op.create_index('ix_ownerships_code_added', ['channel_code_id', 'added_at'], unique=False)
+        batch_op.create_index('ix_ownerships_code_added_removed', ['channel_code_id', 'added_at', 'removed_at'], unique=False)
         batch_op.create_index('ix_ownerships_identity_staff', ['identity_id', 'staff_id'], unique=False)
         batch_op.create_index('ix_ownerships_staff_removed', ['staff_id', 'removed_at'], unique=False)
         batch_op.create_index('uq_ownerships_active', ['identity_id', 'staff_id'], unique=True, sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
@@ -467,7 +467,7 @@ def downgrade() -> None:
         batch_op.drop_index('uq_ownerships_active', sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
         batch_op.drop_index('ix_ownerships_staff_removed')
         batch_op.drop_index('ix_ownerships_identity_staff')
-        batch_op.drop_index('ix_ownerships_code_added')
+        batch_op.drop_index('ix_ownerships_code_added_removed')
 
     op.drop_table('ownerships')
     with op.batch_alter_table('orders', schema=None) as batch_op:

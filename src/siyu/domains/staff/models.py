@@ -39,7 +39,10 @@ class Ownership(Base):
               sqlite_where=text("removed_at IS NULL"), postgresql_where=text("removed_at IS NULL")),
         Index("ix_ownerships_identity_staff", "identity_id", "staff_id"),
         Index("ix_ownerships_staff_removed", "staff_id", "removed_at"),
-        Index("ix_ownerships_code_added", "channel_code_id", "added_at"),
+        # (code, added_at) serves a code's contacts of a day (daily caps); removed_at makes it cover the
+        # channel-code list's "followers now" count, which otherwise reads every row of every code
+        # (0.55 s at 1M customers on SQLite, 0.06 s covered)
+        Index("ix_ownerships_code_added_removed", "channel_code_id", "added_at", "removed_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
