@@ -6,6 +6,8 @@ Imports nothing internal. Invalid values fail at start-up with the variable's na
 
 from __future__ import annotations
 
+import re
+
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -37,6 +39,8 @@ class Settings(BaseSettings):
     test_phone_numbers: str = Field(default="13800138000,13900139000,18888888888,13333333333")
     extra_identity_kinds: str = Field(default="", description="Comma-separated extra identity kinds to register.")
     log_level: str = Field(default="INFO")
+    public_url: str = Field(default="http://127.0.0.1:8000", description="Where customers reach this install: "
+                            "the base of channel codes' landing links printed as QR codes (https in production).")
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
         default="NORMAL", description="SQLite durability: NORMAL survives process crashes; FULL also power loss.")
 
@@ -48,6 +52,13 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"SIYU_TIMEZONE {v!r} is not an IANA time zone such as Asia/Shanghai") from exc
         return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _valid_public_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", v):
+            raise ValueError(f"SIYU_PUBLIC_URL {v!r} must be an http(s) URL such as https://scrm.example.com")
+        return v.rstrip("/")
 
     @field_validator("secret_key")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -11,6 +12,7 @@ from siyu.cli.common import session_scope, settings
 from siyu.domains.access import CLI
 from siyu.domains.channel_codes import service
 from siyu.domains.channel_codes.service import CodeView, PoolEntry
+from siyu.kit.qr import FORMATS, qr_image
 
 app = typer.Typer(no_args_is_help=True, help="Channel codes: which staff member a scan reaches.")
 
@@ -45,7 +47,8 @@ def _describe(view: CodeView) -> list[str]:
             f"  platform: {c.platform}{f' / {c.channel}' if c.channel else ''}", f"  strategy: {c.strategy}",
             f"  pool:     {pool}", f"  backup:   {', '.join(b.userid for b in view.backups) or '-'}",
             f"  hours:    {json.dumps(c.working_hours, ensure_ascii=False) if c.working_hours else 'always'}",
-            f"  tags:     {', '.join(c.tags) or '-'}", f"  welcome:  {c.welcome_template or '-'}"]
+            f"  tags:     {', '.join(c.tags) or '-'}", f"  welcome:  {c.welcome_template or '-'}",
+            f"  QR link:  {service.landing_link(settings(), c)} -> {c.landing_url or '(not linked yet)'}"]
 
 
 @app.command("create")
@@ -60,13 +63,15 @@ def create(
     tag: list[str] = typer.Option([], "--tag", help="tag applied to every customer (repeatable)"),
     welcome: str | None = typer.Option(None, help="welcome message template, e.g. '你好{customer_name}'"),
     hours: str | None = typer.Option(None, help='working hours JSON, e.g. \'{"mon": [["09:00", "18:00"]]}\''),
+    landing_url: str | None = typer.Option(None, "--landing-url",
+                                           help="where a scan of the printed QR goes (the WeCom 联系我 link)"),
 ) -> None:
     """Create a channel code."""
     entries = [_pool_entry(p) for p in pool]
     with session_scope() as session:
         view = service.create_code(session, name=name, platform=platform, strategy=strategy, pool=entries,
                                    state=state, channel=channel, working_hours=_hours(hours), backup=backup,
-                                   tags=tag, welcome_template=welcome, actor=CLI.actor)
+                                   tags=tag, welcome_template=welcome, landing_url=landing_url, actor=CLI.actor)
         typer.echo("\n".join(_describe(view)))
 
 
@@ -97,3 +102,20 @@ def show(
         typer.echo(f"  last {days} days: +{stats.added} / -{stats.lost}, following now: {stats.active}")
         for d in stats.days:
             typer.echo(f"    {d.day}  +{d.added}  -{d.lost}")
+
+
+@app.command("qr")
+def qr(
+    code: str = typer.Argument(..., help="code id or state"),
+    output: Path = typer.Option(..., "--output", "-o", help="file to write: .png or .svg"),
+) -> None:
+    """Write the code's printed QR (its landing link) as a PNG or SVG file."""
+    fmt = output.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        typer.echo(f"error: --output must end in .png or .svg, not {output.name!r}", err=True)
+        raise typer.Exit(2)
+    with session_scope() as session:
+        view = service.get_code(session, int(code)) if code.isdigit() else service.code_by_state(session, code)
+    link = service.landing_link(settings(), view.code)
+    output.write_bytes(qr_image(link, fmt))
+    typer.echo(f"wrote {output} ({link})")

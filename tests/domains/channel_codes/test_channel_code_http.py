@@ -80,3 +80,16 @@ def test_next_assignee_and_stats(client: TestClient) -> None:
     stats = client.get(f"/api/v1/channel-codes/{code_id}/stats", params={"days": 7}).json()
     assert len(stats["days"]) == 7 and (stats["added"], stats["lost"], stats["active"]) == (0, 0, 0)
     assert client.get(f"/api/v1/channel-codes/{code_id}/stats", params={"days": 0}).status_code == 422
+
+
+def test_landing_url_and_link_over_the_api(client: TestClient, settings: Settings) -> None:
+    r = client.post("/api/v1/channel-codes", json={**CODE, "state": "parcel-01",
+                                                   "landing_url": "https://work.weixin.qq.com/ca/abc"})
+    code = r.json()
+    assert (code["landing_url"], code["landing_link"]) == ("https://work.weixin.qq.com/ca/abc",
+                                                           f"{settings.public_url}/c/parcel-01")
+    bad = client.patch(f"/api/v1/channel-codes/{code['id']}", json={"landing_url": "ftp://x"})
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_landing_url")
+    cleared = client.patch(f"/api/v1/channel-codes/{code['id']}", json={"landing_url": None}).json()
+    assert cleared["landing_url"] is None
+    assert client.get("/c/parcel-01", follow_redirects=False).status_code == 200  # not linked: a notice page

@@ -26,6 +26,8 @@ class ChannelCode(Base):
     backup_staff_ids: Mapped[list[int]] = mapped_column(JsonDoc, default=list)
     tags: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
     welcome_template: Mapped[str | None] = mapped_column(Text)
+    # where the printed code's landing link sends a scan: the WeCom 联系我 / 多人活码 link, re-pointable any time
+    landing_url: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     rr_cursor: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -47,7 +49,7 @@ class ChannelCodeStaff(Base):
 
 
 class ChannelCodeDaily(Base):
-    """Per code, per day in the brand's zone: contacts added and lost."""
+    """Per code, per day in the brand's zone: landing-link scans, contacts added and lost."""
 
     __tablename__ = "channel_code_daily"
     __table_args__ = (UniqueConstraint("code_id", "day"),)
@@ -57,3 +59,4 @@ class ChannelCodeDaily(Base):
     day: Mapped[date] = mapped_column(Date)
     added: Mapped[int] = mapped_column(default=0)
     lost: Mapped[int] = mapped_column(default=0)
+    scans: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -146,3 +146,18 @@ def customers_maybe_unattributed(session: Session, customer_ids: Iterable[int]) 
             | (Customer.source_platform.is_(None) & Customer.source_channel_code_id.is_(None)))
         result.extend(session.scalars(query))
     return sorted(result)
+
+
+def bump_scans(session: Session, code_id: int, day: date) -> None:
+    """Count one landing-link scan of a code on ``day`` (one upsert)."""
+    stmt = _dialect_insert(session)(ChannelCodeDaily).values(code_id=code_id, day=day, added=0, lost=0, scans=1)
+    session.execute(stmt.on_conflict_do_update(index_elements=["code_id", "day"],
+                                               set_={"scans": ChannelCodeDaily.scans + 1}))
+
+
+def scans(session: Session, code_id: int, first: date, last: date) -> dict[date, int]:
+    """Return {day: scans} of a code over [first, last] (days without scans left out)."""
+    query = select(ChannelCodeDaily.day, ChannelCodeDaily.scans).where(
+        ChannelCodeDaily.code_id == code_id, ChannelCodeDaily.day >= first, ChannelCodeDaily.day <= last,
+        ChannelCodeDaily.scans > 0)
+    return {day: n for day, n in session.execute(query)}

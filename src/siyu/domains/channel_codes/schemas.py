@@ -34,6 +34,7 @@ class CodeCreate(_In):
     backup: list[str] = Field(default_factory=list, description="userids used off hours or when all are capped")
     tags: list[str] = Field(default_factory=list)
     welcome_template: str | None = Field(default=None, description="{customer_name} {staff_name} {code_name} …")
+    landing_url: str | None = Field(default=None, description="where a scan of the printed QR goes: the WeCom 联系我 link")
 
 
 class CodeUpdate(_In):
@@ -47,6 +48,7 @@ class CodeUpdate(_In):
     backup: list[str] | None = None
     tags: list[str] | None = None
     welcome_template: str | None = None
+    landing_url: str | None = None
     active: bool | None = None
 
 
@@ -74,6 +76,8 @@ class CodeOut(BaseModel):
     backup: list[StaffRefOut]
     tags: list[str]
     welcome_template: str | None
+    landing_url: str | None
+    landing_link: str = Field(description="what the code's printed QR encodes: SIYU_PUBLIC_URL/c/<state>")
     active: bool
     created_at: datetime
     updated_at: datetime

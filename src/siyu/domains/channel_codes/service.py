@@ -25,6 +25,7 @@ from siyu.domains.channel_codes import validation as check
 from siyu.domains.channel_codes.assignment import pick
 from siyu.domains.channel_codes.contacts import (  # REMOVED_BY, render_welcome: for the demo bulk loader
     EVENT_TYPES, REMOVED_BY, apply_contact_events, render_welcome)
+from siyu.domains.channel_codes.landing import Scan, landing_link, record_scan, scans_by_day
 from siyu.domains.channel_codes.models import ChannelCode, ChannelCodeStaff
 from siyu.domains.channel_codes.plans import load_plans
 from siyu.domains.channel_codes.validation import PoolEntry
@@ -34,13 +35,14 @@ from siyu.kit.ids import new_state
 from siyu.kit.pagination import Page, clamp_limit
 from siyu.kit.time import day_bounds_utc, ensure_utc, local_day, utcnow
 
-__all__ = ["EVENT_TYPES", "Assignment", "CodeStats", "CodeView", "DayStat", "PoolEntry", "PoolMember", "StaffRef",
-           "apply_contact_events", "code_by_state", "code_stats", "create_code", "deactivate_code", "get_code",
-           "known_states", "list_codes", "next_assignee", "period_totals", "update_code"]
+__all__ = ["EVENT_TYPES", "Assignment", "CodeStats", "CodeView", "DayStat", "PoolEntry", "PoolMember", "Scan",
+           "StaffRef", "apply_contact_events", "code_by_state", "code_stats", "create_code", "deactivate_code",
+           "get_code", "known_states", "landing_link", "list_codes", "next_assignee", "period_totals",
+           "record_scan", "scans_by_day", "update_code"]
 
 _rng = random.Random()
 EDITABLE = frozenset({"name", "state", "platform", "channel", "strategy", "pool", "working_hours", "backup",
-                      "tags", "welcome_template", "active"})
+                      "tags", "welcome_template", "landing_url", "active"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +153,7 @@ def _set_pool(session: Session, code: ChannelCode, pool: Sequence[PoolEntry]) ->
 def create_code(session: Session, *, name: str, platform: str, strategy: str, pool: Sequence[PoolEntry],
                 state: str | None = None, channel: str | None = None, working_hours: dict[str, Any] | None = None,
                 backup: Sequence[str] = (), tags: Sequence[str] = (), welcome_template: str | None = None,
-                actor: str = "system") -> CodeView:
+                landing_url: str | None = None, actor: str = "system") -> CodeView:
     """Create a channel code; ``state`` is generated when not given."""
     now = utcnow()
     check.check_pool(list(pool))
@@ -160,7 +162,8 @@ def create_code(session: Session, *, name: str, platform: str, strategy: str, po
                        working_hours=check.check_working_hours(working_hours),
                        backup_staff_ids=_backup_ids(session, backup),
                        tags=check.check_tags(list(tags)), welcome_template=check.check_template(welcome_template),
-                       active=True, rr_cursor=0, created_at=now, updated_at=now)
+                       landing_url=check.check_landing_url(landing_url), active=True, rr_cursor=0,
+                       created_at=now, updated_at=now)
     code.state = _unique_state(session, state)
     try:
         repo.add(session, code)
@@ -189,6 +192,7 @@ def update_code(session: Session, code_id: int, changes: Mapping[str, Any], *, a
         "backup": lambda v: setattr(code, "backup_staff_ids", _backup_ids(session, v or ())),
         "tags": lambda v: setattr(code, "tags", check.check_tags(v)),
         "welcome_template": lambda v: setattr(code, "welcome_template", check.check_template(v)),
+        "landing_url": lambda v: setattr(code, "landing_url", check.check_landing_url(v)),
         "active": lambda v: setattr(code, "active", bool(v)),
         "pool": lambda v: _set_pool(session, code, v),
     }

@@ -24,6 +24,8 @@ MAX_TEMPLATE = 4000
 MAX_POOL = 200
 
 _STATE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+MAX_URL = 500
 _START = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _END = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
@@ -159,3 +161,14 @@ def check_template(template: str | None) -> str | None:
         raise ValidationFailed(f"welcome_template must be at most {MAX_TEMPLATE} characters",
                                code="invalid_welcome_template")
     return template
+
+
+def check_landing_url(url: str | None) -> str | None:
+    """Return the trimmed http(s) URL a code's landing link sends scans to, None to unset, or raise."""
+    cleaned = url.strip() if isinstance(url, str) else None
+    if not cleaned:
+        return None
+    if len(cleaned) > MAX_URL or not _URL.match(cleaned):
+        raise ValidationFailed(f"landing_url must be an http(s) URL of at most {MAX_URL} characters, such as the "
+                               "WeCom 联系我 link of this code", code="invalid_landing_url")
+    return cleaned

@@ -24,6 +24,7 @@ from siyu.web.console.routes import (
     followup,
     groups,
     identity,
+    landing,
     sidebar,
     staff,
 )
@@ -31,7 +32,7 @@ from siyu.web.console.security import LoginLimiter
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 ROUTERS = (auth.router, dashboard.router, customers.router, customer.router, followup.router, identity.router, sidebar.router,
-           channel_codes.router, staff.router, groups.router, audit.router)
+           channel_codes.router, landing.router, staff.router, groups.router, audit.router)
 
 __all__ = ["error_page", "is_console", "mount", "siyu_error_page"]
 

@@ -9,6 +9,7 @@ from typing import Any
 ADDED = "#0a7d55"
 LOST = "#b42318"
 NET = "#3b82f6"
+SCANS = "#c4b5fd"  # scans of a code's landing link (bars behind the contact lines)
 
 
 def daily_chart(days: Sequence[date], series: Sequence[tuple[str, str, str, Sequence[int]]]) -> dict[str, Any]:

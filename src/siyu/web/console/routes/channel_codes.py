@@ -14,7 +14,7 @@ from siyu.domains.channel_codes.validation import PLATFORMS, STRATEGIES, WEEKDAY
 from siyu.domains.staff import service as staff
 from siyu.errors import SiyuError
 from siyu.web.console.auth import ConsoleUser, require
-from siyu.web.console.charts import ADDED, LOST, NET, daily_chart
+from siyu.web.console.charts import ADDED, LOST, NET, SCANS, daily_chart
 from siyu.web.console.render import error_text, page, redirect, translator
 from siyu.web.console.routes.code_form import CodeForm, from_view, place_error, read_form, settings_of
 from siyu.web.deps import get_session
@@ -40,9 +40,10 @@ def code_list(request: Request, status: str = Query("active"), platform: str = Q
                 platform=platform, platforms=PLATFORMS, days=STATS_DAYS)
 
 
-def _chart(request: Request, stats: codes.CodeStats) -> dict[str, Any]:
+def _chart(request: Request, stats: codes.CodeStats, scans: list[tuple[Any, int]]) -> dict[str, Any]:
     t = translator(request)
     return daily_chart([d.day for d in stats.days], [
+        (t("codes.scans"), "bar", SCANS, [n for _d, n in scans]),
         (t("codes.added"), "line", ADDED, [d.added for d in stats.days]),
         (t("codes.lost"), "line", LOST, [d.lost for d in stats.days]),
         (t("codes.net"), "line", NET, [d.net for d in stats.days])])
@@ -62,7 +63,10 @@ def code_page(code_id: int, request: Request, _user: ConsoleUser = Depends(requi
     """Show a code's settings and its last 30 days as a chart."""
     view = codes.get_code(session, code_id)
     stats = codes.code_stats(session, code_id, STATS_DAYS, tz=request.app.state.settings.tz)
-    return page(request, "channel_codes/detail.html", v=view, stats=stats, chart=_chart(request, stats), weekdays=WEEKDAYS)
+    scans = codes.scans_by_day(session, code_id, stats.days[0].day, stats.days[-1].day)
+    return page(request, "channel_codes/detail.html", v=view, stats=stats, chart=_chart(request, stats, scans),
+                weekdays=WEEKDAYS, scans=sum(n for _d, n in scans),
+                landing_link=codes.landing_link(request.app.state.settings, view.code))
 
 
 @router.get("/channel-codes/{code_id}/edit")

@@ -21,7 +21,8 @@ from siyu.domains.channel_codes.validation import WEEKDAYS
 from siyu.errors import SiyuError
 from siyu.web.console.i18n import Translator
 
-TEXT_FIELDS = ("name", "platform", "strategy", "state", "channel", "pool", "backup", "tags", "welcome_template")
+TEXT_FIELDS = ("name", "platform", "strategy", "state", "channel", "pool", "backup", "tags", "welcome_template",
+               "landing_url")
 _LIST_SPLIT = re.compile(r"[,，、\n]+")
 _INTERVAL = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–~至]\s*(\d{1,2}:\d{2})\s*$")
 FIELD_OF_CODE = {
@@ -29,6 +30,7 @@ FIELD_OF_CODE = {
     "invalid_channel": "channel", "invalid_state": "state", "duplicate_state": "state", "empty_pool": "pool",
     "invalid_pool": "pool", "duplicate_staff": "pool", "invalid_weight": "pool", "invalid_daily_cap": "pool",
     "invalid_working_hours": "working_hours", "invalid_tag": "tags", "invalid_welcome_template": "welcome_template",
+    "invalid_landing_url": "landing_url",
 }
 
 
@@ -60,7 +62,8 @@ def from_view(view: CodeView) -> CodeForm:
     pool = "\n".join(f"{m.staff.userid}:{m.weight}" + (f":{m.daily_cap}" if m.daily_cap else "") for m in view.pool)
     values = {"name": c.name, "platform": c.platform, "strategy": c.strategy, "state": c.state,
               "channel": c.channel or "", "pool": pool, "backup": ", ".join(b.userid for b in view.backups),
-              "tags": ", ".join(c.tags or []), "welcome_template": c.welcome_template or ""}
+              "tags": ", ".join(c.tags or []), "welcome_template": c.welcome_template or "",
+              "landing_url": c.landing_url or ""}
     hours = {day: ", ".join(f"{a}-{b}" for a, b in (c.working_hours or {}).get(day, [])) for day in WEEKDAYS}
     return CodeForm(values=values, hours=hours, active=c.active)
 
@@ -99,7 +102,7 @@ def settings_of(form: CodeForm, t: Translator) -> dict[str, Any]:
     settings: dict[str, Any] = {"name": v["name"], "platform": v["platform"], "strategy": v["strategy"],
                                 "state": v["state"].strip() or None, "channel": v["channel"],
                                 "backup": split_list(v["backup"]), "tags": split_list(v["tags"]),
-                                "welcome_template": v["welcome_template"]}
+                                "welcome_template": v["welcome_template"], "landing_url": v["landing_url"]}
     try:
         settings["pool"] = _pool(v["pool"], t)
     except ValueError as exc:
