@@ -184,21 +184,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_channel_code_staff')),
     sa.UniqueConstraint('code_id', 'staff_id', name=op.f('uq_channel_code_staff_code_id_staff_id'))
     )
-    op.create_table('consents',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('channel', sa.String(length=32), nullable=False),
-    sa.Column('purpose', sa.String(length=32), nullable=False),
-    sa.Column('granted', sa.Boolean(), nullable=False),
-    sa.Column('source', sa.String(length=64), nullable=False),
-    sa.Column('evidence', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
-    sa.Column('recorded_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_consents_customer_id_customers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_consents'))
-    )
-    with op.batch_alter_table('consents', schema=None) as batch_op:
-        batch_op.create_index('ix_consents_customer_channel', ['customer_id', 'channel', 'recorded_at'], unique=False)
-
     op.create_table('customer_groups',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('chat_id', sa.String(length=80), nullable=False),
@@ -307,6 +292,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
+    op.create_table('consents',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('identity_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('purpose', sa.String(length=32), nullable=False),
+    sa.Column('granted', sa.Boolean(), nullable=False),
+    sa.Column('source', sa.String(length=64), nullable=False),
+    sa.Column('evidence', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('recorded_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_consents_identity_id_identities')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consents'))
+    )
+    with op.batch_alter_table('consents', schema=None) as batch_op:
+        batch_op.create_index('ix_consents_identity_channel', ['identity_id', 'channel', 'recorded_at'], unique=False)
+
     op.create_table('console_sessions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -499,6 +499,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_console_sessions_user_id'))
 
     op.drop_table('console_sessions')
+    with op.batch_alter_table('consents', schema=None) as batch_op:
+        batch_op.drop_index('ix_consents_identity_channel')
+
+    op.drop_table('consents')
     op.drop_table('users')
     op.drop_table('staff_transfers')
     with op.batch_alter_table('merges', schema=None) as batch_op:
@@ -520,10 +524,6 @@ def downgrade() -> None:
 
     op.drop_table('customer_notes')
     op.drop_table('customer_groups')
-    with op.batch_alter_table('consents', schema=None) as batch_op:
-        batch_op.drop_index('ix_consents_customer_channel')
-
-    op.drop_table('consents')
     op.drop_table('channel_code_staff')
     op.drop_table('channel_code_daily')
     op.drop_table('tags')

@@ -35,13 +35,17 @@ class Customer(Base):
 
 
 class Consent(Base):
-    """An append-only consent fact: granted or withdrawn, per channel and purpose."""
+    """An append-only consent fact: granted or withdrawn, per channel and purpose.
+
+    Like every fact it anchors on the identity its event came through, so it follows that identity
+    through merges and splits: a consent belongs to the person, not to a customer row.
+    """
 
     __tablename__ = "consents"
-    __table_args__ = (Index("ix_consents_customer_channel", "customer_id", "channel", "recorded_at"),)
+    __table_args__ = (Index("ix_consents_identity_channel", "identity_id", "channel", "recorded_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    identity_id: Mapped[int] = mapped_column(BigId, ForeignKey("identities.id"))
     channel: Mapped[str] = mapped_column(String(32))
     purpose: Mapped[str] = mapped_column(String(32), default="marketing")
     granted: Mapped[bool] = mapped_column(Boolean)

@@ -335,9 +335,9 @@ def insert_consents(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(Consent.__table__.insert(), rows)
 
 
-def latest_consents(session: Session, customer_ids: list[int]) -> list[Consent]:
-    """Return the newest consent fact per (channel, purpose) across these customer rows."""
-    rows = session.scalars(select(Consent).where(Consent.customer_id.in_(customer_ids))
+def latest_consents(session: Session, identity_ids: list[int]) -> list[Consent]:
+    """Return the newest consent fact per (channel, purpose) given through any of these identities."""
+    rows = session.scalars(select(Consent).where(Consent.identity_id.in_(identity_ids))
                            .order_by(Consent.recorded_at, Consent.id))
     latest: dict[tuple[str, str], Consent] = {}
     for row in rows:

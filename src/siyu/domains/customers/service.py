@@ -293,7 +293,7 @@ def _detail_view(session: Session, ctx: IdentityContext, c: Customer, idents: li
 
 
 def _consents(session: Session, customer_id: int) -> list[ConsentOut]:
-    rows = repo.latest_consents(session, [customer_id, *repo.tombstone_ids(session, customer_id)])
+    rows = repo.latest_consents(session, [i.id for i in identities_of(session, customer_id)])
     return [ConsentOut(channel=k.channel, purpose=k.purpose, granted=k.granted, recorded_at=k.recorded_at,
                        source=k.source) for k in rows]
 
@@ -306,7 +306,7 @@ def consent_rows(events: Sequence[AcceptedEvent]) -> list[dict[str, Any]]:
     rows = []
     for e in events:
         channel = str(e.properties.get("channel", "")).strip().lower()
-        rows.append({"customer_id": e.customer_id, "channel": channel if channel in CONSENT_CHANNELS else "other",
+        rows.append({"identity_id": e.identity_id, "channel": channel if channel in CONSENT_CHANNELS else "other",
                      "purpose": str(e.properties.get("purpose") or "marketing")[:32],
                      "granted": e.type == "consent_granted", "source": f"event:{e.event_id}"[:64],
                      "evidence": {"channel": channel, "event_channel": e.channel, **{
