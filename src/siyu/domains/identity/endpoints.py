@@ -68,9 +68,10 @@ def issues(session: Session = Depends(get_session, scope="function"), principal:
            limit: int = Query(50, ge=1, le=200), before: int | None = Query(None)) -> dict[str, Any]:
     """List the review queue: refused junk values and blocked merges."""
     _operator(principal)
-    items = service.list_issues(session, status=None if status == "all" else status, category=category, limit=limit,
-                                before=before)
-    return {"items": items, "next_cursor": items[-1]["id"] if len(items) == limit else None}
+    items = service.list_issues(session, status=None if status == "all" else status, category=category,
+                                limit=limit + 1, before=before)  # one more tells whether another page exists
+    page = items[:limit]
+    return {"items": page, "next_cursor": page[-1]["id"] if len(items) > limit else None}
 
 
 @router.post("/identity-issues/{issue_id}/resolve")
