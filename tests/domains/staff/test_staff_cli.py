@@ -43,7 +43,7 @@ def test_staff_commands(cli_db: str) -> None:
     code, out = run("staff", "transfer", "a", "b")
     assert code == 2 and "--identity" in out
     code, out = run("staff", "transfer", "a", "b", "--all")
-    assert code == 0 and "0 relation(s) a → b (in_service)" in out
+    assert code == 1 and "nothing_to_transfer" in out  # a follows no one: nothing to hand over
     code, out = run("staff", "depart", "a", "--inherit-to", "b")
     assert code == 0 and "a departed" in out and "inherited by b" in out
     code, out = run("staff", "list", "--status", "departed")

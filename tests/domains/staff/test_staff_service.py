@@ -143,6 +143,7 @@ def test_transfer_errors(db_engine: Engine, vault: PiiVault) -> None:
         service.depart_staff(s, z, actor="cli")
         assert _err(service.transfer_customers, s, x, x, ids, actor="cli").code == "same_staff"
         assert _err(service.transfer_customers, s, x, y, ids, actor="cli").code == "nothing_to_transfer"
+        assert _err(service.transfer_customers, s, x, y, None, actor="cli").code == "nothing_to_transfer"
         assert _err(service.transfer_customers, s, x, z, ids, actor="cli").code == "staff_departed"
         assert _err(service.transfer_customers, s, x, 999, ids, actor="cli").code == "staff_not_found"
 

@@ -241,8 +241,11 @@ def transfer_customers(session: Session, from_staff_id: int, to_staff_id: int,
     """
     source, target = _transfer_parties(session, from_staff_id, to_staff_id)
     moving = repo.active_of_staff(session, source.id, None if identity_ids is None else set(identity_ids))
-    if identity_ids is not None and not moving:
-        raise ValidationFailed(f"staff member {source.userid!r} follows none of the given identities",
+    if not moving and (identity_ids is not None or source.status != "departed"):
+        # an in-service transfer of nothing is a mistake to report; an inheritance of nothing still
+        # records that the departed member's customers (none) went to the heir
+        raise ValidationFailed(f"staff member {source.userid!r} follows none of "
+                               f"{'the given identities' if identity_ids is not None else 'any customer now'}",
                                code="nothing_to_transfer")
     when = ensure_utc(at) if at else utcnow()
     already = {o.identity_id for o in repo.active_of_staff(session, target.id, {o.identity_id for o in moving})}
