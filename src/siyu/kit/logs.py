@@ -29,3 +29,9 @@ def configure(level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,  # re-read on each call, so reconfiguring (tests, reloads) takes effect
     )
+
+
+def current_request_id() -> str | None:
+    """Return the id of the request being served in this context (None outside a request)."""
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    return value if isinstance(value, str) else None

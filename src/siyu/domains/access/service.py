@@ -26,6 +26,7 @@ from siyu.domains.access.models import ApiKey, AuditEntry, ConsoleSession, User
 from siyu.domains.access.principal import ROLES, SCOPES, Principal
 from siyu.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from siyu.kit.ids import new_token
+from siyu.kit.logs import current_request_id
 from siyu.kit.time import utcnow
 
 _hasher = PasswordHasher()
@@ -227,10 +228,15 @@ def revoke_api_key(session: Session, key_id: int, *, actor: str = "cli") -> ApiK
 
 def audit(session: Session, actor: str, action: str, target_type: str, target_id: object = None,
           detail: dict[str, Any] | None = None, request_id: str | None = None) -> None:
-    """Append an audit entry (in the caller's unit of work)."""
+    """Append an audit entry (in the caller's unit of work).
+
+    Without an explicit ``request_id`` the entry takes the id of the HTTP request being served (bound
+    by the app's request-id middleware), so every change made over the API or the console can be
+    traced to its request line in the logs; CLI and job entries have none.
+    """
     session.add(AuditEntry(actor=actor, action=action, target_type=target_type,
                            target_id=None if target_id is None else str(target_id),
-                           detail=detail or {}, request_id=request_id, at=utcnow()))
+                           detail=detail or {}, request_id=request_id or current_request_id(), at=utcnow()))
 
 
 def recent_audit(session: Session, *, limit: int = 100, action: str | None = None, actor: str | None = None,
