@@ -98,6 +98,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_customers_source_channel_code_id'), ['source_channel_code_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_source_platform'), ['source_platform'], unique=False)
 
+    op.create_table('health_customers',
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('live', sa.Boolean(), nullable=False),
+    sa.Column('followed', sa.Boolean(), nullable=False),
+    sa.Column('first_day', sa.Date(), nullable=True),
+    sa.Column('platform', sa.String(length=32), nullable=True),
+    sa.Column('active', sa.Text(), nullable=False),
+    sa.Column('paid', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_health_customers'))
+    )
+    op.create_table('health_daily',
+    sa.Column('metric', sa.String(length=16), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('dim', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('metric', 'day', 'dim', name=op.f('pk_health_daily'))
+    )
+    op.create_table('health_spans',
+    sa.Column('metric', sa.String(length=16), nullable=False),
+    sa.Column('end_day', sa.Date(), nullable=False),
+    sa.Column('start_day', sa.Date(), nullable=False),
+    sa.Column('n', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('metric', 'end_day', 'start_day', name=op.f('pk_health_spans'))
+    )
+    op.create_table('health_state',
+    sa.Column('name', sa.String(length=48), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_health_state'))
+    )
     op.create_table('identity_issues',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('category', sa.String(length=16), nullable=False),
@@ -352,6 +381,8 @@ def upgrade() -> None:
     with op.batch_alter_table('group_memberships', schema=None) as batch_op:
         batch_op.create_index('ix_group_memberships_group_left', ['group_id', 'left_at'], unique=False)
         batch_op.create_index('ix_group_memberships_identity', ['identity_id'], unique=False)
+        batch_op.create_index('ix_group_memberships_joined_at', ['joined_at'], unique=False)
+        batch_op.create_index('ix_group_memberships_left_at', ['left_at'], unique=False)
 
     op.create_table('identity_blocks',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -420,8 +451,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ownerships'))
     )
     with op.batch_alter_table('ownerships', schema=None) as batch_op:
+        batch_op.create_index('ix_ownerships_added_at', ['added_at'], unique=False)
         batch_op.create_index('ix_ownerships_code_added_removed', ['channel_code_id', 'added_at', 'removed_at'], unique=False)
         batch_op.create_index('ix_ownerships_identity_staff', ['identity_id', 'staff_id'], unique=False)
+        batch_op.create_index('ix_ownerships_removed_at', ['removed_at'], unique=False)
         batch_op.create_index('ix_ownerships_staff_removed', ['staff_id', 'removed_at'], unique=False)
         batch_op.create_index('uq_ownerships_active', ['identity_id', 'staff_id'], unique=True, sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
 
@@ -468,8 +501,10 @@ def downgrade() -> None:
     with op.batch_alter_table('ownerships', schema=None) as batch_op:
         batch_op.drop_index('uq_ownerships_active', sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
         batch_op.drop_index('ix_ownerships_staff_removed')
+        batch_op.drop_index('ix_ownerships_removed_at')
         batch_op.drop_index('ix_ownerships_identity_staff')
         batch_op.drop_index('ix_ownerships_code_added_removed')
+        batch_op.drop_index('ix_ownerships_added_at')
 
     op.drop_table('ownerships')
     with op.batch_alter_table('orders', schema=None) as batch_op:
@@ -486,6 +521,8 @@ def downgrade() -> None:
 
     op.drop_table('identity_blocks')
     with op.batch_alter_table('group_memberships', schema=None) as batch_op:
+        batch_op.drop_index('ix_group_memberships_left_at')
+        batch_op.drop_index('ix_group_memberships_joined_at')
         batch_op.drop_index('ix_group_memberships_identity')
         batch_op.drop_index('ix_group_memberships_group_left')
 
@@ -540,6 +577,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_identity_issues_status_created')
 
     op.drop_table('identity_issues')
+    op.drop_table('health_state')
+    op.drop_table('health_spans')
+    op.drop_table('health_daily')
+    op.drop_table('health_customers')
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customers_source_platform'))
         batch_op.drop_index(batch_op.f('ix_customers_source_channel_code_id'))

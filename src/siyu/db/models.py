@@ -1,5 +1,6 @@
 """Import every domain's tables so metadata is complete (Alembic and test schemas use this)."""
 
+from siyu.analytics import models as _analytics  # noqa: F401  (daily summaries)
 from siyu.db.base import Base
 from siyu.domains.access import models as _access  # noqa: F401
 from siyu.domains.channel_codes import models as _channel_codes  # noqa: F401

@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from siyu.analytics.models import SUMMARY_TABLES
 from siyu.config import Settings
 from siyu.db.engine import make_engine, unit_of_work
 from siyu.db.migrate import upgrade
@@ -290,7 +291,7 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
         history.join()
         scratch.dispose()
         with timer("copy"):
-            skip = {*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES}
+            skip = {*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES, *SUMMARY_TABLES}
             bulk_repo.copy_tables(engine, str(scratch_path), [t for t in bulk_repo.content_tables() if t not in skip])
         with timer("derived"), unit_of_work(engine) as session:
             loader.write_derived(session.connection())

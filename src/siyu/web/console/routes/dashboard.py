@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from siyu.analytics import health
+from siyu.analytics.refresh import refresh_if_stale
 from siyu.domains.channel_codes import service as codes
 from siyu.domains.groups import service as groups
 from siyu.domains.staff import service as staff
@@ -146,6 +147,7 @@ def dashboard(request: Request, _user: ConsoleUser = Depends(require("dashboard.
     span = period.last - period.first + timedelta(days=1)
     previous = _period(request, period.first - span, period.first - timedelta(days=1))
     tz = request.app.state.settings.tz
+    refresh_if_stale(session, tz)
     now, before = health.period_totals(session, period, tz), health.period_totals(session, previous, tz)
     size = health.private_customers(session)
     platforms = health.new_by_platform(session, period)

@@ -1,0 +1,82 @@
+"""Daily summaries of the private domain's health, kept by :mod:`siyu.analytics.refresh`.
+
+Small tables the dashboard reads instead of the facts (docs/architecture.md, "daily summaries"):
+
+- ``health_daily``: one value per (metric, brand day, dimension), e.g. new contacts of one channel
+  code on one day; additive over days.
+- ``health_spans``: counts of pairs of one customer's consecutive items (active days, paid orders)
+  by (first day, last day); they turn "distinct customers in a period" into sums over days
+  (see :mod:`siyu.analytics.spans`).
+- ``health_customers``: what each customer contributed at the last refresh (active days, paid
+  orders per day, first day, platform, followed or not), so a changed customer's old contribution
+  can be taken back exactly before the new one is added.
+- ``health_state``: watermarks of the facts already summarised, and running totals.
+
+The module also declares indexes on the time columns of follow relations and group stays, which
+the refresh uses to recompute one day.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Boolean, Date, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from siyu.db.base import Base, BigId
+from siyu.domains.groups.models import GroupMembership
+from siyu.domains.staff.models import Ownership
+
+
+class HealthDaily(Base):
+    """The value of one metric on one brand day for one dimension ('' for the whole brand)."""
+
+    __tablename__ = "health_daily"
+
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    dim: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class HealthSpan(Base):
+    """How many pairs of one customer's items (``metric``) lie on ``start_day`` and ``end_day``."""
+
+    __tablename__ = "health_spans"
+
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    end_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    start_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class HealthCustomer(Base):
+    """One customer's contribution to the summaries at the last refresh."""
+
+    __tablename__ = "health_customers"
+
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    live: Mapped[bool] = mapped_column(Boolean, default=True)
+    followed: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_day: Mapped[date | None] = mapped_column(Date)
+    platform: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[str] = mapped_column(Text, default="")  # active days as day ordinals, ascending
+    paid: Mapped[str] = mapped_column(Text, default="")  # paid orders: ordinal:count, ascending
+
+
+class HealthState(Base):
+    """A named number: a watermark (last fact id summarised) or a running total."""
+
+    __tablename__ = "health_state"
+
+    name: Mapped[str] = mapped_column(String(48), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+SUMMARY_TABLES = ("health_daily", "health_spans", "health_customers", "health_state")  # built from the facts
+
+# Day recomputation reads follow relations and group stays by time alone.
+Index("ix_ownerships_added_at", Ownership.added_at)
+Index("ix_ownerships_removed_at", Ownership.removed_at)
+Index("ix_group_memberships_joined_at", GroupMembership.joined_at)
+Index("ix_group_memberships_left_at", GroupMembership.left_at)

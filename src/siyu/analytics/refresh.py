@@ -1,0 +1,182 @@
+"""Keep the daily summaries of the dashboard exact: incremental refresh and full rebuild.
+
+``refresh`` takes the identity-graph lock (so no ingestion batch is half-seen and two refreshes never
+apply the same change twice), reads the watermarks of the append-only tables, and finds what changed
+since: new events, order facts, follow relations, group stays, customers, automatic merges, and the
+merges, unmerges and splits operators made (audit log), plus staff who departed since. Two kinds of
+summaries are then brought up to date:
+
+- day metrics (new and lost contacts by code and staff, group joins and leaves by group, paid orders
+  and GMV) are recomputed from the facts for every day that changed;
+- customer metrics (active days, paid orders per day, first day and platform, followed or not) are
+  recomputed per changed customer; the stored old contribution is taken back and the new one added
+  (:mod:`siyu.analytics.spans`), so merges and unmerges move figures exactly.
+
+``rebuild`` empties the summaries and runs the same code over every day and every customer; `siyu
+demo` ends with it and `siyu analytics refresh --full` runs it on an existing store. Every call is
+idempotent: a refresh with nothing new only reads the watermarks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from siyu.analytics import summaries as sql
+from siyu.analytics.spans import Contribution, Delta
+from siyu.db.engine import unit_of_work
+from siyu.domains.identity import service as identity
+from siyu.kit.time import day_bounds_utc, ensure_utc, local_day
+
+CUSTOMER_CHUNK = 2000
+DEPARTED = "departed:"  # state names of departed staff already taken into account
+FOLLOWED = "followed"  # state: live customers followed by at least one staff member now
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What one refresh recomputed."""
+
+    days: int
+    customers: int
+    full: bool
+
+
+def refresh(session: Session, tz: ZoneInfo, *, progress: Callable[[int], None] | None = None) -> RefreshResult:
+    """Bring the summaries up to date with every fact stored so far (incremental)."""
+    identity.lock(session)
+    marks = sql.state(session)
+    if not marks:
+        return rebuild(session, tz, progress=progress, locked=True)
+    top = sql.tops(session)
+    departed = [s for s in sql.departed_staff(session) if f"{DEPARTED}{s}" not in marks]
+    if all(top[k] == marks.get(k, 0) for k in top) and not departed:
+        return RefreshResult(0, 0, False)
+    days, customers = sql.changed(session, marks, top, tz, departed)
+    _recompute_days(session, tz, sorted(days))
+    followed = _recompute_customers(session, tz, sorted(customers), progress)
+    sql.set_state(session, {**top, FOLLOWED: marks.get(FOLLOWED, 0) + followed,
+                            **{f"{DEPARTED}{s}": 1 for s in departed}})
+    session.flush()
+    return RefreshResult(len(days), len(customers), False)
+
+
+def is_stale(session: Session) -> bool:
+    """Return whether facts were stored (or staff departed) since the last refresh."""
+    marks = sql.state(session)
+    if not marks:
+        return True
+    top = sql.tops(session)
+    return (any(top[k] != marks.get(k, 0) for k in top)
+            or any(f"{DEPARTED}{s}" not in marks for s in sql.departed_staff(session)))
+
+
+def refresh_if_stale(session: Session, tz: ZoneInfo) -> None:
+    """Refresh in a writer transaction of its own when needed, so ``session`` then reads fresh summaries.
+
+    ``session`` is a reader: its snapshot is ended before and after, so it sees the refresh's commit.
+    """
+    stale = is_stale(session)
+    session.rollback()
+    if stale:
+        with unit_of_work(session.get_bind()) as writer:  # type: ignore[arg-type]
+            refresh(writer, tz)
+
+
+def rebuild(session: Session, tz: ZoneInfo, *, progress: Callable[[int], None] | None = None,
+            locked: bool = False) -> RefreshResult:
+    """Recompute every summary from the facts (an existing store's first build, or a repair)."""
+    if not locked:
+        identity.lock(session)
+    top = sql.tops(session)
+    departed = sql.departed_staff(session)
+    sql.clear(session)
+    span = sql.fact_days(session, tz)
+    days = [span[0] + timedelta(days=i) for i in range((span[1] - span[0]).days + 1)] if span else []
+    _recompute_days(session, tz, days, every=True)
+    customers = sql.all_customer_ids(session)
+    followed = _recompute_customers(session, tz, customers, progress)
+    sql.set_state(session, {**top, FOLLOWED: followed, **{f"{DEPARTED}{s}": 1 for s in departed}})
+    session.flush()
+    return RefreshResult(len(days), len(customers), True)
+
+
+def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Group sorted days into runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _recompute_days(session: Session, tz: ZoneInfo, days: Sequence[date], *, every: bool = False) -> None:
+    for first, last in _runs(days):
+        totals: Counter[tuple[str, date, str]] = Counter()
+        start, end = (None, None) if every else (day_bounds_utc(first, tz)[0], day_bounds_utc(last, tz)[1])
+        for metric, bucket, dim, value in sql.day_rows(session, start, end):
+            totals[(metric, sql.hour_day(bucket, tz), dim)] += value
+        sql.replace_days(session, first, last, sql.DAY_METRICS,
+                         [{"metric": m, "day": d, "dim": dim, "value": v}
+                          for (m, d, dim), v in sorted(totals.items()) if v])
+
+
+def _contributions(rows: dict[str, list[Any]], tz: ZoneInfo) -> dict[int, Contribution]:
+    owner = dict(rows["identities"])
+    active: dict[int, set[int]] = defaultdict(set)
+    paid: dict[int, Counter[int]] = defaultdict(Counter)
+    followed = {owner[i] for i in rows["follows"] if i in owner}
+    for ident, bucket in rows["events"]:
+        active[owner[ident]].add(sql.hour_day(bucket, tz).toordinal())
+    for ident, bucket, n in rows["orders"]:
+        paid[owner[ident]][sql.hour_day(bucket, tz).toordinal()] += int(n)
+    out = {}
+    for cid, merged_into, first_seen, platform in rows["customers"]:
+        out[cid] = Contribution(
+            live=merged_into is None, followed=cid in followed,
+            first_day=local_day(ensure_utc(first_seen), tz).toordinal() if first_seen else None,
+            platform=platform, active=tuple(sorted(active.get(cid, ()))), paid=tuple(sorted(paid[cid].items())))
+    return out
+
+
+def _stored(row: Any) -> Contribution:
+    active, paid = Contribution.decode_days(row.active, row.paid)
+    return Contribution(row.live, row.followed, row.first_day.toordinal() if row.first_day else None, row.platform,
+                        active, paid)
+
+
+def _recompute_customers(session: Session, tz: ZoneInfo, customer_ids: Sequence[int],
+                         progress: Callable[[int], None] | None) -> int:
+    """Recompute these customers' contributions, apply the difference; return the change in followed."""
+    followed = 0
+    for start in range(0, len(customer_ids), CUSTOMER_CHUNK):
+        part = customer_ids[start:start + CUSTOMER_CHUNK]
+        delta = Delta()
+        for old in sql.stored_customers(session, part):
+            delta.add(_stored(old), -1)
+        new = _contributions(sql.customer_facts(session, part), tz)
+        for c in new.values():
+            delta.add(c, 1)
+        sql.add_daily(session, {(m, date.fromordinal(d), dim): v for (m, d, dim), v in delta.daily.items()})
+        sql.add_spans(session, {(m, date.fromordinal(e), date.fromordinal(s)): n
+                                for (m, e, s), n in delta.spans.items()})
+        sql.replace_customers(session, part, [_row(cid, c) for cid, c in new.items() if c.live])
+        followed += delta.followed
+        if progress:
+            progress(len(part))
+    return followed
+
+
+def _row(customer_id: int, c: Contribution) -> dict[str, Any]:
+    active, paid = c.encode()
+    return {"customer_id": customer_id, "live": c.live, "followed": c.followed,
+            "first_day": date.fromordinal(c.first_day) if c.first_day is not None else None,
+            "platform": c.platform, "active": active, "paid": paid}

@@ -1,0 +1,249 @@
+"""SQL of the daily summaries: what changed since the last refresh, the facts to recompute, the writes.
+
+Reads the domains' tables (analytics sits above them) and writes only the ``health_*`` tables of
+:mod:`siyu.analytics.models`. Time columns are bucketed by hour in SQL and the hours mapped to days of
+the brand's calendar in Python (:func:`hour_day`), so SQLite and PostgreSQL cut days the same way
+(exact for zones with whole-hour offsets, such as Asia/Shanghai).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_column, select
+from sqlalchemy.orm import Session
+
+from siyu.analytics.models import HealthCustomer, HealthDaily, HealthSpan, HealthState
+from siyu.db.bulk import chunks, dialect_insert
+from siyu.domains.access.models import AuditEntry
+from siyu.domains.customers import Customer
+from siyu.domains.events import Event
+from siyu.domains.groups.models import GroupMembership
+from siyu.domains.identity import Identity, Merge
+from siyu.domains.orders.models import Order, OrderFact
+from siyu.domains.staff.models import Ownership, Staff
+from siyu.kit.time import ensure_utc, local_day
+
+# the append-only tables whose new rows say what changed, by watermark name
+WATERMARKED = {"events": Event.id, "order_facts": OrderFact.id, "ownerships": Ownership.id,
+               "group_memberships": GroupMembership.id, "customers": Customer.id, "merges": Merge.id,
+               "audit_log": AuditEntry.id}
+DAY_EVENT_TYPES = ("contact_added", "contact_deleted_by_customer", "contact_deleted_by_staff", "group_joined",
+                   "group_left")
+IDENTITY_ACTIONS = ("customer.merge", "customer.unmerge", "customer.split")
+DAY_METRICS = ("new_code", "new_staff", "lost_staff", "joins", "leaves", "orders", "gmv")
+
+
+def hour(session: Session, column: Any) -> Any:
+    """Return ``column`` truncated to the hour (text on SQLite, a timestamp on PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc(literal_column("'hour'"), column)
+    return func.strftime("%Y-%m-%d %H:00:00", column)
+
+
+def hour_day(bucket: Any, tz: ZoneInfo) -> date:
+    """Return the brand day of an hour bucket from :func:`hour`."""
+    at = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
+    return local_day(ensure_utc(at), tz)
+
+
+# --- state ---------------------------------------------------------------------------------------
+
+def state(session: Session) -> dict[str, int]:
+    """Return every named number of ``health_state``."""
+    return {name: int(value) for name, value in session.execute(select(HealthState.name, HealthState.value))}
+
+
+def set_state(session: Session, values: dict[str, int]) -> None:
+    """Write named numbers (replacing those present)."""
+    if not values:
+        return
+    session.execute(delete(HealthState).where(HealthState.name.in_(list(values))))
+    session.execute(insert(HealthState), [{"name": k, "value": v} for k, v in sorted(values.items())])
+
+
+def tops(session: Session) -> dict[str, int]:
+    """Return the highest id of every watermarked table (0 when empty)."""
+    return {name: int(session.scalar(select(func.max(col))) or 0) for name, col in WATERMARKED.items()}
+
+
+def departed_staff(session: Session) -> list[int]:
+    """Return the ids of departed staff members."""
+    return list(session.scalars(select(Staff.id).where(Staff.status == "departed")))
+
+
+def clear(session: Session) -> None:
+    """Empty every summary table (before a full rebuild)."""
+    for table in (HealthDaily, HealthSpan, HealthCustomer, HealthState):
+        session.execute(delete(table))
+
+
+# --- what changed --------------------------------------------------------------------------------
+
+def _range(col: Any, lo: int, hi: int) -> list[ColumnElement[bool]]:
+    return [col > lo, col <= hi]
+
+
+def changed(session: Session, lo: dict[str, int], hi: dict[str, int], tz: ZoneInfo,
+            departed: Sequence[int]) -> tuple[set[date], set[int]]:
+    """Return the brand days and the customers touched by rows added since the ``lo`` watermarks."""
+    days: set[date] = set()
+    customers: set[int] = set()
+    ev, of, ow, gm = (_range(WATERMARKED[n], lo.get(n, 0), hi[n])
+                      for n in ("events", "order_facts", "ownerships", "group_memberships"))
+    for query in (
+        select(hour(session, Event.occurred_at)).where(*ev, Event.type.in_(DAY_EVENT_TYPES)),
+        select(hour(session, Order.placed_at)).join(OrderFact, OrderFact.order_pk == Order.id).where(*of),
+        select(hour(session, Ownership.added_at)).where(*ow),
+        select(hour(session, GroupMembership.joined_at)).where(*gm),
+    ):
+        days.update(hour_day(b, tz) for b in session.scalars(query.distinct()))
+    for query in (
+        select(Identity.customer_id).join(Event, Event.identity_id == Identity.id).where(*ev),
+        select(Identity.customer_id).join(Order, Order.identity_id == Identity.id)
+        .join(OrderFact, OrderFact.order_pk == Order.id).where(*of),
+        select(Identity.customer_id).join(Ownership, Ownership.identity_id == Identity.id).where(*ow),
+        select(Customer.id).where(*_range(Customer.id, lo.get("customers", 0), hi["customers"])),
+        select(Merge.survivor_id).where(*_range(Merge.id, lo.get("merges", 0), hi["merges"])),
+        select(Merge.merged_id).where(*_range(Merge.id, lo.get("merges", 0), hi["merges"])),
+    ):
+        customers.update(session.scalars(query.distinct()))
+    customers.update(_identity_actions(session, lo.get("audit_log", 0), hi["audit_log"]))
+    if departed:
+        customers.update(session.scalars(
+            select(Identity.customer_id).distinct().join(Ownership, Ownership.identity_id == Identity.id)
+            .where(Ownership.staff_id.in_(list(departed)))))
+    return days, customers
+
+
+def _identity_actions(session: Session, lo: int, hi: int) -> set[int]:
+    """Return customers named by merges, unmerges and splits an operator made since ``lo``."""
+    out: set[int] = set()
+    merge_ids: list[int] = []
+    rows = session.execute(select(AuditEntry.target_id, AuditEntry.detail)
+                           .where(*_range(AuditEntry.id, lo, hi), AuditEntry.action.in_(IDENTITY_ACTIONS)))
+    for target, detail in rows:
+        if target and str(target).isdigit():
+            out.add(int(target))
+        for key in ("merged_id", "new_customer_id"):
+            if isinstance(detail.get(key), int):
+                out.add(detail[key])
+        if isinstance(detail.get("merge_id"), int):
+            merge_ids.append(detail["merge_id"])
+    for part in chunks(merge_ids):
+        for survivor, merged in session.execute(select(Merge.survivor_id, Merge.merged_id).where(Merge.id.in_(part))):
+            out.update((survivor, merged))
+    return out
+
+
+def all_customer_ids(session: Session) -> list[int]:
+    """Return every customer id, merged ones included."""
+    return list(session.scalars(select(Customer.id).order_by(Customer.id)))
+
+
+def fact_days(session: Session, tz: ZoneInfo) -> tuple[date, date] | None:
+    """Return the first and last brand day any dashboard fact falls on (None on an empty store)."""
+    lows, highs = [], []
+    for col in (Ownership.added_at, Ownership.removed_at, GroupMembership.joined_at, GroupMembership.left_at,
+                Order.placed_at):
+        low, high = session.execute(select(func.min(col), func.max(col))).one()
+        if low is not None:
+            lows.append(local_day(ensure_utc(low), tz))
+            highs.append(local_day(ensure_utc(high), tz))
+    return (min(lows), max(highs)) if lows else None
+
+
+# --- facts of customers ----------------------------------------------------------------------------
+
+def customer_facts(session: Session, customer_ids: Sequence[int]) -> dict[str, list[Any]]:
+    """Return the rows a chunk of customers' contributions are built from (see refresh)."""
+    ids = list(customer_ids)
+    people = session.execute(select(Customer.id, Customer.merged_into_id, Customer.first_seen_at,
+                                    Customer.source_platform).where(Customer.id.in_(ids))).all()
+    idents = session.execute(select(Identity.id, Identity.customer_id).where(Identity.customer_id.in_(ids))).all()
+    events: list[Any] = []
+    orders: list[Any] = []
+    follows: list[Any] = []
+    for part in chunks([i for i, _ in idents]):
+        h = hour(session, Event.occurred_at)
+        events += session.execute(select(Event.identity_id, h).where(Event.identity_id.in_(part))
+                                  .group_by(Event.identity_id, h)).all()
+        h = hour(session, Order.placed_at)
+        orders += session.execute(select(Order.identity_id, h, func.count())
+                                  .where(Order.identity_id.in_(part), Order.paid_at.is_not(None))
+                                  .group_by(Order.identity_id, h)).all()
+        follows += session.scalars(select(Ownership.identity_id).distinct()
+                                   .where(Ownership.identity_id.in_(part), Ownership.removed_at.is_(None))).all()
+    return {"customers": people, "identities": idents, "events": events, "orders": orders, "follows": follows}
+
+
+def stored_customers(session: Session, customer_ids: Sequence[int]) -> list[HealthCustomer]:
+    """Return the stored contributions of these customers."""
+    return list(session.scalars(select(HealthCustomer).where(HealthCustomer.customer_id.in_(list(customer_ids)))))
+
+
+def replace_customers(session: Session, customer_ids: Sequence[int], rows: list[dict[str, Any]]) -> None:
+    """Replace the stored contributions of ``customer_ids`` with ``rows``."""
+    session.execute(delete(HealthCustomer).where(HealthCustomer.customer_id.in_(list(customer_ids))))
+    if rows:
+        session.execute(insert(HealthCustomer), rows)
+
+
+# --- day metrics ---------------------------------------------------------------------------------
+
+def day_rows(session: Session, start: datetime | None, end: datetime | None) -> list[tuple[str, Any, str, int]]:
+    """Return (metric, hour bucket, dimension, value) of the day metrics with times in [start, end).
+
+    Without bounds every row counts (a full rebuild: table scans beat the time indexes there).
+    """
+    out: list[tuple[str, Any, str, int]] = []
+
+    def grouped(metric: str, col: Any, dim: Any, value: Any, *where: Any) -> None:
+        h = hour(session, col)
+        bounds = [col >= start, col < end] if start is not None and end is not None else [col.is_not(None)]
+        keys = [h] if dim is None else [h, dim]
+        query = select(h, dim if dim is not None else literal(""), value).where(*bounds, *where).group_by(*keys)
+        out.extend((metric, b, "" if d is None else str(d), int(v or 0)) for b, d, v in session.execute(query))
+
+    one = func.count()
+    new = (Ownership.source != "transfer",)
+    grouped("new_code", Ownership.added_at, Ownership.channel_code_id, one, *new)
+    grouped("new_staff", Ownership.added_at, Ownership.staff_id, one, *new)
+    grouped("lost_staff", Ownership.removed_at, Ownership.staff_id, one, Ownership.removed_by == "customer")
+    grouped("joins", GroupMembership.joined_at, GroupMembership.group_id, one)
+    grouped("leaves", GroupMembership.left_at, GroupMembership.group_id, one)
+    paid = (Order.paid_at.is_not(None),)
+    grouped("orders", Order.placed_at, None, one, *paid)
+    grouped("gmv", Order.placed_at, None, func.sum(Order.amount_fen - Order.refunded_fen), *paid)
+    return out
+
+
+def replace_days(session: Session, first: date, last: date, metrics: Iterable[str],
+                 rows: list[dict[str, Any]]) -> None:
+    """Replace the values of ``metrics`` on days [first, last] with ``rows``."""
+    session.execute(delete(HealthDaily).where(HealthDaily.metric.in_(list(metrics)), HealthDaily.day >= first,
+                                              HealthDaily.day <= last))
+    for part in chunks(rows, 5000):
+        session.execute(insert(HealthDaily), list(part))
+
+
+def add_daily(session: Session, delta: dict[tuple[str, date, str], int]) -> None:
+    """Add values to daily rows (creating them), in key order."""
+    rows = [{"metric": m, "day": d, "dim": dim, "value": v} for (m, d, dim), v in sorted(delta.items()) if v]
+    if rows:  # one compiled statement, executed for many rows
+        stmt = dialect_insert(session, HealthDaily.__table__)
+        session.execute(stmt.on_conflict_do_update(index_elements=["metric", "day", "dim"],
+                                                   set_={"value": HealthDaily.value + stmt.excluded.value}), rows)
+
+
+def add_spans(session: Session, delta: dict[tuple[str, date, date], int]) -> None:
+    """Add counts to span rows (creating them), in key order."""
+    rows = [{"metric": m, "end_day": e, "start_day": s, "n": n} for (m, e, s), n in sorted(delta.items()) if n]
+    if rows:
+        stmt = dialect_insert(session, HealthSpan.__table__)
+        session.execute(stmt.on_conflict_do_update(index_elements=["metric", "end_day", "start_day"],
+                                                   set_={"n": HealthSpan.n + stmt.excluded.n}), rows)
+
