@@ -89,3 +89,20 @@ def test_order_item_validation(client, change, code):
         assert body["accepted"] == 1, body
     else:
         assert [r["code"] for r in body["rejected"]] == [code], body
+
+
+LINE = [{"sku": "GIFT-09", "quantity": 1, "unit_price": "299.00"}]
+
+
+@pytest.mark.parametrize("same_batch", [False, True], ids=["later-batch", "same-batch"])
+def test_lines_come_from_the_first_fact_that_carries_any(client, db_engine, same_batch):
+    created = order("created", "2026-11-01T09:00:00+08:00", items=[])
+    paid = order("paid", "2026-11-01T10:00:00+08:00", items=LINE)
+    refunded = order("refunded", "2026-11-02T10:00:00+08:00", refund_id="R1", refund_amount="10.00",
+                     items=[{"sku": "OTHER", "quantity": 5, "unit_price": "1.00"}])
+    batches = [[created, paid], [refunded]] if same_batch else [[created], [paid], [refunded]]
+    for batch in batches:
+        assert client.post("/api/v1/orders", json={"orders": batch}).json()["accepted"] == len(batch)
+    _o, facts, items = _order(db_engine)
+    assert [f[0] for f in facts] == ["created", "paid", "refunded"]
+    assert items == [("GIFT-09", 1, 29900, 29900)]  # the refund's items do not add lines to the order

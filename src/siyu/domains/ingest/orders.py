@@ -92,6 +92,7 @@ class _OrderState:
     is_new: bool
     first: OrderFactIn | None = None
     changed: bool = False
+    lines: list[dict[str, Any]] | None = None  # to insert: from the first fact that has any
 
 
 def _summary_status(state: _OrderState, fact: OrderFactIn) -> str:
@@ -134,6 +135,8 @@ class OrderBatchWriter:
                     "refund_exceeds_amount", "refunds would exceed the order amount", "refund_amount")))
                 continue
             seen.add(fact.key)
+            if fact.lines and state.lines is None:
+                state.lines = fact.lines
             state.refunded_fen += fact.refund_fen
             if fact.order.occurred_at >= state.updated_at or state.is_new and fact is state.first:
                 state.status, state.updated_at = _summary_status(state, fact), fact.order.occurred_at
@@ -159,8 +162,9 @@ class OrderBatchWriter:
         pks = repo.insert_orders(self.session, [self._header(oid, s, anchor[oid], now) for oid, s in new])
         for (_oid, state), pk in zip(new, pks, strict=True):
             state.pk = pk
+        self._drop_lines_of_orders_that_have_some(states)
         repo.insert_order_items(self.session, [
-            {**line, "order_pk": s.pk} for _oid, s in new for line in (s.first.lines if s.first else [])])
+            {**line, "order_pk": s.pk} for s in states.values() if s.changed and s.lines for line in s.lines])
         repo.insert_order_facts(self.session, [
             {"order_pk": states[f.order.order_id].pk, "status": f.order.status, "fact_key": f.key[2],
              "amount_fen": f.refund_fen if f.order.status == "refunded" else f.amount_fen,
@@ -172,6 +176,15 @@ class OrderBatchWriter:
         junk = [row for _i, f in admitted if f.norm.junk
                 for row in identity.junk_issue_rows(f.norm.junk, "order", f.order.order_id)]
         identity.record_junk(self.session, junk)
+
+    def _drop_lines_of_orders_that_have_some(self, states: dict[str, _OrderState]) -> None:
+        """An order's lines come from its first fact that carries any: drop those of orders already holding lines."""
+        known = [s for s in states.values() if not s.is_new and s.changed and s.lines]
+        if known:
+            have = repo.orders_with_lines(self.session, [s.pk for s in known])  # type: ignore[misc]
+            for state in known:
+                if state.pk in have:
+                    state.lines = None
 
     @staticmethod
     def _header(order_id: str, s: _OrderState, identity_id: int, now: datetime) -> dict[str, Any]:

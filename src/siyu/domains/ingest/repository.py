@@ -57,6 +57,14 @@ def insert_orders(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return insert_with_ids(session, Order.__table__, rows)
 
 
+def orders_with_lines(session: Session, order_pks: list[int]) -> set[int]:
+    """Return which of these orders already have lines."""
+    found: set[int] = set()
+    for part in chunks(order_pks):
+        found.update(session.scalars(select(OrderItem.order_pk).where(OrderItem.order_pk.in_(part)).distinct()))
+    return found
+
+
 def insert_order_items(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert order lines."""
     fast_insert(session, OrderItem.__table__, rows)
