@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from siyu.analytics import health
@@ -27,6 +28,7 @@ from siyu.domains.identity import Identity, Merge
 from siyu.domains.identity import service as identity
 from siyu.domains.orders.models import Order
 from siyu.domains.staff.models import Ownership
+from siyu.errors import Conflict
 from siyu.kit.time import UTC, day_bounds_utc, local_day
 
 FIRST = date(2026, 3, 1)
@@ -183,3 +185,21 @@ def test_a_refresh_with_nothing_new_changes_nothing(db_engine: Engine, settings)
         assert summaries.refresh(s, settings.tz).full  # the first refresh builds
     with unit_of_work(db_engine) as s:
         assert summaries.refresh(s, settings.tz) == summaries.RefreshResult(0, 0, False)
+
+
+def test_a_large_store_never_built_is_told_to_run_the_command(db_engine: Engine, settings, monkeypatch) -> None:
+    """A first build inside a dashboard request would take minutes on a large upgraded store: refuse with the
+    command to run instead; a store within the limit (or already built) is refreshed in the request."""
+    with unit_of_work(db_engine) as s:
+        s.add_all([Customer(gender="unknown", attributes={}, first_seen_at=datetime(2026, 1, 1, tzinfo=UTC),
+                            created_at=datetime(2026, 1, 1, tzinfo=UTC), updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+                   for _ in range(3)])
+    monkeypatch.setattr(summaries, "FIRST_BUILD_IN_REQUEST_MAX", 2)
+    with unit_of_work(db_engine, write=False) as s, pytest.raises(Conflict) as refused:
+        summaries.refresh_if_stale(s, settings.tz)
+    assert refused.value.code == "summaries_not_built" and "siyu analytics refresh --full" in refused.value.message
+    monkeypatch.setattr(summaries, "FIRST_BUILD_IN_REQUEST_MAX", 3)
+    with unit_of_work(db_engine, write=False) as s:
+        summaries.refresh_if_stale(s, settings.tz)
+    with unit_of_work(db_engine, write=False) as s:
+        assert not summaries.is_stale(s)

@@ -32,6 +32,7 @@ from siyu.analytics import summaries as sql
 from siyu.analytics.spans import Contribution, Delta
 from siyu.db.engine import unit_of_work
 from siyu.domains.identity import service as identity
+from siyu.errors import Conflict
 from siyu.kit.time import day_bounds_utc, ensure_utc, local_day
 
 CUSTOMER_CHUNK = 2000
@@ -77,12 +78,21 @@ def is_stale(session: Session) -> bool:
             or any(f"{DEPARTED}{s}" not in marks for s in sql.departed_staff(session)))
 
 
+FIRST_BUILD_IN_REQUEST_MAX = 50_000  # customers; a first build above this takes minutes: run it as a command
+
+
 def refresh_if_stale(session: Session, tz: ZoneInfo) -> None:
     """Refresh in a writer transaction of its own when needed, so ``session`` then reads fresh summaries.
 
     ``session`` is a reader: its snapshot is ended before and after, so it sees the refresh's commit.
+    A store whose summaries were never built and that is too large to build them inside a request
+    (an existing store upgraded to this version) gets ``summaries_not_built`` naming the command.
     """
     stale = is_stale(session)
+    if stale and not sql.state(session) and sql.has_more_customers_than(session, FIRST_BUILD_IN_REQUEST_MAX):
+        raise Conflict("the dashboard's daily summaries have not been built for this store yet; run "
+                       "`siyu analytics refresh --full` once (minutes on a large store), then reload",
+                       code="summaries_not_built")
     session.rollback()
     if stale:
         with unit_of_work(session.get_bind()) as writer:  # type: ignore[arg-type]

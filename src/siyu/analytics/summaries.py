@@ -144,6 +144,11 @@ def all_customer_ids(session: Session) -> list[int]:
     return list(session.scalars(select(Customer.id).order_by(Customer.id)))
 
 
+def has_more_customers_than(session: Session, count: int) -> bool:
+    """Return whether the store holds more than ``count`` customer rows (reads at most count + 1 ids)."""
+    return session.scalar(select(Customer.id).order_by(Customer.id).offset(count).limit(1)) is not None
+
+
 def fact_days(session: Session, tz: ZoneInfo) -> tuple[date, date] | None:
     """Return the first and last brand day any dashboard fact falls on (None on an empty store)."""
     lows, highs = [], []
