@@ -382,7 +382,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_group_memberships_group_left', ['group_id', 'left_at'], unique=False)
         batch_op.create_index('ix_group_memberships_identity', ['identity_id'], unique=False)
         batch_op.create_index('ix_group_memberships_joined_at', ['joined_at'], unique=False)
-        batch_op.create_index('ix_group_memberships_left_at', ['left_at'], unique=False)
+        batch_op.create_index('ix_group_memberships_left_at', ['left_at'], unique=False, sqlite_where=sa.text('left_at IS NOT NULL'), postgresql_where=sa.text('left_at IS NOT NULL'))
 
     op.create_table('identity_blocks',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -454,7 +454,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_ownerships_added_at', ['added_at'], unique=False)
         batch_op.create_index('ix_ownerships_code_added_removed', ['channel_code_id', 'added_at', 'removed_at'], unique=False)
         batch_op.create_index('ix_ownerships_identity_staff', ['identity_id', 'staff_id'], unique=False)
-        batch_op.create_index('ix_ownerships_removed_at', ['removed_at'], unique=False)
+        batch_op.create_index('ix_ownerships_removed_at', ['removed_at'], unique=False, sqlite_where=sa.text('removed_at IS NOT NULL'), postgresql_where=sa.text('removed_at IS NOT NULL'))
         batch_op.create_index('ix_ownerships_staff_removed', ['staff_id', 'removed_at'], unique=False)
         batch_op.create_index('uq_ownerships_active', ['identity_id', 'staff_id'], unique=True, sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
 
@@ -501,7 +501,7 @@ def downgrade() -> None:
     with op.batch_alter_table('ownerships', schema=None) as batch_op:
         batch_op.drop_index('uq_ownerships_active', sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
         batch_op.drop_index('ix_ownerships_staff_removed')
-        batch_op.drop_index('ix_ownerships_removed_at')
+        batch_op.drop_index('ix_ownerships_removed_at', sqlite_where=sa.text('removed_at IS NOT NULL'), postgresql_where=sa.text('removed_at IS NOT NULL'))
         batch_op.drop_index('ix_ownerships_identity_staff')
         batch_op.drop_index('ix_ownerships_code_added_removed')
         batch_op.drop_index('ix_ownerships_added_at')
@@ -521,7 +521,7 @@ def downgrade() -> None:
 
     op.drop_table('identity_blocks')
     with op.batch_alter_table('group_memberships', schema=None) as batch_op:
-        batch_op.drop_index('ix_group_memberships_left_at')
+        batch_op.drop_index('ix_group_memberships_left_at', sqlite_where=sa.text('left_at IS NOT NULL'), postgresql_where=sa.text('left_at IS NOT NULL'))
         batch_op.drop_index('ix_group_memberships_joined_at')
         batch_op.drop_index('ix_group_memberships_identity')
         batch_op.drop_index('ix_group_memberships_group_left')
