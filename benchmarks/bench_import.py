@@ -27,6 +27,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,24 +138,24 @@ def scenarios(base: Path, url: str, rows: int, repeats: int, parallel: bool) -> 
     write_customers(base / "c.csv", rows)
     print(f" {'with the reader process' if parallel else 'in one process'} (load average before: "
           f"{os.getloadavg()[0]:.2f})")
-    rate, detail = _timed("events", base / "e0.csv", url, settings, parallel)
-    print(f"  events CSV, first time (creates customers): {rate:>9,.0f} rows/s  ({detail})")
-    steady = []
-    for r in range(repeats):
-        write_events(base / f"e{r + 1}.csv", rows, f"steady{r}")
-        steady.append(_timed("events", base / f"e{r + 1}.csv", url, settings, parallel))
-    print(f"  events CSV, steady state:                   {_median(steady)}")
-    rate, detail = _timed("events", base / "e0.csv", url, settings, parallel)
-    print(f"  events CSV, re-import (all duplicates):     {rate:>9,.0f} rows/s  ({detail})")
-    rate, detail = _timed("orders", base / "o0.jsonl", url, settings, parallel)
-    print(f"  orders JSONL, first phone per person:       {rate:>9,.0f} rows/s  ({detail})")
-    steady = []
-    for r in range(repeats):
-        write_orders(base / f"o{r + 1}.jsonl", rows, f"steady{r}")
-        steady.append(_timed("orders", base / f"o{r + 1}.jsonl", url, settings, parallel))
-    print(f"  orders JSONL, steady state:                 {_median(steady)}")
-    rate, detail = _timed("customers", base / "c.csv", url, settings, parallel)
-    print(f"  customers CSV over existing phones:         {rate:>9,.0f} rows/s  ({detail})")
+
+    def once(label: str, kind: str, name: str) -> None:
+        rate, detail = _timed(kind, base / name, url, settings, parallel)
+        print(f"  {label:<43} {rate:>9,.0f} rows/s  ({detail})")
+
+    def steady(label: str, kind: str, write: Callable[[Path, int, str], None], suffix: str) -> None:
+        runs = []
+        for r in range(repeats):
+            write(base / f"{kind}{r + 1}{suffix}", rows, f"steady{r}")
+            runs.append(_timed(kind, base / f"{kind}{r + 1}{suffix}", url, settings, parallel))
+        print(f"  {label:<43} {_median(runs)}")
+
+    once("events CSV, first time (creates customers):", "events", "e0.csv")
+    steady("events CSV, steady state:", "events", write_events, ".csv")
+    once("events CSV, re-import (all duplicates):", "events", "e0.csv")
+    once("orders JSONL, first phone per person:", "orders", "o0.jsonl")
+    steady("orders JSONL, steady state:", "orders", write_orders, ".jsonl")
+    once("customers CSV over existing phones:", "customers", "c.csv")
 
 
 def main() -> None:
