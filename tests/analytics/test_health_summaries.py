@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 
 from siyu.analytics import health
 from siyu.analytics import refresh as summaries
-from siyu.analytics.models import HealthDaily, HealthSpan, HealthState
+from siyu.analytics.models import HealthCustomer, HealthDaily, HealthSpan, HealthState
 from siyu.db.engine import unit_of_work
 from siyu.domains.ingest import service as ingest
 from siyu.domains.customers import Customer
@@ -149,8 +149,9 @@ def _check(engine: Engine, tz: Any) -> None:
 
 def _tables(engine: Engine) -> tuple[Any, ...]:
     with unit_of_work(engine, write=False) as s:
-        return tuple(sorted(tuple(r) for r in s.execute(select(*t.__table__.columns)) if r[-1])
+        sums = tuple(sorted(tuple(r) for r in s.execute(select(*t.__table__.columns)) if r[-1])
                      for t in (HealthDaily, HealthSpan, HealthState))
+        return (*sums, tuple(sorted(tuple(r) for r in s.execute(select(*HealthCustomer.__table__.columns)))))
 
 
 def test_summaries_match_the_facts_through_batches_merges_and_unmerges(db_engine: Engine, settings) -> None:

@@ -12,8 +12,8 @@ summaries are then brought up to date:
   recomputed per changed customer; the stored old contribution is taken back and the new one added
   (:mod:`siyu.analytics.spans`), so merges and unmerges move figures exactly.
 
-``rebuild`` empties the summaries and runs the same code over every day and every customer; `siyu
-demo` ends with it and `siyu analytics refresh --full` runs it on an existing store. Every call is
+``rebuild`` empties the summaries, recomputes every day, and computes every customer's contribution
+with the same code, walking customers in id ranges and writing the sums once; `siyu demo` ends with it and `siyu analytics refresh --full` runs it on an existing store. Every call is
 idempotent: a refresh with nothing new only reads the watermarks.
 """
 
@@ -36,6 +36,7 @@ from siyu.errors import Conflict
 from siyu.kit.time import day_bounds_utc, ensure_utc, local_day
 
 CUSTOMER_CHUNK = 2000
+REBUILD_RANGE = 5000  # customer ids per step of a full rebuild
 DEPARTED = "departed:"  # state names of departed staff already taken into account
 FOLLOWED = "followed"  # state: live customers followed by at least one staff member now
 
@@ -110,11 +111,10 @@ def rebuild(session: Session, tz: ZoneInfo, *, progress: Callable[[int], None] |
     span = sql.fact_days(session, tz)
     days = [span[0] + timedelta(days=i) for i in range((span[1] - span[0]).days + 1)] if span else []
     _recompute_days(session, tz, days, every=True)
-    customers = sql.all_customer_ids(session)
-    followed = _recompute_customers(session, tz, customers, progress)
+    customers, followed = _rebuild_customers(session, tz, progress)
     sql.set_state(session, {**top, FOLLOWED: followed, **{f"{DEPARTED}{s}": 1 for s in departed}})
     session.flush()
-    return RefreshResult(len(days), len(customers), True)
+    return RefreshResult(len(days), customers, True)
 
 
 def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
@@ -183,6 +183,29 @@ def _recompute_customers(session: Session, tz: ZoneInfo, customer_ids: Sequence[
         if progress:
             progress(len(part))
     return followed
+
+
+def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int], None] | None) -> tuple[int, int]:
+    """Compute every customer's contribution into emptied tables; return (customers, followed).
+
+    The same contributions as :func:`_recompute_customers`, without its incremental bookkeeping:
+    customers are read in id ranges, nothing stored has to be taken back, and the daily and span
+    sums are written once at the end instead of once per chunk.
+    """
+    delta = Delta()
+    count = 0
+    low, high = sql.customer_id_bounds(session)
+    for start in range(low, high + 1 if high else 0, REBUILD_RANGE):
+        new = _contributions(sql.customer_facts_between(session, start, start + REBUILD_RANGE), tz)
+        for c in new.values():
+            delta.add(c, 1)
+        sql.insert_customers(session, [_row(cid, c) for cid, c in sorted(new.items()) if c.live])
+        count += len(new)
+        if progress:
+            progress(len(new))
+    sql.add_daily(session, {(m, date.fromordinal(d), dim): v for (m, d, dim), v in delta.daily.items()})
+    sql.add_spans(session, {(m, date.fromordinal(e), date.fromordinal(s)): n for (m, e, s), n in delta.spans.items()})
+    return count, delta.followed
 
 
 def _row(customer_id: int, c: Contribution) -> dict[str, Any]:
