@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from siyu.db.engine import unit_of_work
-from siyu.domains.orders.models import Order, OrderFact, OrderItem
+from siyu.domains.identity import Identity
+from siyu.domains.orders.models import Order, OrderFact, OrderFactItem, OrderItem
 
 PHONE = {"phone": "13812345678"}
 
@@ -94,15 +95,46 @@ def test_order_item_validation(client, change, code):
 LINE = [{"sku": "GIFT-09", "quantity": 1, "unit_price": "299.00"}]
 
 
-@pytest.mark.parametrize("same_batch", [False, True], ids=["later-batch", "same-batch"])
-def test_lines_come_from_the_first_fact_that_carries_any(client, db_engine, same_batch):
+@pytest.mark.parametrize("split", ["one-per-batch", "refund-later", "one-batch"])
+def test_lines_come_from_the_first_fact_that_carries_any(client, db_engine, keys, split):
     created = order("created", "2026-11-01T09:00:00+08:00", items=[])
     paid = order("paid", "2026-11-01T10:00:00+08:00", items=LINE)
     refunded = order("refunded", "2026-11-02T10:00:00+08:00", refund_id="R1", refund_amount="10.00",
-                     items=[{"sku": "OTHER", "quantity": 5, "unit_price": "1.00"}])
-    batches = [[created, paid], [refunded]] if same_batch else [[created], [paid], [refunded]]
+                     items=[{"sku": "OTHER", "name": "赠品", "quantity": 5, "unit_price": "1.00", "amount": "10.00"}])
+    batches = {"one-per-batch": [[created], [paid], [refunded]], "refund-later": [[created, paid], [refunded]],
+               "one-batch": [[created, paid, refunded]]}[split]
     for batch in batches:
         assert client.post("/api/v1/orders", json={"orders": batch}).json()["accepted"] == len(batch)
-    _o, facts, items = _order(db_engine)
+    o, facts, items = _order(db_engine)
     assert [f[0] for f in facts] == ["created", "paid", "refunded"]
     assert items == [("GIFT-09", 1, 29900, 29900)]  # the refund's items do not add lines to the order
+    with unit_of_work(db_engine) as s:
+        named = [(i.sku, i.quantity, i.amount_fen) for i in s.scalars(select(OrderFactItem))]
+        customer_id = s.scalar(select(Identity.customer_id).where(Identity.id == o.identity_id))
+    assert named == [("OTHER", 5, 1000)]  # … they are kept with the refund, as sent
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    detail = client.get(f"/api/v1/customers/{customer_id}/orders/SO-1", headers=admin)
+    assert detail.status_code == 200, detail.text
+    body = detail.json()
+    assert (body["status"], body["amount"], body["refunded"]) == ("partially_refunded", "299.00", "10.00")
+    assert [(line["sku"], line["amount"]) for line in body["lines"]] == [("GIFT-09", "299.00")]
+    assert [(h["status"], h["refund_id"], h["amount"], [x["sku"] for x in h["lines"]]) for h in body["history"]] == [
+        ("created", None, "299.00", []), ("paid", None, "299.00", []), ("refunded", "R1", "10.00", ["OTHER"])]
+    replay = client.post("/api/v1/orders", json={"orders": [refunded]}).json()
+    assert replay["duplicates"] == 1
+    with unit_of_work(db_engine) as s:
+        assert len(s.scalars(select(OrderFactItem)).all()) == 1  # a replayed refund adds no lines
+
+
+def test_an_order_of_somebody_else_or_unknown_is_404(client, db_engine, keys):
+    client.post("/api/v1/orders", json={"orders": [order("paid", "2026-11-01T10:00:00+08:00"),
+                                                    order("paid", "2026-11-01T10:00:00+08:00", order_id="SO-2",
+                                                          identities={"phone": "13900001111"})]})
+    with unit_of_work(db_engine) as s:
+        first = s.scalar(select(Identity.customer_id).where(Identity.kind == "phone").order_by(Identity.id))
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    assert client.get(f"/api/v1/customers/{first}/orders/SO-1", headers=admin).status_code == 200
+    for order_id in ("SO-2", "NOPE"):
+        answer = client.get(f"/api/v1/customers/{first}/orders/{order_id}", headers=admin)
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "order_not_found"
+    assert client.get(f"/api/v1/customers/{first}/orders/SO-1").status_code == 403  # the ingest key may not read

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal
 from siyu.domains.access.deps import get_session, identity_context, require_reader
-from siyu.domains.customers import service
-from siyu.domains.customers.schemas import CustomerDetail, CustomerPage, ProfileUpdate, TimelinePage
+from siyu.domains.customers import orders, service
+from siyu.domains.customers.schemas import CustomerDetail, CustomerPage, OrderDetailOut, ProfileUpdate, TimelinePage
 from siyu.domains.identity.service import IdentityContext
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -77,3 +77,10 @@ def timeline(customer_id: int, request: Request, before: str | None = Query(None
     """Return the customer's events and order facts, newest first."""
     return service.customer_timeline(session, principal, customer_id, before=before, limit=limit,
                                      request_id=_request_id(request))
+
+
+@router.get("/{customer_id}/orders/{order_id}", response_model=OrderDetailOut)
+def get_order(customer_id: int, order_id: str, session: Session = Depends(get_session, scope="function"),
+              principal: Principal = Depends(require_reader)) -> OrderDetailOut:
+    """Return one order of the customer: current state, lines, and every state with the lines it named."""
+    return orders.customer_order(session, principal, customer_id, order_id)

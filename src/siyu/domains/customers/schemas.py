@@ -153,6 +153,40 @@ class OrderOut(_Out):
     store: str | None
 
 
+class LineOut(_Out):
+    """One line: an order's, or one a later fact named (a refunded item)."""
+
+    sku: str
+    name: str | None
+    category: str | None
+    quantity: int
+    unit_price: str
+    amount: str
+
+
+class OrderStateOut(_Out):
+    """One state in an order's history."""
+
+    status: str
+    refund_id: str | None
+    amount: str = Field(description="The order amount, or for a refund the amount refunded, in yuan.")
+    occurred_at: datetime
+    received_at: datetime
+    lines: list[LineOut] = Field(description="Lines this state named (a partial refund's items); usually empty.")
+
+
+class OrderDetailOut(OrderOut):
+    """One order of a customer with its lines and whole history."""
+
+    customer_id: int
+    identity_id: int
+    currency: str
+    paid_at: datetime | None
+    updated_at: datetime
+    lines: list[LineOut]
+    history: list[OrderStateOut]
+
+
 class NoteOut(_Out):
     """A follow-up note (跟进记录)."""
 

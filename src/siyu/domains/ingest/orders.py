@@ -3,6 +3,8 @@
 An order's first fact creates the order (and needs identities); later facts (paid, delivered,
 refunded in full or in part…) append to its history and update its summary: ``status`` follows
 the latest fact by time, ``refunded_fen`` sums the refunds and may never exceed the amount.
+The first fact that carries ``items`` gives the order its lines; ``items`` of any other fact (a
+partial refund's lines, say) are kept with that fact, as sent.
 """
 
 from __future__ import annotations
@@ -165,11 +167,14 @@ class OrderBatchWriter:
         self._drop_lines_of_orders_that_have_some(states)
         repo.insert_order_items(self.session, [
             {**line, "order_pk": s.pk} for s in states.values() if s.changed and s.lines for line in s.lines])
-        repo.insert_order_facts(self.session, [
+        fact_pks = repo.insert_order_facts(self.session, [
             {"order_pk": states[f.order.order_id].pk, "status": f.order.status, "fact_key": f.key[2],
              "amount_fen": f.refund_fen if f.order.status == "refunded" else f.amount_fen,
              "occurred_at": f.order.occurred_at, "received_at": now, "properties": f.order.properties}
             for _i, f in admitted])
+        repo.insert_order_fact_items(self.session, [  # lines of facts that did not become the order's lines
+            {**line, "fact_pk": pk} for (_i, f), pk in zip(admitted, fact_pks, strict=True)
+            if f.lines and states[f.order.order_id].lines is not f.lines for line in f.lines])
         repo.update_order_summaries(self.session, [
             {"pk": s.pk, "new_status": s.status, "new_refunded": s.refunded_fen, "new_paid_at": s.paid_at,
              "new_updated_at": s.updated_at} for s in states.values() if s.changed and not s.is_new])

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db.bulk import chunks, fast_insert, insert_with_ids, select_in
 from siyu.domains.events import Event
-from siyu.domains.orders.models import Order, OrderFact, OrderItem
+from siyu.domains.orders.models import Order, OrderFact, OrderFactItem, OrderItem
 
 
 def existing_event_ids(session: Session, event_ids: list[str]) -> set[str]:
@@ -70,9 +70,14 @@ def insert_order_items(session: Session, rows: list[dict[str, Any]]) -> None:
     fast_insert(session, OrderItem.__table__, rows)
 
 
-def insert_order_facts(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert order facts."""
-    fast_insert(session, OrderFact.__table__, rows)
+def insert_order_facts(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert order facts and return their ids in order."""
+    return insert_with_ids(session, OrderFact.__table__, rows)
+
+
+def insert_order_fact_items(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert the lines later facts named."""
+    fast_insert(session, OrderFactItem.__table__, rows)
 
 
 def update_order_summaries(session: Session, rows: list[dict[str, Any]]) -> None:

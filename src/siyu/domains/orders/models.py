@@ -1,4 +1,8 @@
-"""Orders: a header with its current state, line items, and the append-only state history."""
+"""Orders: a header with its current state, line items, and the append-only state history.
+
+An order's lines (``order_items``) come from its first fact that carries any; lines that a later fact
+names (the items of a partial refund, of a split delivery) are kept with that fact (``order_fact_items``).
+"""
 
 from __future__ import annotations
 
@@ -32,19 +36,24 @@ class Order(Base):
     properties: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
 
 
-class OrderItem(Base):
-    """A line of an order."""
+class LineColumns:
+    """The columns of a line, shared by an order's lines and the lines a later fact names."""
 
-    __tablename__ = "order_items"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    order_pk: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"), index=True)
     sku: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     category: Mapped[str | None] = mapped_column(String(64))
     quantity: Mapped[int] = mapped_column(default=1)
     unit_price_fen: Mapped[int] = mapped_column(BigInteger)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderItem(LineColumns, Base):
+    """A line of an order."""
+
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_pk: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"), index=True)
 
 
 class OrderFact(Base):
@@ -61,3 +70,12 @@ class OrderFact(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     properties: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+
+
+class OrderFactItem(LineColumns, Base):
+    """A line named by one later fact of an order (a refunded item, a delivered part), as it was sent."""
+
+    __tablename__ = "order_fact_items"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    fact_pk: Mapped[int] = mapped_column(BigId, ForeignKey("order_facts.id"), index=True)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Row, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from siyu.domains.orders.models import Order, OrderFact
+from siyu.domains.orders.models import Order, OrderFact, OrderFactItem, OrderItem
 
 
 def facts_before(session: Session, identity_ids: Sequence[int], before: tuple[datetime, int] | None,
@@ -51,3 +51,27 @@ def recent(session: Session, identity_ids: Sequence[int], limit: int) -> list[Or
     query = (select(Order).where(Order.identity_id.in_(list(identity_ids)))
              .order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit))
     return list(session.scalars(query))
+
+
+def by_order_id(session: Session, order_id: str) -> Order | None:
+    """Return the order with this external id."""
+    return session.scalar(select(Order).where(Order.order_id == order_id))
+
+
+def lines_of(session: Session, order_pk: int) -> list[OrderItem]:
+    """Return the order's lines in the order they were sent."""
+    return list(session.scalars(select(OrderItem).where(OrderItem.order_pk == order_pk).order_by(OrderItem.id)))
+
+
+def facts_of(session: Session, order_pk: int) -> list[OrderFact]:
+    """Return the order's facts oldest first."""
+    return list(session.scalars(select(OrderFact).where(OrderFact.order_pk == order_pk)
+                                .order_by(OrderFact.occurred_at, OrderFact.id)))
+
+
+def fact_lines(session: Session, fact_pks: Sequence[int]) -> list[OrderFactItem]:
+    """Return the lines these facts named, in the order they were sent."""
+    if not fact_pks:
+        return []
+    return list(session.scalars(select(OrderFactItem).where(OrderFactItem.fact_pk.in_(list(fact_pks)))
+                                .order_by(OrderFactItem.id)))

@@ -1,4 +1,4 @@
-"""Read rules of orders used by other domains: the customer's order facts and order summary.
+"""Read rules of orders used by other domains: the customer's order facts, order summary and order detail.
 
 Ingestion's writes live with ingestion; this module only reads. "Paid" means the order has a
 payment time; its net value is the order amount less what was refunded.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -56,11 +57,71 @@ class OrderEntry:
     store: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class LineEntry:
+    """One line of an order or of one of its facts; money in fen."""
+
+    sku: str
+    name: str | None
+    category: str | None
+    quantity: int
+    unit_price_fen: int
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class FactEntry:
+    """One state in an order's history with the lines it named (a partial refund's items)."""
+
+    status: str
+    refund_id: str | None
+    amount_fen: int
+    occurred_at: datetime
+    received_at: datetime
+    lines: list[LineEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetailEntry:
+    """An order: its current state, its lines and its whole history."""
+
+    order: OrderEntry
+    identity_id: int
+    currency: str
+    paid_at: datetime | None
+    updated_at: datetime
+    lines: list[LineEntry]
+    history: list[FactEntry]
+
+
+def _line(row: Any) -> LineEntry:
+    return LineEntry(row.sku, row.name, row.category, row.quantity, row.unit_price_fen, row.amount_fen)
+
+
+def order_detail(session: Session, order_id: str, identity_ids: Sequence[int]) -> OrderDetailEntry | None:
+    """Return the order ``order_id`` if it belongs to one of these identities, else None."""
+    order = repo.by_order_id(session, order_id)
+    if order is None or order.identity_id not in set(identity_ids):
+        return None
+    facts = repo.facts_of(session, order.id)
+    named: dict[int, list[LineEntry]] = {}
+    for row in repo.fact_lines(session, [f.id for f in facts]):
+        named.setdefault(row.fact_pk, []).append(_line(row))
+    history = [FactEntry(f.status, f.fact_key or None, f.amount_fen, ensure_utc(f.occurred_at), ensure_utc(f.received_at),
+                         named.get(f.id, [])) for f in facts]
+    return OrderDetailEntry(_entry(order), order.identity_id, order.currency,
+                            ensure_utc(order.paid_at) if order.paid_at else None, ensure_utc(order.updated_at),
+                            [_line(r) for r in repo.lines_of(session, order.id)], history)
+
+
+def _entry(o: Any) -> OrderEntry:
+    return OrderEntry(id=o.id, order_id=o.order_id, status=o.status, amount_fen=o.amount_fen,
+                      refunded_fen=o.refunded_fen, placed_at=ensure_utc(o.placed_at), channel=o.channel, store=o.store)
+
+
 def recent_orders(session: Session, identity_ids: Sequence[int], *, limit: int) -> list[OrderEntry]:
     """Return the newest ``limit`` orders of these identities."""
-    return [OrderEntry(id=o.id, order_id=o.order_id, status=o.status, amount_fen=o.amount_fen,
-                       refunded_fen=o.refunded_fen, placed_at=ensure_utc(o.placed_at), channel=o.channel, store=o.store)
-            for o in repo.recent(session, identity_ids, limit)]
+    return [_entry(o) for o in repo.recent(session, identity_ids, limit)]
 
 
 def order_facts_before(session: Session, identity_ids: Sequence[int], *, before: tuple[datetime, int] | None,
