@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from factories import make_customer, make_tag
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from siyu.db.engine import unit_of_work
+from siyu.domains.orders.models import Order, OrderItem
 from siyu.kit.crypto import PiiVault
 from web.console.conftest import XSS_NAME
 
@@ -139,3 +140,21 @@ def test_rows_show_owners_and_tags_including_merged_records(console, brand, db_e
     assert 'data-label="归属员工">Alice<' in zhang and 'data-label="归属员工">Bob<' in li
     assert re.findall(r'<span class="chip small">([^<]*)</span>', zhang) == ["VIP", "老客"]
     assert "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_order_page_shows_lines_and_history_within_the_customers_scope(console, brand, db_engine: Engine) -> None:
+    with unit_of_work(db_engine) as s:
+        order = s.scalars(select(Order).where(Order.order_id == "SO-1")).one()
+        s.add(OrderItem(order_pk=order.id, sku="TEA-01", name=XSS_NAME, category="tea", quantity=2,
+                        unit_price_fen=9950, amount_fen=19900))
+    admin = console("admin")
+    assert '/customers/%d/orders/SO-1"' % brand.zhang in admin.get(f"/customers/{brand.zhang}").text
+    res = admin.get(f"/customers/{brand.zhang}/orders/SO-1")
+    assert res.status_code == 200
+    for text in ("SO-1", "TEA-01", "¥99.50", "¥199.00", "已支付", "&lt;script&gt;"):
+        assert text in res.text, text
+    assert XSS_NAME not in res.text
+    assert console("alice_u").get(f"/customers/{brand.zhang}/orders/SO-1").status_code == 200
+    assert console("bob_u").get(f"/customers/{brand.zhang}/orders/SO-1").status_code == 404  # not bob's customer
+    assert admin.get(f"/customers/{brand.li}/orders/SO-1").status_code == 404  # not li's order
+    assert admin.get(f"/customers/{brand.zhang}/orders/NOPE").status_code == 404

@@ -1,4 +1,5 @@
-"""Customer 360: profile, identities and their merge graph, owners, tags, groups, orders, notes, timeline."""
+"""Customer 360: profile, identities and their merge graph, owners, tags, groups, orders, notes, timeline;
+and one order of the customer with its lines and history."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from siyu.domains.access.deps import identity_context
 from siyu.domains.channel_codes import service as channel_codes
-from siyu.domains.customers import followup
+from siyu.domains.customers import followup, orders
 from siyu.domains.customers import service as customers
 from siyu.domains.customers.schemas import CustomerDetail
 from siyu.domains.identity import service as identity
@@ -84,3 +85,10 @@ def timeline_more(customer_id: int, request: Request, before: str = Query(..., m
     """Return the next, older timeline items (an HTMX fragment)."""
     timeline = customers.customer_timeline(session, user.principal, customer_id, before=before, limit=TIMELINE_PAGE)
     return page(request, "customer/_timeline_items.html", cid=timeline.customer_id, timeline=timeline)
+
+
+@router.get("/customers/{customer_id}/orders/{order_id:path}")
+def order_page(customer_id: int, order_id: str, request: Request, user: ConsoleUser = Depends(require("customers.view")),
+               session: Session = Depends(get_session, scope="function")) -> Response:
+    """Show one order of the customer: its lines and every state, with the lines a refund named."""
+    return page(request, "customer/order.html", o=orders.customer_order(session, user.principal, customer_id, order_id))
