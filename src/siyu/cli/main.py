@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import typer
 
-from siyu.cli import access_cmds, analytics_cmds, channel_code_cmds, db_cmds, demo_cmds, import_cmds, serve_cmds, staff_cmds
+from siyu.cli import (access_cmds, analytics_cmds, analyze_cmds, channel_code_cmds, db_cmds, demo_cmds, import_cmds,
+                      serve_cmds, staff_cmds)
 from siyu.kit.runtime import tune_gc
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -21,6 +22,7 @@ def _main() -> None:
 
 
 app.add_typer(analytics_cmds.app, name="analytics")
+app.add_typer(analyze_cmds.app, name="analyze")
 app.add_typer(db_cmds.app, name="db")
 app.add_typer(import_cmds.app, name="import")
 app.add_typer(staff_cmds.app, name="staff")

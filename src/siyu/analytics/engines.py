@@ -1,0 +1,85 @@
+"""Where an analysis runs: one Ibis expression, three engines.
+
+Every analysis is written once against the tables of :class:`Facts` (``identities``, ``customers``
+(live ones), ``orders``, ``order_facts``, ``events``, with the columns of
+:data:`siyu.analytics.mirror.TABLES`) and runs on whichever engine holds them:
+
+- ``duckdb``: the embedded default. The SQLite store is mirrored into DuckDB first
+  (:mod:`siyu.analytics.mirror`, incremental) and the expression runs in-process on columns.
+- ``postgres``: a PostgreSQL store is queried in place; the same expression compiles to SQL.
+- ``spark``: the same tables as Spark DataFrames, for stores that outgrow one machine; tests run it in
+  local mode on the mirror's rows to prove the distributed path answers the same.
+
+Ibis is the one library that compiles one expression for all three (and ClickHouse later);
+timestamps are compared as epoch seconds so naive-UTC (DuckDB, Spark) and ``timestamptz``
+(PostgreSQL) columns behave the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+from ibis.backends import BaseBackend
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from siyu.analytics import mirror
+from siyu.errors import ValidationFailed
+
+ENGINES = ("auto", "duckdb", "postgres")
+
+
+class UnknownEngine(ValidationFailed):
+    """The engine asked for cannot run on this store."""
+
+    code = "unknown_engine"
+
+
+@dataclass
+class Facts:
+    """The fact tables of one store on one engine."""
+
+    engine: str
+    con: BaseBackend
+
+    def table(self, name: str) -> ibis.Table:
+        """Return the table ``name`` (``customers`` holds live customers only)."""
+        if self.engine == "postgres" and name == "customers":
+            t = self.con.table("customers")
+            return t.filter(t.merged_into_id.isnull()).select(*mirror_columns("customers"))
+        if self.engine == "postgres":
+            return self.con.table(name).select(*mirror_columns(name))
+        return self.con.table(name)
+
+    def close(self) -> None:
+        """Release the engine's connection."""
+        self.con.disconnect()
+
+
+def mirror_columns(name: str) -> list[str]:
+    """Return the column names the analyses may use of table ``name``."""
+    return [c.strip() for c in mirror.TABLES[name][1].split(",")]
+
+
+def open_facts(store: Engine, data_dir: Path, engine: str = "auto") -> Facts:
+    """Return the facts of ``store`` on ``engine`` (``auto``: DuckDB for SQLite, PostgreSQL in place).
+
+    On DuckDB the mirror is synced first, so the answer includes every fact committed before.
+    """
+    backend = store.dialect.name
+    chosen = engine if engine != "auto" else ("postgres" if backend == "postgresql" else "duckdb")
+    if chosen == "postgres":
+        if backend != "postgresql":
+            raise UnknownEngine("the postgres engine needs a PostgreSQL store (SIYU_DATABASE_URL=postgresql://…)")
+        url = make_url(store.url)
+        return Facts("postgres", ibis.postgres.connect(host=url.host, port=url.port, user=url.username,
+                                                       password=url.password, database=url.database))
+    if chosen == "duckdb":
+        if backend != "sqlite":
+            raise UnknownEngine("the duckdb engine mirrors the embedded SQLite store; on PostgreSQL use --engine postgres")
+        path = mirror.mirror_path(data_dir)
+        mirror.sync(store, path)
+        return Facts("duckdb", ibis.duckdb.connect(str(path), read_only=True))
+    raise UnknownEngine(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")

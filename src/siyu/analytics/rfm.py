@@ -1,0 +1,176 @@
+"""RFM: recency, frequency and monetary value of every buyer as of a date, scored and segmented.
+
+Definitions (the reference in tests/analytics/test_rfm.py computes exactly these, in plain Python):
+
+- The **window** is the ``window_days`` whole days of the brand's calendar ending with ``as_of``
+  (as-of day included). A customer is scored when they paid at least one order in it.
+- **Recency**: days from the day of the customer's last payment in the window to ``as_of`` (0 when
+  they paid on the as-of day). **Frequency**: paid orders in the window. **Monetary**: their amounts
+  less the refunds that happened by the end of the as-of day, in fen (refunds after it are unknown
+  as of that date).
+- Customers are people after OneID: orders of every identity of a customer count for that customer,
+  merged customers for their survivor.
+- **Scores** 1–5: by default quintiles of the scored customers (``ntile(5)``; R reversed, so the most
+  recent fifth scores 5), ties broken by customer id so scores are deterministic; or business
+  thresholds (:class:`Thresholds`).
+- **Segments**: each dimension is *high* when the customer's score is above the mean score of the
+  scored customers on that dimension; the eight combinations are the classic segments
+  (重要价值客户 … 一般挽留客户) of :data:`SEGMENTS`.
+
+One Ibis expression (:func:`expression`) runs on every engine of :mod:`siyu.analytics.engines`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+from ibis import _
+
+from siyu.analytics.engines import Facts
+from siyu.errors import ValidationFailed
+from siyu.kit.time import day_bounds_utc
+
+DAY = 86_400
+
+# (R high, F high, M high) → (code, Chinese name, English name)
+SEGMENTS: dict[tuple[bool, bool, bool], tuple[str, str, str]] = {
+    (True, True, True): ("important_value", "重要价值客户", "Important value"),
+    (True, False, True): ("important_development", "重要发展客户", "Important development"),
+    (False, True, True): ("important_retention", "重要保持客户", "Important retention"),
+    (False, False, True): ("important_winback", "重要挽留客户", "Important win-back"),
+    (True, True, False): ("general_value", "一般价值客户", "General value"),
+    (True, False, False): ("general_development", "一般发展客户", "General development"),
+    (False, True, False): ("general_retention", "一般保持客户", "General retention"),
+    (False, False, False): ("general_winback", "一般挽留客户", "General win-back"),
+}
+SEGMENT_ORDER = [code for code, _zh, _en in SEGMENTS.values()]
+
+
+class InvalidRfm(ValidationFailed):
+    """An RFM parameter that cannot be used."""
+
+    code = "invalid_rfm"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Business cut points instead of quintiles: four ascending values per dimension.
+
+    Recency scores 5 at or below the first cut point, 4 at or below the second, … 1 above the last.
+    Frequency and monetary (fen) score 1 plus the number of cut points they reach (≥).
+    """
+
+    recency_days: tuple[int, int, int, int]
+    frequency: tuple[int, int, int, int]
+    monetary_fen: tuple[int, int, int, int]
+
+    def __post_init__(self) -> None:
+        for name in ("recency_days", "frequency", "monetary_fen"):
+            cuts = getattr(self, name)
+            if len(cuts) != 4 or list(cuts) != sorted(cuts) or len(set(cuts)) != 4:
+                raise InvalidRfm(f"thresholds.{name} needs four strictly ascending values, got {list(cuts)}")
+
+
+@dataclass(frozen=True)
+class RfmParams:
+    """What to compute: as of which day, over how many days, with which scoring."""
+
+    as_of: date
+    window_days: int = 365
+    thresholds: Thresholds | None = None
+
+    def check(self, today: date) -> None:
+        """Raise InvalidRfm when the parameters cannot give a meaningful answer."""
+        if self.as_of > today:
+            raise InvalidRfm(f"as-of date {self.as_of} is in the future (today is {today} in the brand's time zone)",
+                             code="as_of_in_future")
+        if not 1 <= self.window_days <= 3660:
+            raise InvalidRfm(f"window must be 1–3660 days, got {self.window_days}")
+
+
+@dataclass
+class RfmResult:
+    """Scored customers (optional), and the distribution over segments and the R×F×M score grid."""
+
+    params: RfmParams
+    engine: str
+    customers: int
+    segments: dict[str, int] = field(default_factory=dict)
+    grid: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    means: dict[str, float] = field(default_factory=dict)
+    rows: list[dict[str, Any]] | None = None
+
+
+def window_epochs(params: RfmParams, tz: ZoneInfo) -> tuple[int, int]:
+    """Return the window as [start, end) epoch seconds (UTC) of the brand's whole days."""
+    first = params.as_of - timedelta(days=params.window_days - 1)
+    start = day_bounds_utc(first, tz)[0]
+    end = day_bounds_utc(params.as_of, tz)[1]
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def _scores(t: ibis.Table, thresholds: Thresholds | None) -> ibis.Table:
+    if thresholds is None:
+        return t.mutate(
+            r=ibis.ntile(5).over(order_by=[t.recency_days.desc(), t.customer_id]) + 1,
+            f=ibis.ntile(5).over(order_by=[t.frequency, t.customer_id]) + 1,
+            m=ibis.ntile(5).over(order_by=[t.monetary_fen, t.customer_id]) + 1)
+
+    def count(conditions: list[Any]) -> Any:  # ifelse, not a cast: PostgreSQL cannot cast boolean to bigint
+        return sum((ibis.ifelse(c, 1, 0) for c in conditions), ibis.literal(0))
+
+    return t.mutate(r=5 - count([t.recency_days > c for c in thresholds.recency_days]),
+                    f=1 + count([t.frequency >= c for c in thresholds.frequency]),
+                    m=1 + count([t.monetary_fen >= c for c in thresholds.monetary_fen]))
+
+
+def expression(facts: Facts, params: RfmParams, tz: ZoneInfo) -> ibis.Table:
+    """Return one row per scored customer: recency, frequency, monetary, scores and highs."""
+    start, end = window_epochs(params, tz)
+    orders, refunds_t, idents = facts.table("orders"), facts.table("order_facts"), facts.table("identities")
+    paid = orders.filter(orders.paid_at.notnull()).mutate(paid_s=orders.paid_at.epoch_seconds())
+    paid = paid.filter((paid.paid_s >= start) & (paid.paid_s < end))
+    refunds = (refunds_t.filter((refunds_t.status == "refunded") & (refunds_t.occurred_at.epoch_seconds() < end))
+               .group_by(order_pk=refunds_t.order_pk).aggregate(refunded=refunds_t.amount_fen.sum()))
+    joined = (paid.left_join(refunds, paid.id == refunds.order_pk)
+              .inner_join(idents, paid.identity_id == idents.id)
+              .select(customer_id=_.customer_id, paid_s=_.paid_s, net=_.amount_fen - _.refunded.fill_null(0)))
+    per = joined.group_by("customer_id").aggregate(last_s=_.paid_s.max(), frequency=_.count(), monetary_fen=_.net.sum())
+    per = per.mutate(recency_days=(end - per.last_s - 1) // DAY).drop("last_s")
+    scored = _scores(per, params.thresholds)
+    scored = scored.mutate(r=scored.r.cast("int64"), f=scored.f.cast("int64"), m=scored.m.cast("int64"))
+    mean = {k: scored[k].cast("float64").mean().over() for k in "rfm"}  # float: PostgreSQL's avg is numeric
+    return scored.mutate(r_high=scored.r > mean["r"], f_high=scored.f > mean["f"], m_high=scored.m > mean["m"])
+
+
+def segment_of(r_high: bool, f_high: bool, m_high: bool) -> str:
+    """Return the segment code of a customer's three highs."""
+    return SEGMENTS[(bool(r_high), bool(f_high), bool(m_high))][0]
+
+
+def compute(facts: Facts, params: RfmParams, tz: ZoneInfo, *, with_rows: bool = False) -> RfmResult:
+    """Run RFM on ``facts`` and return the distribution (and every scored customer with ``with_rows``)."""
+    expr = expression(facts, params, tz)
+    result = RfmResult(params, facts.engine, 0)
+    grid = expr.group_by("r", "f", "m", "r_high", "f_high", "m_high").aggregate(n=_.count())
+    segments: Counter[str] = Counter()
+    for row in grid.to_pyarrow().to_pylist():
+        result.grid[(int(row["r"]), int(row["f"]), int(row["m"]))] = int(row["n"])  # the highs follow from r, f, m
+        segments[segment_of(row["r_high"], row["f_high"], row["m_high"])] += int(row["n"])
+    result.customers = sum(segments.values())
+    result.segments = {code: segments.get(code, 0) for code in SEGMENT_ORDER}
+    if result.customers:
+        means = expr.aggregate(**{k: expr[k].cast("float64").mean() for k in "rfm"}).to_pyarrow().to_pylist()[0]
+        result.means = {k: round(float(v), 4) for k, v in means.items()}
+    if with_rows:
+        rows = expr.order_by("customer_id").to_pyarrow().to_pylist()
+        result.rows = [{"customer_id": r["customer_id"], "recency_days": int(r["recency_days"]),
+                        "frequency": int(r["frequency"]), "monetary_fen": int(r["monetary_fen"]),
+                        "r": int(r["r"]), "f": int(r["f"]), "m": int(r["m"]),
+                        "segment": segment_of(r["r_high"], r["f_high"], r["m_high"])} for r in rows]
+    return result

@@ -1,0 +1,103 @@
+"""``siyu analyze``: the analyses of customer intelligence, printed as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import orjson
+import typer
+
+from siyu.analytics import rfm
+from siyu.analytics.engines import ENGINES, open_facts
+from siyu.cli.common import engine, settings
+from siyu.errors import SiyuError
+from siyu.kit.money import from_fen
+
+app = typer.Typer(no_args_is_help=True, help="Customer intelligence: RFM (more analyses to come).")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _fail(exc: SiyuError) -> typer.Exit:
+    typer.echo(f"error [{exc.code}]: {exc.message}", err=True)
+    return typer.Exit(2)
+
+
+def _thresholds(raw: str | None) -> rfm.Thresholds | None:
+    if raw is None:
+        return None
+    try:
+        data = orjson.loads(raw)
+        return rfm.Thresholds(recency_days=tuple(data["recency_days"]), frequency=tuple(data["frequency"]),
+                              monetary_fen=tuple(data["monetary_fen"]))
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise rfm.InvalidRfm('--thresholds takes JSON {"recency_days": [4 ints], "frequency": [4 ints], '
+                             f'"monetary_fen": [4 ints]}} ({exc})') from exc
+
+
+def _json(result: rfm.RfmResult) -> dict[str, Any]:
+    names = {code: (zh, en) for code, zh, en in rfm.SEGMENTS.values()}
+    return {
+        "params": {"as_of": result.params.as_of.isoformat(), "window_days": result.params.window_days,
+                   "scoring": "thresholds" if result.params.thresholds else "quintiles", "engine": result.engine},
+        "customers": result.customers, "mean_scores": result.means,
+        "segments": [{"code": code, "name_zh": names[code][0], "name_en": names[code][1], "customers": n}
+                     for code, n in result.segments.items()],
+        "grid": [{"r": r, "f": f, "m": m, "customers": n} for (r, f, m), n in sorted(result.grid.items())],
+    }
+
+
+@app.command("rfm")
+def rfm_command(
+    as_of: datetime = typer.Option(..., "--as-of", formats=["%Y-%m-%d"], help="Last day of the window (brand's calendar)."),
+    window_days: int = typer.Option(365, "--window-days", help="Days in the window, as-of day included."),
+    thresholds: str | None = typer.Option(None, "--thresholds", help='Business cut points instead of quintiles: JSON '
+                                          '{"recency_days": [7,30,90,180], "frequency": [2,3,5,8], "monetary_fen": [...]}'),
+    engine_name: str = typer.Option("auto", "--engine", help=f"One of {', '.join(ENGINES)}."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table (segments), json (segments and grid) or csv "
+                                                                "(one row per customer)."),
+) -> None:
+    """Score every buyer by recency, frequency and monetary value and count the eight RFM segments."""
+    conf = settings()
+    try:
+        params = rfm.RfmParams(as_of=as_of.date(), window_days=window_days, thresholds=_thresholds(thresholds))
+        params.check(datetime.now(conf.tz).date())
+        facts = open_facts(engine(), conf.data_dir, engine_name)
+    except SiyuError as exc:
+        raise _fail(exc) from exc
+    try:
+        result = rfm.compute(facts, params, conf.tz, with_rows=fmt is Format.csv)
+    finally:
+        facts.close()
+    if fmt is Format.json:
+        typer.echo(orjson.dumps(_json(result), option=orjson.OPT_INDENT_2).decode())
+    elif fmt is Format.csv:
+        _csv(result)
+    else:
+        _table(result)
+
+
+def _csv(result: rfm.RfmResult) -> None:
+    out = csv.writer(sys.stdout)
+    out.writerow(["customer_id", "recency_days", "frequency", "monetary", "r", "f", "m", "segment"])
+    for row in result.rows or []:
+        out.writerow([row["customer_id"], row["recency_days"], row["frequency"], from_fen(row["monetary_fen"]),
+                      row["r"], row["f"], row["m"], row["segment"]])
+
+
+def _table(result: rfm.RfmResult) -> None:
+    p = result.params
+    typer.echo(f"RFM as of {p.as_of} over {p.window_days} days ({'thresholds' if p.thresholds else 'quintiles'}, "
+               f"{result.engine}): {result.customers:,} buyers; mean scores {result.means}")
+    for code, zh, en in rfm.SEGMENTS.values():
+        n = result.segments.get(code, 0)
+        share = n / result.customers if result.customers else 0.0
+        typer.echo(f"  {zh}\t{en:<24}{n:>10,}  {share:6.1%}")

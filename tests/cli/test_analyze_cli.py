@@ -1,0 +1,73 @@
+"""`siyu analyze rfm` prints the segments as a table, JSON or CSV, and refuses bad parameters with exit 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from siyu.cli.main import app
+from siyu.config import get_settings
+from siyu.db.engine import make_engine, unit_of_work
+from siyu.domains.ingest import service as ingest
+
+ORDERS = [  # three buyers: 0 paid twice recently, 1 once long ago, 2 once recently and refunded in part
+    {"order_id": "A1", "status": "paid", "occurred_at": "2026-06-29T10:00:00+08:00", "amount": "300.00",
+     "identities": {"openid:wxmini": "oCLI000000"}},
+    {"order_id": "A2", "status": "paid", "occurred_at": "2026-06-30T10:00:00+08:00", "amount": "200.00",
+     "identities": {"openid:wxmini": "oCLI000000"}},
+    {"order_id": "B1", "status": "paid", "occurred_at": "2025-09-01T10:00:00+08:00", "amount": "50.00",
+     "identities": {"openid:wxmini": "oCLI000001"}},
+    {"order_id": "C1", "status": "paid", "occurred_at": "2026-06-20T10:00:00+08:00", "amount": "80.00",
+     "identities": {"openid:wxmini": "oCLI000002"}},
+    {"order_id": "C1", "status": "refunded", "occurred_at": "2026-06-21T10:00:00+08:00", "amount": "80.00",
+     "refund_id": "r1", "refund_amount": "30.00"},
+]
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIYU_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("SIYU_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SIYU_SECRET_KEY", "cli-test-secret-key-0123456789abcdef0123")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    settings = get_settings()
+    with unit_of_work(make_engine(settings.effective_database_url)) as s:
+        assert ingest.ingest_orders(s, ingest.IngestContext.from_settings(settings), ORDERS).accepted == 5
+    yield runner
+    get_settings.cache_clear()
+
+
+def test_table_json_and_csv(cli):
+    table = cli.invoke(app, ["analyze", "rfm", "--as-of", "2026-06-30"])
+    assert table.exit_code == 0, table.output
+    assert "3 buyers" in table.output and "重要价值客户" in table.output and "duckdb" in table.output
+    data = json.loads(cli.invoke(app, ["analyze", "rfm", "--as-of", "2026-06-30", "--format", "json"]).output)
+    assert data["customers"] == 3 and sum(s["customers"] for s in data["segments"]) == 3
+    assert data["params"] == {"as_of": "2026-06-30", "window_days": 365, "scoring": "quintiles", "engine": "duckdb"}
+    rows = list(csv.DictReader(io.StringIO(cli.invoke(app, ["analyze", "rfm", "--as-of", "2026-06-30",
+                                                             "--format", "csv"]).output)))
+    got = {(r["recency_days"], r["frequency"], r["monetary"]) for r in rows}
+    assert got == {("0", "2", "500.00"), ("302", "1", "50.00"), ("10", "1", "50.00")}
+    narrow = json.loads(cli.invoke(app, ["analyze", "rfm", "--as-of", "2026-06-30", "--window-days", "30",
+                                         "--format", "json"]).output)
+    assert narrow["customers"] == 2  # the 2025 buyer is outside a 30-day window
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--as-of", "2099-01-01"], "as_of_in_future"),
+    (["--as-of", "2026-06-30", "--window-days", "0"], "window must be"),
+    (["--as-of", "2026-06-30", "--thresholds", '{"recency_days": [1, 2]}'], "--thresholds takes JSON"),
+    (["--as-of", "2026-06-30", "--thresholds", '{"recency_days": [9, 2, 3, 4], "frequency": [1, 2, 3, 4], '
+                                               '"monetary_fen": [1, 2, 3, 4]}'], "strictly ascending"),
+    (["--as-of", "2026-06-30", "--engine", "postgres"], "needs a PostgreSQL store"),
+    (["--as-of", "2026-06-30", "--engine", "spark"], "unknown engine"),
+])
+def test_bad_parameters_exit_2_with_a_message(cli, args, message):
+    result = cli.invoke(app, ["analyze", "rfm", *args])
+    assert result.exit_code == 2 and message in result.output, result.output
