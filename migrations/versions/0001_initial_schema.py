@@ -101,11 +101,13 @@ def upgrade() -> None:
     op.create_table('health_customers',
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('live', sa.Boolean(), nullable=False),
-    sa.Column('followed', sa.Boolean(), nullable=False),
     sa.Column('first_day', sa.Date(), nullable=True),
     sa.Column('platform', sa.String(length=32), nullable=True),
     sa.Column('active', sa.Text(), nullable=False),
     sa.Column('paid', sa.Text(), nullable=False),
+    sa.Column('items', sa.Text(), nullable=False),
+    sa.Column('moves', sa.Text(), nullable=False),
+    sa.Column('now_in', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_health_customers'))
     )
     op.create_table('health_daily',
@@ -115,12 +117,19 @@ def upgrade() -> None:
     sa.Column('value', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('metric', 'day', 'dim', name=op.f('pk_health_daily'))
     )
+    op.create_table('health_refresh_lease',
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('holder', sa.String(length=80), nullable=False),
+    sa.Column('expires_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_health_refresh_lease'))
+    )
     op.create_table('health_spans',
     sa.Column('metric', sa.String(length=16), nullable=False),
+    sa.Column('dim', sa.String(length=64), nullable=False),
     sa.Column('end_day', sa.Date(), nullable=False),
     sa.Column('start_day', sa.Date(), nullable=False),
     sa.Column('n', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('metric', 'end_day', 'start_day', name=op.f('pk_health_spans'))
+    sa.PrimaryKeyConstraint('metric', 'dim', 'end_day', 'start_day', name=op.f('pk_health_spans'))
     )
     op.create_table('health_state',
     sa.Column('name', sa.String(length=48), nullable=False),
@@ -600,6 +609,7 @@ def downgrade() -> None:
     op.drop_table('identity_issues')
     op.drop_table('health_state')
     op.drop_table('health_spans')
+    op.drop_table('health_refresh_lease')
     op.drop_table('health_daily')
     op.drop_table('health_customers')
     with op.batch_alter_table('customers', schema=None) as batch_op:

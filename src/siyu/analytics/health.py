@@ -1,21 +1,31 @@
 """Private-domain health (私域健康度): the figures of the console's dashboard, read from daily summaries.
 
-Definitions (a period is whole days [first, last] of the brand's calendar):
+Definitions (a period is whole days [first, last] of the brand's calendar; every count is of distinct
+live customers, as the identity graph stands now, unless it says otherwise):
 
-- private-domain customers: live customers with at least one active WeCom follow relation now;
-- new contacts: follow relations opened in the period, transfers between staff excluded;
-- lost contacts: follow relations the customer ended (deleted the staff member) in the period;
-- group joins / leaves: stays in customer groups begun / ended in the period;
-- active customers: distinct customers with any event in the period;
+- connection: a follow relation with a staff member or a stay in a customer group, of any of the
+  customer's identities (:mod:`siyu.analytics.contributions` has the exact rules);
+- private-domain customers on day d: customers with a connection open at the end of d;
+- entered: customers who entered the private domain in the period (a connection began while none
+  was open: the first one, or a return after a loss);
+- lost: customers lost from the private domain in the period (their last remaining connection ended:
+  they deleted the last staff member, left the last group, were deleted, or their staff member left
+  without an heir); net new = entered − lost;
+- added a staff member / deleted a staff member: customers who opened a follow relation (transfers
+  between staff excluded) / ended one themselves in the period, by staff member and by channel code;
+- joined / left a group: customers who began / ended a stay in a group in the period, by group;
+- active customers: customers with any event in the period;
 - paid orders, GMV (amounts net of refunds), paying customers, repurchasers (two or more paid orders in
   the period), by the day the order was placed; average order value = GMV / paid orders;
-  per-customer value (单客价) = GMV / paying customers.
+  per-customer value (单客价) = GMV / paying customers;
+- followed now by a staff member, members now of a group: customers with an open relation / stay.
 
 The figures are sums over the ``health_*`` summary tables (:mod:`siyu.analytics.models`), kept exact
 by :mod:`siyu.analytics.refresh`; distinct-customer figures come from day-pair counts
 (:mod:`siyu.analytics.spans`). Callers refresh first (:func:`siyu.analytics.refresh.refresh_if_stale`).
-Days are cut at the hour in the brand's zone (exact for whole-hour offsets such as Asia/Shanghai).
-This module is analytical SQL (the plan keeps SQL in repositories and ``analytics/``); it reads only.
+Event and order days are cut at the hour in the brand's zone (exact for whole-hour offsets such as
+Asia/Shanghai). This module is analytical SQL (the plan keeps SQL in repositories and ``analytics/``);
+it reads only.
 """
 
 from __future__ import annotations
@@ -23,14 +33,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.analytics import spans
 from siyu.analytics.models import HealthDaily, HealthSpan, HealthState
-from siyu.analytics.refresh import FOLLOWED
+
+# distinct-customer figures of a period, each an item list of spans (dim '')
+ITEM_FIGURES = {"entered": spans.ENTERED, "lost": spans.LOST, "added": spans.ADDED, "deleted": spans.DELETED,
+                "joined": spans.JOINED, "left": spans.LEFT, "active": spans.ACTIVE}
 
 
 @dataclass(frozen=True)
@@ -50,42 +62,59 @@ class Period:
 
 @dataclass
 class Totals:
-    """The figures of one period."""
+    """The figures of one period: distinct customers per figure, orders and GMV, and day by day."""
 
-    new_contacts: int = 0
-    lost_contacts: int = 0
-    group_joins: int = 0
-    group_leaves: int = 0
-    active_customers: int = 0
+    entered: int = 0
+    lost: int = 0
+    added: int = 0
+    deleted: int = 0
+    joined: int = 0
+    left: int = 0
+    active: int = 0
     paid_orders: int = 0
     gmv_fen: int = 0
-    paying_customers: int = 0
+    paying: int = 0
     repurchasers: int = 0
+    private_end: int = 0  # private-domain customers at the end of the period's last day
+    # per day: the figures above for that single day (distinct customers), "paying", "gmv", "orders"
     daily: dict[str, Counter[date]] = field(default_factory=dict)
 
     @property
-    def net_contacts(self) -> int:
-        """Return new minus lost contacts."""
-        return self.new_contacts - self.lost_contacts
+    def net(self) -> int:
+        """Return net new private-domain customers: entered minus lost."""
+        return self.entered - self.lost
 
 
-def _daily(session: Session, period: Period, metrics: tuple[str, ...]) -> dict[str, dict[tuple[date, str], int]]:
-    """Return {metric: {(day, dim): value}} over the period's days."""
+def _daily(session: Session, first: date, last: date, metrics: tuple[str, ...],
+           dim: str | None = "") -> dict[str, dict[tuple[date, str], int]]:
+    """Return {metric: {(day, dim): value}} over days [first, last] (every dimension when ``dim`` is None)."""
     out: dict[str, dict[tuple[date, str], int]] = {m: {} for m in metrics}
     query = (select(HealthDaily.metric, HealthDaily.day, HealthDaily.dim, HealthDaily.value)
-             .where(HealthDaily.metric.in_(metrics), HealthDaily.day >= period.first, HealthDaily.day <= period.last))
-    for metric, day, dim, value in session.execute(query):
-        out[metric][(day, dim)] = int(value)
+             .where(HealthDaily.metric.in_(metrics), HealthDaily.day >= first, HealthDaily.day <= last))
+    if dim is not None:
+        query = query.where(HealthDaily.dim == dim)
+    for metric, day, d, value in session.execute(query):
+        out[metric][(day, d)] = int(value)
     return out
 
 
-def _pairs(session: Session, period: Period) -> Counter[str]:
-    """Return {span metric: pairs with both days inside the period}."""
-    query = (select(HealthSpan.metric, func.sum(HealthSpan.n))
-             .where(HealthSpan.end_day >= period.first, HealthSpan.end_day <= period.last,
-                    HealthSpan.start_day >= period.first)
-             .group_by(HealthSpan.metric))
-    return Counter({metric: int(n or 0) for metric, n in session.execute(query)})
+def _pairs(session: Session, period: Period, metrics: tuple[str, ...], dim: str | None = "") -> Counter[tuple[str, str]]:
+    """Return {(span metric, dim): pairs with both days inside the period}."""
+    query = (select(HealthSpan.metric, HealthSpan.dim, func.sum(HealthSpan.n))
+             .where(HealthSpan.metric.in_(metrics), HealthSpan.end_day >= period.first,
+                    HealthSpan.end_day <= period.last, HealthSpan.start_day >= period.first)
+             .group_by(HealthSpan.metric, HealthSpan.dim))
+    if dim is not None:
+        query = query.where(HealthSpan.dim == dim)
+    return Counter({(metric, d): int(n or 0) for metric, d, n in session.execute(query)})
+
+
+def _same_day_pairs(session: Session, period: Period, metric: str) -> Counter[date]:
+    """Return {day: pairs of ``metric`` whose two items fall on that day}."""
+    query = (select(HealthSpan.end_day, HealthSpan.n)
+             .where(HealthSpan.metric == metric, HealthSpan.dim == "", HealthSpan.end_day >= period.first,
+                    HealthSpan.end_day <= period.last, HealthSpan.start_day == HealthSpan.end_day))
+    return Counter({day: int(n) for day, n in session.execute(query)})
 
 
 def _by_day(values: dict[tuple[date, str], int]) -> Counter[date]:
@@ -102,57 +131,84 @@ def _by_dim(values: dict[tuple[date, str], int]) -> Counter[str]:
     return dims
 
 
-def private_customers(session: Session) -> int:
-    """Return how many live customers have an active follow relation now."""
-    return int(session.scalar(select(HealthState.value).where(HealthState.name == FOLLOWED)) or 0)
+def private_at(session: Session, day: date) -> int:
+    """Return how many customers were in the private domain at the end of ``day`` (entries − exits so far)."""
+    query = (select(HealthDaily.metric, func.sum(HealthDaily.value))
+             .where(HealthDaily.metric.in_((spans.IN_MOVES, spans.OUT_MOVES)), HealthDaily.day <= day)
+             .group_by(HealthDaily.metric))
+    sums = {metric: int(n or 0) for metric, n in session.execute(query)}
+    return sums.get(spans.IN_MOVES, 0) - sums.get(spans.OUT_MOVES, 0)
 
 
-def period_totals(session: Session, period: Period, tz: ZoneInfo) -> Totals:
-    """Return every figure of one period (``tz`` is the zone the summaries were cut in)."""
-    del tz  # days are already the brand's
-    d = _daily(session, period, ("new_code", "lost_staff", "joins", "leaves", "orders", "gmv", spans.ACTIVE,
-                                 spans.PAID))
-    pairs = _pairs(session, period)
-    totals = Totals()
-    for key, metric in (("new", "new_code"), ("lost", "lost_staff"), ("joins", "joins"), ("leaves", "leaves"),
-                        ("gmv", "gmv")):
-        totals.daily[key] = _by_day(d[metric])
-    totals.new_contacts, totals.lost_contacts = sum(totals.daily["new"].values()), sum(totals.daily["lost"].values())
-    totals.group_joins, totals.group_leaves = sum(totals.daily["joins"].values()), sum(totals.daily["leaves"].values())
-    totals.gmv_fen, totals.paid_orders = sum(totals.daily["gmv"].values()), sum(d["orders"].values())
-    totals.active_customers = spans.at_least(sum(d[spans.ACTIVE].values()), pairs[spans.ACTIVE_PAIRS])
-    totals.paying_customers = spans.at_least(sum(d[spans.PAID].values()), pairs[spans.PAID_PAIRS])
-    totals.repurchasers = spans.at_least(pairs[spans.PAID_PAIRS], pairs[spans.PAID_PAIRS_2])
+def period_totals(session: Session, period: Period) -> Totals:
+    """Return every figure of one period."""
+    metrics = (*ITEM_FIGURES.values(), spans.PAID, "orders", "gmv")
+    d = _daily(session, period.first, period.last, metrics)
+    pairs = _pairs(session, period, (*(spans.pair_metric(m) for m in ITEM_FIGURES.values()), spans.PAID_PAIRS,
+                                     spans.PAID_PAIRS_2))
+    totals = Totals(private_end=private_at(session, period.last))
+    for name, metric in ITEM_FIGURES.items():
+        totals.daily[name] = _by_day(d[metric])  # one list item per customer and day: a day's sum is distinct
+        setattr(totals, name, spans.at_least(sum(totals.daily[name].values()), pairs[(spans.pair_metric(metric), "")]))
+    paid = _by_day(d[spans.PAID])
+    same_day = _same_day_pairs(session, period, spans.PAID_PAIRS)
+    totals.daily["paying"] = Counter({day: n - same_day[day] for day, n in paid.items() if n - same_day[day]})
+    totals.daily["gmv"], totals.daily["orders"] = _by_day(d["gmv"]), _by_day(d["orders"])
+    totals.gmv_fen, totals.paid_orders = sum(totals.daily["gmv"].values()), sum(totals.daily["orders"].values())
+    totals.paying = spans.at_least(sum(paid.values()), pairs[(spans.PAID_PAIRS, "")])
+    totals.repurchasers = spans.at_least(pairs[(spans.PAID_PAIRS, "")], pairs[(spans.PAID_PAIRS_2, "")])
     return totals
+
+
+def distinct_by_dim(session: Session, period: Period, metric: str) -> Counter[str]:
+    """Return {dim: distinct customers with an item of ``metric`` in the period}, zeros left out."""
+    items = _by_dim(_daily(session, period.first, period.last, (metric,), dim=None)[metric])
+    pairs = _pairs(session, period, (spans.pair_metric(metric),), dim=None)
+    counts = Counter({dim: n - pairs[(spans.pair_metric(metric), dim)] for dim, n in items.items()})
+    return +counts
 
 
 def _ranked(counts: Counter[str]) -> list[tuple[str, int]]:
     return sorted(((dim, n) for dim, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0]))
 
 
-def new_by_channel_code(session: Session, period: Period) -> list[tuple[int | None, int]]:
-    """Return [(channel code id or None, new contacts)] of the period, most first."""
-    counts = _by_dim(_daily(session, period, ("new_code",))["new_code"])
-    return [(int(dim) if dim else None, n) for dim, n in _ranked(counts)]
+def added_by_channel_code(session: Session, period: Period) -> list[tuple[int | None, int]]:
+    """Return [(channel code id or None, customers who added a staff member through it)] of the period, most first."""
+    return [(int(dim) if dim else None, n) for dim, n in _ranked(distinct_by_dim(session, period, spans.ADDED_CODE))]
 
 
 def new_by_platform(session: Session, period: Period) -> list[tuple[str | None, int]]:
     """Return [(source platform or None, live customers first seen in the period)], most first."""
-    counts = _by_dim(_daily(session, period, (spans.NEW_CUSTOMERS,))[spans.NEW_CUSTOMERS])
+    counts = _by_dim(_daily(session, period.first, period.last, (spans.NEW_CUSTOMERS,), dim=None)[spans.NEW_CUSTOMERS])
     return [(dim or None, n) for dim, n in _ranked(counts)]
 
 
 def _flow(session: Session, period: Period, first: str, second: str) -> dict[int, tuple[int, int]]:
-    d = _daily(session, period, (first, second))
-    a, b = _by_dim(d[first]), _by_dim(d[second])
-    return {int(k): (a.get(k, 0), b.get(k, 0)) for k in set(a) | set(b) if a.get(k, 0) or b.get(k, 0)}
+    a, b = distinct_by_dim(session, period, first), distinct_by_dim(session, period, second)
+    return {int(k): (a.get(k, 0), b.get(k, 0)) for k in set(a) | set(b)}
 
 
 def staff_flow(session: Session, period: Period) -> dict[int, tuple[int, int]]:
-    """Return {staff_id: (new contacts, lost contacts)} of the period."""
-    return _flow(session, period, "new_staff", "lost_staff")
+    """Return {staff_id: (customers who added them, customers who deleted them)} of the period."""
+    return _flow(session, period, spans.ADDED_STAFF, spans.DELETED_STAFF)
 
 
 def group_flow(session: Session, period: Period) -> dict[int, tuple[int, int]]:
-    """Return {group_id: (joins, leaves)} of the period."""
-    return _flow(session, period, "joins", "leaves")
+    """Return {group_id: (customers who joined, customers who left)} of the period."""
+    return _flow(session, period, spans.JOINED_GROUP, spans.LEFT_GROUP)
+
+
+def _now(session: Session, prefix: str) -> dict[int, int]:
+    query = select(HealthState.name, HealthState.value).where(HealthState.name.like(f"{prefix}%"),
+                                                              HealthState.value != 0)
+    return {int(name[len(prefix):]): int(value) for name, value in session.execute(query)}
+
+
+def followed_now(session: Session) -> dict[int, int]:
+    """Return {staff_id: customers the staff member follows now}, zeros left out."""
+    return _now(session, spans.FOLLOWED)
+
+
+def members_now(session: Session) -> dict[int, int]:
+    """Return {group_id: customers in the group now}, zeros left out."""
+    return _now(session, spans.MEMBERS)

@@ -4,13 +4,17 @@ Small tables the dashboard reads instead of the facts (docs/architecture.md, "da
 
 - ``health_daily``: one value per (metric, brand day, dimension), e.g. new contacts of one channel
   code on one day; additive over days.
-- ``health_spans``: counts of pairs of one customer's consecutive items (active days, paid orders)
-  by (first day, last day); they turn "distinct customers in a period" into sums over days
-  (see :mod:`siyu.analytics.spans`).
+- ``health_spans``: counts of pairs of one customer's consecutive items (active days, paid orders,
+  days they added or deleted a staff member, joined or left a group, entered or left the private
+  domain) by (metric, dimension, first day, last day); they turn "distinct customers in a period" into
+  sums over days (see :mod:`siyu.analytics.spans`).
 - ``health_customers``: what each customer contributed at the last refresh (active days, paid
-  orders per day, first day, platform, followed or not), so a changed customer's old contribution
-  can be taken back exactly before the new one is added.
-- ``health_state``: watermarks of the facts already summarised, and running totals.
+  orders per day, first day, platform, item lists, private-domain moves, what they count in now), so
+  a changed customer's old contribution can be taken back exactly before the new one is added.
+- ``health_state``: watermarks of the facts already summarised, and running totals (customers
+  followed now per staff member, members now per group).
+- ``health_refresh_lease``: who refreshes now (one row per job name), so several server processes
+  refreshing on a schedule take turns instead of queueing (:mod:`siyu.analytics.lease`).
 
 The module also declares indexes on the time columns of follow relations and group stays, which
 the refresh uses to recompute one day.
@@ -18,12 +22,12 @@ the refresh uses to recompute one day.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Boolean, Date, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from siyu.db.base import Base, BigId
+from siyu.db.base import Base, BigId, UTCDateTime
 from siyu.domains.groups.models import GroupMembership
 from siyu.domains.staff.models import Ownership
 
@@ -40,11 +44,12 @@ class HealthDaily(Base):
 
 
 class HealthSpan(Base):
-    """How many pairs of one customer's items (``metric``) lie on ``start_day`` and ``end_day``."""
+    """How many pairs of one customer's items (``metric``, for ``dim``) lie on ``start_day`` and ``end_day``."""
 
     __tablename__ = "health_spans"
 
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
     end_day: Mapped[date] = mapped_column(Date, primary_key=True)
     start_day: Mapped[date] = mapped_column(Date, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -57,11 +62,13 @@ class HealthCustomer(Base):
 
     customer_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     live: Mapped[bool] = mapped_column(Boolean, default=True)
-    followed: Mapped[bool] = mapped_column(Boolean, default=False)
     first_day: Mapped[date | None] = mapped_column(Date)
     platform: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[str] = mapped_column(Text, default="")  # active days as day ordinals, ascending
     paid: Mapped[str] = mapped_column(Text, default="")  # paid orders: ordinal:count, ascending
+    items: Mapped[str] = mapped_column(Text, default="")  # metric/dim:ordinal,ordinal;… (spans.Contribution)
+    moves: Mapped[str] = mapped_column(Text, default="")  # private-domain entries (ordinal) and exits (-ordinal)
+    now_in: Mapped[str] = mapped_column(Text, default="")  # state names counted now: followed:<staff>,members:<group>
 
 
 class HealthState(Base):
@@ -71,6 +78,16 @@ class HealthState(Base):
 
     name: Mapped[str] = mapped_column(String(48), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RefreshLease(Base):
+    """A job's lease: ``holder`` runs it until ``expires_at`` (a crashed holder's lease simply runs out)."""
+
+    __tablename__ = "health_refresh_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(80))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 SUMMARY_TABLES = ("health_daily", "health_spans", "health_customers", "health_state")  # built from the facts

@@ -6,9 +6,10 @@ since: new events, order facts, follow relations, group stays, customers, automa
 merges, unmerges and splits operators made (audit log), plus staff who departed since. Two kinds of
 summaries are then brought up to date:
 
-- day metrics (new and lost contacts by code and staff, group joins and leaves by group, paid orders
-  and GMV) are recomputed from the facts for every day that changed;
-- customer metrics (active days, paid orders per day, first day and platform, followed or not) are
+- day metrics (paid orders and GMV) are recomputed from the facts for every day that changed;
+- customer metrics (active days, paid orders per day, first day and platform, the days the customer
+  added or deleted a staff member or joined or left a group, moves in and out of the private domain,
+  who follows the customer and which groups hold it now; :mod:`siyu.analytics.contributions`) are
   recomputed per changed customer; the stored old contribution is taken back and the new one added
   (:mod:`siyu.analytics.spans`), so merges and unmerges move figures exactly.
 
@@ -19,7 +20,7 @@ idempotent: a refresh with nothing new only reads the watermarks.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -29,16 +30,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from siyu.analytics import summaries as sql
+from siyu.analytics.contributions import contributions
 from siyu.analytics.spans import Contribution, Delta
 from siyu.db.engine import unit_of_work
 from siyu.domains.identity import service as identity
 from siyu.errors import Conflict
-from siyu.kit.time import day_bounds_utc, ensure_utc, local_day
+from siyu.kit.time import day_bounds_utc
 
 CUSTOMER_CHUNK = 2000
 REBUILD_RANGE = 5000  # customer ids per step of a full rebuild
 DEPARTED = "departed:"  # state names of departed staff already taken into account
-FOLLOWED = "followed"  # state: live customers followed by at least one staff member now
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,8 @@ def refresh(session: Session, tz: ZoneInfo, *, progress: Callable[[int], None] |
         return RefreshResult(0, 0, False)
     days, customers = sql.changed(session, marks, top, tz, departed)
     _recompute_days(session, tz, sorted(days))
-    followed = _recompute_customers(session, tz, sorted(customers), progress)
-    sql.set_state(session, {**top, FOLLOWED: marks.get(FOLLOWED, 0) + followed,
-                            **{f"{DEPARTED}{s}": 1 for s in departed}})
+    _recompute_customers(session, tz, sorted(customers), progress)
+    sql.set_state(session, {**top, **{f"{DEPARTED}{s}": 1 for s in departed}})
     session.flush()
     return RefreshResult(len(days), len(customers), False)
 
@@ -111,8 +111,8 @@ def rebuild(session: Session, tz: ZoneInfo, *, progress: Callable[[int], None] |
     span = sql.fact_days(session, tz)
     days = [span[0] + timedelta(days=i) for i in range((span[1] - span[0]).days + 1)] if span else []
     _recompute_days(session, tz, days, every=True)
-    customers, followed = _rebuild_customers(session, tz, progress)
-    sql.set_state(session, {**top, FOLLOWED: followed, **{f"{DEPARTED}{s}": 1 for s in departed}})
+    customers = _rebuild_customers(session, tz, progress)
+    sql.set_state(session, {**top, **{f"{DEPARTED}{s}": 1 for s in departed}})
     session.flush()
     return RefreshResult(len(days), customers, True)
 
@@ -139,54 +139,39 @@ def _recompute_days(session: Session, tz: ZoneInfo, days: Sequence[date], *, eve
                           for (m, d, dim), v in sorted(totals.items()) if v])
 
 
-def _contributions(rows: dict[str, list[Any]], tz: ZoneInfo) -> dict[int, Contribution]:
-    owner = dict(rows["identities"])
-    active: dict[int, set[int]] = defaultdict(set)
-    paid: dict[int, Counter[int]] = defaultdict(Counter)
-    followed = {owner[i] for i in rows["follows"] if i in owner}
-    for ident, bucket in rows["events"]:
-        active[owner[ident]].add(sql.hour_day(bucket, tz).toordinal())
-    for ident, bucket, n in rows["orders"]:
-        paid[owner[ident]][sql.hour_day(bucket, tz).toordinal()] += int(n)
-    out = {}
-    for cid, merged_into, first_seen, platform in rows["customers"]:
-        out[cid] = Contribution(
-            live=merged_into is None, followed=cid in followed,
-            first_day=local_day(ensure_utc(first_seen), tz).toordinal() if first_seen else None,
-            platform=platform, active=tuple(sorted(active.get(cid, ()))), paid=tuple(sorted(paid[cid].items())))
-    return out
-
-
 def _stored(row: Any) -> Contribution:
-    active, paid = Contribution.decode_days(row.active, row.paid)
-    return Contribution(row.live, row.followed, row.first_day.toordinal() if row.first_day else None, row.platform,
-                        active, paid)
+    return Contribution.decode(row.live, row.first_day.toordinal() if row.first_day else None, row.platform,
+                               {"active": row.active, "paid": row.paid, "items": row.items, "moves": row.moves,
+                                "now": row.now_in})
+
+
+def _apply(session: Session, delta: Delta) -> None:
+    """Write a delta's daily values, span counts and state counts."""
+    sql.add_daily(session, {(m, date.fromordinal(d), dim): v for (m, d, dim), v in delta.daily.items()})
+    sql.add_spans(session, {(m, dim, date.fromordinal(e), date.fromordinal(s)): n
+                            for (m, dim, e, s), n in delta.spans.items()})
+    sql.add_state(session, dict(delta.state))
 
 
 def _recompute_customers(session: Session, tz: ZoneInfo, customer_ids: Sequence[int],
-                         progress: Callable[[int], None] | None) -> int:
-    """Recompute these customers' contributions, apply the difference; return the change in followed."""
-    followed = 0
+                         progress: Callable[[int], None] | None) -> None:
+    """Recompute these customers' contributions and apply the difference."""
     for start in range(0, len(customer_ids), CUSTOMER_CHUNK):
         part = customer_ids[start:start + CUSTOMER_CHUNK]
         delta = Delta()
         for old in sql.stored_customers(session, part):
             delta.add(_stored(old), -1)
-        new = _contributions(sql.customer_facts(session, part), tz)
+        new = contributions(sql.customer_facts(session, part), tz)
         for c in new.values():
             delta.add(c, 1)
-        sql.add_daily(session, {(m, date.fromordinal(d), dim): v for (m, d, dim), v in delta.daily.items()})
-        sql.add_spans(session, {(m, date.fromordinal(e), date.fromordinal(s)): n
-                                for (m, e, s), n in delta.spans.items()})
+        _apply(session, delta)
         sql.replace_customers(session, part, [_row(cid, c) for cid, c in new.items() if c.live])
-        followed += delta.followed
         if progress:
             progress(len(part))
-    return followed
 
 
-def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int], None] | None) -> tuple[int, int]:
-    """Compute every customer's contribution into emptied tables; return (customers, followed).
+def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int], None] | None) -> int:
+    """Compute every customer's contribution into emptied tables; return how many customers were read.
 
     The same contributions as :func:`_recompute_customers`, without its incremental bookkeeping:
     customers are read in id ranges, nothing stored has to be taken back, and the daily and span
@@ -196,20 +181,20 @@ def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int],
     count = 0
     low, high = sql.customer_id_bounds(session)
     for start in range(low, high + 1 if high else 0, REBUILD_RANGE):
-        new = _contributions(sql.customer_facts_between(session, start, start + REBUILD_RANGE), tz)
+        new = contributions(sql.customer_facts_between(session, start, start + REBUILD_RANGE), tz)
         for c in new.values():
             delta.add(c, 1)
         sql.insert_customers(session, [_row(cid, c) for cid, c in sorted(new.items()) if c.live])
         count += len(new)
         if progress:
             progress(len(new))
-    sql.add_daily(session, {(m, date.fromordinal(d), dim): v for (m, d, dim), v in delta.daily.items()})
-    sql.add_spans(session, {(m, date.fromordinal(e), date.fromordinal(s)): n for (m, e, s), n in delta.spans.items()})
-    return count, delta.followed
+    _apply(session, delta)
+    return count
 
 
 def _row(customer_id: int, c: Contribution) -> dict[str, Any]:
-    active, paid = c.encode()
-    return {"customer_id": customer_id, "live": c.live, "followed": c.followed,
+    text = c.encode()
+    return {"customer_id": customer_id, "live": c.live,
             "first_day": date.fromordinal(c.first_day) if c.first_day is not None else None,
-            "platform": c.platform, "active": active, "paid": paid}
+            "platform": c.platform, "active": text["active"], "paid": text["paid"], "items": text["items"],
+            "moves": text["moves"], "now_in": text["now"]}

@@ -16,6 +16,11 @@ the run contributes m items, max(m-1, 0) pairs one apart and max(m-2, 0) pairs t
 Each pair is stored under (its first day, its last day); a pair lies in [a, b] when
 first day ≥ a and last day ≤ b. A pair further apart than the longest period asked for can never lie
 inside one, so pairs more than ``MAX_SPAN`` days apart are not stored (the dashboard allows 366 days).
+
+The same holds per dimension (a staff member, a channel code, a group): a customer's item list for
+"added staff member 12" gives the distinct customers who added staff member 12 in any period. Lists
+of that kind hold distinct days (a customer who adds the same staff member twice in a day counts once
+that day), and their pairs are stored under the pair metric ``<metric>1`` and the dimension.
 """
 
 from __future__ import annotations
@@ -32,60 +37,125 @@ ACTIVE_PAIRS = "active1"  # spans: consecutive active days
 PAID_PAIRS = "paid1"  # spans: consecutive paid orders
 PAID_PAIRS_2 = "paid2"  # spans: paid orders two apart
 
+# Item lists kept per customer (days, each once), by dimension:
+ADDED_STAFF = "added_staff"  # dim staff id: days the customer added that staff member (a transfer is not an add)
+ADDED_CODE = "added_code"  # dim channel code id ('' without a code): days of such adds
+DELETED_STAFF = "deleted_staff"  # dim staff id: days the customer deleted that staff member
+JOINED_GROUP = "joined_group"  # dim group id: days the customer joined that group
+LEFT_GROUP = "left_group"  # dim group id: days the customer left that group
+STORED = (ADDED_STAFF, ADDED_CODE, DELETED_STAFF, JOINED_GROUP, LEFT_GROUP)
+# ... and lists derived from them or from the customer's moves (dim ''):
+ADDED = "added"  # any staff member added
+DELETED = "deleted"  # any staff member deleted
+JOINED = "joined"  # any group joined
+LEFT = "left"  # any group left
+ENTERED = "entered"  # entered the private domain (first connection, or a return after a loss)
+LOST = "lost"  # lost from the private domain (the last remaining connection ended)
+UNIONS = {ADDED: ADDED_STAFF, DELETED: DELETED_STAFF, JOINED: JOINED_GROUP, LEFT: LEFT_GROUP}
+# Entries and exits counted as moves, not customers: the private domain's size at the end of day d
+# is the sum of IN_MOVES - OUT_MOVES over the days up to d.
+IN_MOVES = "in_n"
+OUT_MOVES = "out_n"
+# State (now) a customer counts in: "followed:<staff id>", "members:<group id>".
+FOLLOWED = "followed:"
+MEMBERS = "members:"
+
+
+def pair_metric(metric: str) -> str:
+    """Return the spans metric holding pairs of consecutive items of an item list."""
+    return f"{metric}1"
+
+
+Items = tuple[tuple[str, str, tuple[int, ...]], ...]
+
 
 @dataclass(frozen=True)
 class Contribution:
-    """What one customer adds to the summaries: live, followed, first day, platform, days."""
+    """What one customer adds to the summaries (days are day ordinals of the brand's calendar)."""
 
     live: bool = False
-    followed: bool = False
-    first_day: int | None = None  # day ordinal
+    first_day: int | None = None
     platform: str | None = None
-    active: tuple[int, ...] = ()  # ascending day ordinals, each once
-    paid: tuple[tuple[int, int], ...] = ()  # ascending (day ordinal, paid orders placed that day)
+    active: tuple[int, ...] = ()  # ascending, each once
+    paid: tuple[tuple[int, int], ...] = ()  # ascending (day, paid orders placed that day)
+    items: Items = ()  # (metric, dim, ascending distinct days) of the STORED metrics, sorted
+    moves: tuple[int, ...] = ()  # private-domain moves in time order: day for an entry, -day for an exit
+    now: tuple[str, ...] = ()  # state names the customer counts in now, sorted
 
-    def encode(self) -> tuple[str, str]:
-        """Return the active and paid lists as compact text (stored in ``health_customers``)."""
-        return (",".join(map(str, self.active)), ",".join(f"{d}:{n}" for d, n in self.paid))
+    def all_items(self) -> Items:
+        """Return the stored item lists and those derived from them and from the moves."""
+        unions: dict[str, set[int]] = {}
+        for metric, _dim, days in self.items:
+            for derived, base in UNIONS.items():
+                if metric == base:
+                    unions.setdefault(derived, set()).update(days)
+        derived_lists = [(m, "", tuple(sorted(d))) for m, d in sorted(unions.items())]
+        entered = tuple(sorted({m for m in self.moves if m > 0}))
+        lost = tuple(sorted({-m for m in self.moves if m < 0}))
+        moves = [(m, "", d) for m, d in ((ENTERED, entered), (LOST, lost)) if d]
+        return (*self.items, *derived_lists, *moves)
+
+    def encode(self) -> dict[str, str]:
+        """Return the lists as compact text (the columns of ``health_customers``)."""
+        return {"active": ",".join(map(str, self.active)),
+                "paid": ",".join(f"{d}:{n}" for d, n in self.paid),
+                "items": ";".join(f"{m}/{dim}:{','.join(map(str, days))}" for m, dim, days in self.items),
+                "moves": ",".join(map(str, self.moves)),
+                "now": ",".join(self.now)}
 
     @staticmethod
-    def decode_days(active: str, paid: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
-        """Return the lists :meth:`encode` wrote."""
-        days = tuple(int(d) for d in active.split(",")) if active else ()
-        orders = tuple((int(d), int(n)) for d, n in (p.split(":") for p in paid.split(","))) if paid else ()
-        return days, orders
+    def decode(live: bool, first_day: int | None, platform: str | None, text: dict[str, str]) -> Contribution:
+        """Return the contribution :meth:`encode` wrote."""
+        active = tuple(int(d) for d in text["active"].split(",")) if text["active"] else ()
+        paid = tuple((int(d), int(n)) for d, n in (p.split(":") for p in text["paid"].split(","))) \
+            if text["paid"] else ()
+        items = []
+        for part in text["items"].split(";") if text["items"] else ():
+            key, days = part.split(":")
+            metric, dim = key.split("/")
+            items.append((metric, dim, tuple(int(d) for d in days.split(","))))
+        moves = tuple(int(m) for m in text["moves"].split(",")) if text["moves"] else ()
+        now = tuple(text["now"].split(",")) if text["now"] else ()
+        return Contribution(live, first_day, platform, active, paid, tuple(items), moves, now)
 
 
 @dataclass
 class Delta:
-    """Changes to apply to the summary tables: daily values, span counts, followed customers."""
+    """Changes to apply to the summary tables: daily values, span counts, state counts."""
 
     daily: Counter[tuple[str, int, str]] = field(default_factory=Counter)
-    spans: Counter[tuple[str, int, int]] = field(default_factory=Counter)
-    followed: int = 0
+    spans: Counter[tuple[str, str, int, int]] = field(default_factory=Counter)
+    state: Counter[str] = field(default_factory=Counter)
 
     def add(self, c: Contribution, sign: int) -> None:
         """Add (sign 1) or take back (sign -1) one customer's contribution."""
         if not c.live:
             return
-        self.followed += sign * c.followed
+        for name in c.now:
+            self.state[name] += sign
         if c.first_day is not None:
             self.daily[(NEW_CUSTOMERS, c.first_day, c.platform or "")] += sign
         for day in c.active:
             self.daily[(ACTIVE, day, "")] += sign
-        _pairs(self.spans, ACTIVE_PAIRS, c.active, 1, sign)
+        _pairs(self.spans, ACTIVE_PAIRS, "", c.active, 1, sign)
         orders = [d for d, n in c.paid for _ in range(n)]
         for day, n in c.paid:
             self.daily[(PAID, day, "")] += sign * n
-        _pairs(self.spans, PAID_PAIRS, orders, 1, sign)
-        _pairs(self.spans, PAID_PAIRS_2, orders, 2, sign)
+        _pairs(self.spans, PAID_PAIRS, "", orders, 1, sign)
+        _pairs(self.spans, PAID_PAIRS_2, "", orders, 2, sign)
+        for metric, dim, days in c.all_items():
+            for day in days:
+                self.daily[(metric, day, dim)] += sign
+            _pairs(self.spans, pair_metric(metric), dim, days, 1, sign)
+        for move in c.moves:
+            self.daily[(IN_MOVES, move, "") if move > 0 else (OUT_MOVES, -move, "")] += sign
 
 
-def _pairs(into: Counter[tuple[str, int, int]], metric: str, days: tuple[int, ...] | list[int], k: int,
-           sign: int) -> None:
+def _pairs(into: Counter[tuple[str, str, int, int]], metric: str, dim: str, days: tuple[int, ...] | list[int],
+           k: int, sign: int) -> None:
     for i in range(k, len(days)):
         if days[i] - days[i - k] <= MAX_SPAN:
-            into[(metric, days[i], days[i - k])] += sign
+            into[(metric, dim, days[i], days[i - k])] += sign
 
 
 def at_least(items: int, pairs: int) -> int:

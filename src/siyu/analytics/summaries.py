@@ -1,9 +1,11 @@
 """SQL of the daily summaries: what changed since the last refresh, the facts to recompute, the writes.
 
 Reads the domains' tables (analytics sits above them) and writes only the ``health_*`` tables of
-:mod:`siyu.analytics.models`. Time columns are bucketed by hour in SQL and the hours mapped to days of
-the brand's calendar in Python (:func:`hour_day`), so SQLite and PostgreSQL cut days the same way
-(exact for zones with whole-hour offsets, such as Asia/Shanghai).
+:mod:`siyu.analytics.models`. Event and order times are bucketed by hour in SQL and the hours mapped
+to days of the brand's calendar in Python (:func:`hour_day`), so SQLite and PostgreSQL cut days the
+same way (exact for zones with whole-hour offsets, such as Asia/Shanghai); follow relations and
+group stays are read whole, since a customer's connections are intervals (see
+:mod:`siyu.analytics.contributions`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_col
 from sqlalchemy.orm import Session
 
 from siyu.analytics.models import HealthCustomer, HealthDaily, HealthSpan, HealthState
-from siyu.db.bulk import chunks, fast_insert, is_postgres
+from siyu.db.bulk import chunks, dialect_insert, fast_insert, is_postgres
 from siyu.domains.access.models import AuditEntry
 from siyu.domains.customers import Customer
 from siyu.domains.events import Event
@@ -32,10 +34,8 @@ from siyu.kit.time import ensure_utc, local_day
 WATERMARKED = {"events": Event.id, "order_facts": OrderFact.id, "ownerships": Ownership.id,
                "group_memberships": GroupMembership.id, "customers": Customer.id, "merges": Merge.id,
                "audit_log": AuditEntry.id}
-DAY_EVENT_TYPES = ("contact_added", "contact_deleted_by_customer", "contact_deleted_by_staff", "group_joined",
-                   "group_left")
 IDENTITY_ACTIONS = ("customer.merge", "customer.unmerge", "customer.split")
-DAY_METRICS = ("new_code", "new_staff", "lost_staff", "joins", "leaves", "orders", "gmv")
+DAY_METRICS = ("orders", "gmv")  # sums over orders, recomputed per changed day; the rest is per customer
 
 
 def hour(session: Session, column: Any) -> Any:
@@ -67,6 +67,15 @@ def set_state(session: Session, values: dict[str, int]) -> None:
     session.execute(insert(HealthState), [{"name": k, "value": v} for k, v in sorted(values.items())])
 
 
+def add_state(session: Session, delta: dict[str, int]) -> None:
+    """Add increments to named numbers (creating them)."""
+    stmt = dialect_insert(session, HealthState.__table__)
+    rows = [{"name": k, "value": v} for k, v in sorted(delta.items()) if v]
+    if rows:
+        session.execute(stmt.on_conflict_do_update(index_elements=["name"],
+                                                   set_={"value": HealthState.value + stmt.excluded.value}), rows)
+
+
 def tops(session: Session) -> dict[str, int]:
     """Return the highest id of every watermarked table (0 when empty)."""
     return {name: int(session.scalar(select(func.max(col))) or 0) for name, col in WATERMARKED.items()}
@@ -91,23 +100,22 @@ def _range(col: Any, lo: int, hi: int) -> list[ColumnElement[bool]]:
 
 def changed(session: Session, lo: dict[str, int], hi: dict[str, int], tz: ZoneInfo,
             departed: Sequence[int]) -> tuple[set[date], set[int]]:
-    """Return the brand days and the customers touched by rows added since the ``lo`` watermarks."""
-    days: set[date] = set()
+    """Return the brand days and the customers touched by rows added since the ``lo`` watermarks.
+
+    Follow relations and group stays end by update, never by a new row: the event that ended them
+    (a contact or group event) names the customer, and departed staff are looked up separately.
+    """
     customers: set[int] = set()
     ev, of, ow, gm = (_range(WATERMARKED[n], lo.get(n, 0), hi[n])
                       for n in ("events", "order_facts", "ownerships", "group_memberships"))
-    for query in (
-        select(hour(session, Event.occurred_at)).where(*ev, Event.type.in_(DAY_EVENT_TYPES)),
-        select(hour(session, Order.placed_at)).join(OrderFact, OrderFact.order_pk == Order.id).where(*of),
-        select(hour(session, Ownership.added_at)).where(*ow),
-        select(hour(session, GroupMembership.joined_at)).where(*gm),
-    ):
-        days.update(hour_day(b, tz) for b in session.scalars(query.distinct()))
+    buckets = select(hour(session, Order.placed_at)).join(OrderFact, OrderFact.order_pk == Order.id).where(*of)
+    days = {hour_day(b, tz) for b in session.scalars(buckets.distinct())}
     for query in (
         select(Identity.customer_id).join(Event, Event.identity_id == Identity.id).where(*ev),
         select(Identity.customer_id).join(Order, Order.identity_id == Identity.id)
         .join(OrderFact, OrderFact.order_pk == Order.id).where(*of),
         select(Identity.customer_id).join(Ownership, Ownership.identity_id == Identity.id).where(*ow),
+        select(Identity.customer_id).join(GroupMembership, GroupMembership.identity_id == Identity.id).where(*gm),
         select(Customer.id).where(*_range(Customer.id, lo.get("customers", 0), hi["customers"])),
         select(Merge.survivor_id).where(*_range(Merge.id, lo.get("merges", 0), hi["merges"])),
         select(Merge.merged_id).where(*_range(Merge.id, lo.get("merges", 0), hi["merges"])),
@@ -147,28 +155,35 @@ def has_more_customers_than(session: Session, count: int) -> bool:
 
 
 def fact_days(session: Session, tz: ZoneInfo) -> tuple[date, date] | None:
-    """Return the first and last brand day any dashboard fact falls on (None on an empty store)."""
-    lows, highs = [], []
-    for col in (Ownership.added_at, Ownership.removed_at, GroupMembership.joined_at, GroupMembership.left_at,
-                Order.placed_at):
-        low, high = session.execute(select(func.min(col), func.max(col))).one()
-        if low is not None:
-            lows.append(local_day(ensure_utc(low), tz))
-            highs.append(local_day(ensure_utc(high), tz))
-    return (min(lows), max(highs)) if lows else None
+    """Return the first and last brand day an order was placed on (None without orders): the day metrics' range."""
+    low, high = session.execute(select(func.min(Order.placed_at), func.max(Order.placed_at))).one()
+    if low is None:
+        return None
+    return local_day(ensure_utc(low), tz), local_day(ensure_utc(high), tz)
 
 
 # --- facts of customers ----------------------------------------------------------------------------
 
+OWNERSHIP_COLUMNS = (Ownership.identity_id, Ownership.staff_id, Ownership.channel_code_id, Ownership.source,
+                     Ownership.added_at, Ownership.removed_at, Ownership.removed_by)
+STAY_COLUMNS = (GroupMembership.identity_id, GroupMembership.group_id, GroupMembership.joined_at,
+                GroupMembership.left_at)
+
+
 def customer_facts(session: Session, customer_ids: Sequence[int]) -> dict[str, list[Any]]:
-    """Return the rows a chunk of customers' contributions are built from (see refresh)."""
+    """Return the rows a chunk of customers' contributions are built from (see refresh).
+
+    ``ownerships`` and ``stays`` hold every follow relation and group stay of the customers'
+    identities, with aware UTC times.
+    """
     ids = list(customer_ids)
     people = session.execute(select(Customer.id, Customer.merged_into_id, Customer.first_seen_at,
                                     Customer.source_platform).where(Customer.id.in_(ids))).all()
     idents = session.execute(select(Identity.id, Identity.customer_id).where(Identity.customer_id.in_(ids))).all()
     events: list[Any] = []
     orders: list[Any] = []
-    follows: list[Any] = []
+    ownerships: list[Any] = []
+    stays: list[Any] = []
     for part in chunks([i for i, _ in idents]):
         h = hour(session, Event.occurred_at)
         events += session.execute(select(Event.identity_id, h).where(Event.identity_id.in_(part))
@@ -177,9 +192,10 @@ def customer_facts(session: Session, customer_ids: Sequence[int]) -> dict[str, l
         orders += session.execute(select(Order.identity_id, h, func.count())
                                   .where(Order.identity_id.in_(part), Order.paid_at.is_not(None))
                                   .group_by(Order.identity_id, h)).all()
-        follows += session.scalars(select(Ownership.identity_id).distinct()
-                                   .where(Ownership.identity_id.in_(part), Ownership.removed_at.is_(None))).all()
-    return {"customers": people, "identities": idents, "events": events, "orders": orders, "follows": follows}
+        ownerships += session.execute(select(*OWNERSHIP_COLUMNS).where(Ownership.identity_id.in_(part))).all()
+        stays += session.execute(select(*STAY_COLUMNS).where(GroupMembership.identity_id.in_(part))).all()
+    return {"customers": people, "identities": idents, "events": events, "orders": orders,
+            "ownerships": ownerships, "stays": stays}
 
 
 def customer_id_bounds(session: Session) -> tuple[int, int]:
@@ -194,7 +210,8 @@ def customer_facts_between(session: Session, lo: int, hi: int) -> dict[str, list
     A full rebuild walks every customer in id ranges: the facts are reached through the identities
     of the range (index range scans joined on the facts' identity indexes) instead of IN lists of
     thousands of ids, which cost more to render and bind than the queries take to run. The fact
-    queries run at driver level: building result rows cost more than the queries themselves.
+    queries run at driver level: building result rows cost more than the queries themselves (times of
+    relations and stays come back as SQLite's text, which :func:`siyu.analytics.contributions.utc` reads).
     """
     conn = session.connection()
     people = conn.execute(select(Customer.id, Customer.merged_into_id, Customer.first_seen_at, Customer.source_platform)
@@ -216,12 +233,17 @@ def customer_facts_between(session: Session, lo: int, hi: int) -> dict[str, list
         cursor.execute(f"SELECT o.identity_id, {hour_of('o.placed_at')}, count(*) FROM orders o JOIN identities i "
                        f"ON i.id = o.identity_id WHERE {in_range} AND o.paid_at IS NOT NULL GROUP BY 1, 2", (lo, hi))
         orders = cursor.fetchall()
-        cursor.execute(f"SELECT DISTINCT w.identity_id FROM ownerships w JOIN identities i ON i.id = w.identity_id "
-                       f"WHERE {in_range} AND w.removed_at IS NULL", (lo, hi))
-        follows = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT w.identity_id, w.staff_id, w.channel_code_id, w.source, w.added_at, w.removed_at, "
+                       f"w.removed_by FROM ownerships w JOIN identities i ON i.id = w.identity_id WHERE {in_range}",
+                       (lo, hi))
+        ownerships = cursor.fetchall()
+        cursor.execute("SELECT g.identity_id, g.group_id, g.joined_at, g.left_at FROM group_memberships g "
+                       f"JOIN identities i ON i.id = g.identity_id WHERE {in_range}", (lo, hi))
+        stays = cursor.fetchall()
     finally:
         cursor.close()
-    return {"customers": people, "identities": idents, "events": events, "orders": orders, "follows": follows}
+    return {"customers": people, "identities": idents, "events": events, "orders": orders,
+            "ownerships": ownerships, "stays": stays}
 
 
 def stored_customers(session: Session, customer_ids: Sequence[int]) -> list[HealthCustomer]:
@@ -257,12 +279,6 @@ def day_rows(session: Session, start: datetime | None, end: datetime | None) -> 
         out.extend((metric, b, "" if d is None else str(d), int(v or 0)) for b, d, v in session.execute(query))
 
     one = func.count()
-    new = (Ownership.source != "transfer",)
-    grouped("new_code", Ownership.added_at, Ownership.channel_code_id, one, *new)
-    grouped("new_staff", Ownership.added_at, Ownership.staff_id, one, *new)
-    grouped("lost_staff", Ownership.removed_at, Ownership.staff_id, one, Ownership.removed_by == "customer")
-    grouped("joins", GroupMembership.joined_at, GroupMembership.group_id, one)
-    grouped("leaves", GroupMembership.left_at, GroupMembership.group_id, one)
     paid = (Order.paid_at.is_not(None),)
     grouped("orders", Order.placed_at, None, one, *paid)
     grouped("gmv", Order.placed_at, None, func.sum(Order.amount_fen - Order.refunded_fen), *paid)
@@ -283,24 +299,25 @@ def add_daily(session: Session, delta: dict[tuple[str, date, str], int]) -> None
     _add(session, HealthDaily.__table__, ("metric", "day", "dim"), "value", delta)
 
 
-def add_spans(session: Session, delta: dict[tuple[str, date, date], int]) -> None:
+def add_spans(session: Session, delta: dict[tuple[str, str, date, date], int]) -> None:
     """Add counts to span rows (creating them), in key order."""
-    _add(session, HealthSpan.__table__, ("metric", "end_day", "start_day"), "n", delta)
+    _add(session, HealthSpan.__table__, ("metric", "dim", "end_day", "start_day"), "n", delta)
 
 
-def _add(session: Session, table: Any, keys: tuple[str, str, str], value: str, delta: dict[Any, int]) -> None:
+def _add(session: Session, table: Any, keys: tuple[str, ...], value: str, delta: dict[Any, int]) -> None:
     """Upsert ``key → value`` increments with one driver-level executemany (same SQL on both stores).
 
     SQLAlchemy's executemany of an ON CONFLICT statement ran row by row and cost ten times the
     statement itself on a full rebuild. Dates are bound as ISO text on SQLite, as the ORM writes them.
     """
     sqlite = not is_postgres(session)
-    rows = [(m, a.isoformat() if sqlite else a, b.isoformat() if sqlite and isinstance(b, date) else b, n)
-            for (m, a, b), n in sorted(delta.items()) if n]
+    rows = [(*(k.isoformat() if sqlite and isinstance(k, date) else k for k in key), n)
+            for key, n in sorted(delta.items()) if n]
     if not rows:
         return
     mark = "?" if sqlite else "%s"
-    sql = (f'INSERT INTO {table.name} ({", ".join(keys)}, {value}) VALUES ({mark}, {mark}, {mark}, {mark}) '
+    marks = ", ".join([mark] * (len(keys) + 1))
+    sql = (f'INSERT INTO {table.name} ({", ".join(keys)}, {value}) VALUES ({marks}) '
            f'ON CONFLICT ({", ".join(keys)}) DO UPDATE SET {value} = {table.name}.{value} + excluded.{value}')
     cursor = session.connection().connection.driver_connection.cursor()
     try:

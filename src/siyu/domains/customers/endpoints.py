@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from siyu.domains.access import Principal
 from siyu.domains.access.deps import get_session, identity_context, require_reader
 from siyu.domains.customers import orders, service
-from siyu.domains.customers.schemas import CustomerDetail, CustomerPage, OrderDetailOut, ProfileUpdate, TimelinePage
+from siyu.domains.customers.activity import parse_activity
+from siyu.domains.customers.schemas import ACTIVITIES, CustomerDetail, CustomerPage, OrderDetailOut, ProfileUpdate, TimelinePage
 from siyu.domains.identity.service import IdentityContext
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -40,15 +41,28 @@ def list_customers(
     source: str | None = Query(None, description="First-touch source platform."),
     added_from: str | None = Query(None, description="first_seen_at >= this ISO-8601 time."),
     added_to: str | None = Query(None, description="first_seen_at < this ISO-8601 time."),
+    activity: str | None = Query(None, description="Customers who did this on days activity_from..activity_to: "
+                                 + ", ".join(ACTIVITIES) + " (connected: in the private domain at the end of "
+                                 "activity_to)."),
+    activity_from: str | None = Query(None, description="First day (YYYY-MM-DD, the brand's calendar)."),
+    activity_to: str | None = Query(None, description="Last day, included."),
+    activity_staff: str | None = Query(None, description="contact_added / contact_deleted: only this staff userid."),
+    activity_code: str | None = Query(None, description="contact_added: only through this channel code id "
+                                      "(- for none)."),
+    activity_group: str | None = Query(None, description="group_joined / group_left: only this chat_id."),
     cursor: int | None = Query(None, description="next_cursor of the previous page."),
     limit: int = Query(50, ge=1, le=200),
+    *,
+    request: Request,
     session: Session = Depends(get_session, scope="function"),
     principal: Principal = Depends(require_reader),
     ctx: IdentityContext = Depends(_ctx),
 ) -> CustomerPage:
     """List live customers newest first, filtered; names are masked."""
+    did = parse_activity(request.app.state.settings.tz, activity, activity_from, activity_to, staff=activity_staff,
+                         code=activity_code, group=activity_group)
     flt = service.parse_filter(ctx, identity=identity, name=name, owner=owner, tag=tag, channel_code=channel_code,
-                               group=group, source=source, added_from=added_from, added_to=added_to)
+                               group=group, source=source, added_from=added_from, added_to=added_to, activity=did)
     return service.list_customers(session, principal, flt, cursor=cursor, limit=limit)
 
 

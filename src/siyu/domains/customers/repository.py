@@ -45,8 +45,9 @@ from sqlalchemy import ColumnElement, Select, any_, bindparam, exists, func, lit
 from sqlalchemy.orm import Session, aliased
 
 from siyu.db.bulk import chunks
+from siyu.domains.customers import activity_repository as activity
 from siyu.domains.customers.models import Consent, Customer, FollowUpNote
-from siyu.domains.customers.schemas import CustomerFilter
+from siyu.domains.customers.schemas import NONE, CustomerFilter
 from siyu.domains.groups.models import CustomerGroup, GroupMembership
 from siyu.domains.identity import Identity
 from siyu.domains.staff.models import Ownership, Staff
@@ -168,7 +169,8 @@ def _tagged(name: str) -> ColumnElement[bool]:
     return Customer.id.in_(holders)
 
 
-def _relational(f: CustomerFilter, staff_scope: int | None, postgres: bool) -> list[ColumnElement[bool]]:
+def _relational(f: CustomerFilter, keys: _Keys | None, staff_scope: int | None,
+                postgres: bool) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     if staff_scope is not None and f.identity_lookup is not None:
         out.append(visible(staff_scope))  # at most one customer: probe it rather than build the set
@@ -189,6 +191,8 @@ def _relational(f: CustomerFilter, staff_scope: int | None, postgres: bool) -> l
                                    .where(Ownership.channel_code_id == f.channel_code)))
     if f.tag is not None:
         out.append(_tagged(f.tag))
+    if f.activity is not None and keys is not None:
+        out.append(activity.members(f.activity, keys.activity))
     return out
 
 
@@ -199,6 +203,7 @@ class _Keys:
     owner: int | None
     group: int | None
     tag: int | None
+    activity: activity.ActivityKeys = activity.ActivityKeys()
 
 
 def _keys(session: Session, f: CustomerFilter) -> _Keys | None:
@@ -211,7 +216,17 @@ def _keys(session: Session, f: CustomerFilter) -> _Keys | None:
         return None
     if f.tag is not None and (tag := session.scalar(select(Tag.id).where(Tag.name == f.tag))) is None:
         return None
-    return _Keys(owner=owner, group=group, tag=tag)
+    acts = activity.ActivityKeys()
+    if f.activity is not None and f.activity.staff is not None:
+        acts = activity.ActivityKeys(staff=session.scalar(select(Staff.id).where(Staff.userid == f.activity.staff)))
+        if acts.staff is None:
+            return None
+    if f.activity is not None and f.activity.group is not None:
+        acts = activity.ActivityKeys(group=session.scalar(
+            select(CustomerGroup.id).where(CustomerGroup.chat_id == f.activity.group)))
+        if acts.group is None:
+            return None
+    return _Keys(owner=owner, group=group, tag=tag, activity=acts)
 
 
 def _probes(f: CustomerFilter, keys: _Keys, staff_scope: int | None, postgres: bool) -> list[ColumnElement[bool]]:
@@ -245,6 +260,8 @@ def _probes(f: CustomerFilter, keys: _Keys, staff_scope: int | None, postgres: b
         tombstones = (select(literal(1)).select_from(_Holder).join(CustomerTag, CustomerTag.customer_id == _Holder.id)
                       .where(_Holder.merged_into_id == Customer.id, *held))
         out.append(exists(union_all(own, tombstones)))
+    if f.activity is not None:
+        out.append(activity.probe(f.activity, keys.activity))
     return out
 
 
@@ -252,7 +269,9 @@ def _columns(f: CustomerFilter) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     if f.name_lookup is not None:
         out.append(Customer.name_idx == f.name_lookup)
-    if f.source is not None:
+    if f.source == NONE:
+        out.append(Customer.source_platform.is_(None))
+    elif f.source is not None:
         out.append(Customer.source_platform == f.source)
     if f.added_from is not None:
         out.append(Customer.first_seen_at >= f.added_from)
@@ -261,7 +280,7 @@ def _columns(f: CustomerFilter) -> list[ColumnElement[bool]]:
     return out
 
 
-def list_query(f: CustomerFilter, *, staff_scope: int | None, before_id: int | None, limit: int,
+def list_query(f: CustomerFilter, keys: _Keys | None, *, staff_scope: int | None, before_id: int | None, limit: int,
                postgres: bool) -> Select[Any]:
     """Return the SELECT of one listing page: live, visible, filtered customers with id < before_id, newest first.
 
@@ -269,7 +288,7 @@ def list_query(f: CustomerFilter, *, staff_scope: int | None, before_id: int | N
     already in id order): ``merged_into_id`` is tested unindexed, since walking the (merged_into_id)
     index newest first probes every customer when the sets hold few (0.3 s at 1M on SQLite).
     """
-    relational = _relational(f, staff_scope, postgres)
+    relational = _relational(f, keys, staff_scope, postgres)
     live = (_unindexed(Customer.merged_into_id) if relational else Customer.merged_into_id).is_(None)
     query = select(Customer).where(live, *relational, *_columns(f))
     if before_id is not None:
@@ -289,7 +308,7 @@ def probe_query(f: CustomerFilter, keys: _Keys, *, staff_scope: int | None, belo
 def _probed_first(f: CustomerFilter, staff_scope: int | None) -> bool:
     """Return whether a listing starts with the probe (step 1 in the docstring): a relational filter is set
     and no selective look-up is."""
-    relational = any(v is not None for v in (staff_scope, f.owner, f.group, f.channel_code, f.tag))
+    relational = any(v is not None for v in (staff_scope, f.owner, f.group, f.channel_code, f.tag, f.activity))
     return f.identity_lookup is None and f.name_lookup is None and relational
 
 
@@ -298,8 +317,10 @@ def list_page(session: Session, f: CustomerFilter, *, staff_scope: int | None, b
     """Return one listing page: the newest live, visible, filtered customers with id < before_id."""
     postgres = session.get_bind().dialect.name == "postgresql"
     rows: list[Customer] = []
+    keys = _keys(session, f) if f.activity is not None or _probed_first(f, staff_scope) else None
+    if keys is None and f.activity is not None:
+        return []  # it names a staff member or group that does not exist
     if _probed_first(f, staff_scope):
-        keys = _keys(session, f)
         if keys is None:
             return []
         below = before_id if before_id is not None else (session.scalar(select(func.max(Customer.id))) or 0) + 1
@@ -308,7 +329,8 @@ def list_page(session: Session, f: CustomerFilter, *, staff_scope: int | None, b
                                                 limit=limit, postgres=postgres)))
         if len(rows) >= limit or before_id <= 0:
             return rows
-    query = list_query(f, staff_scope=staff_scope, before_id=before_id, limit=limit - len(rows), postgres=postgres)
+    query = list_query(f, keys, staff_scope=staff_scope, before_id=before_id, limit=limit - len(rows),
+                       postgres=postgres)
     return rows + list(session.scalars(query))
 
 

@@ -13,6 +13,29 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+NONE = "-"  # a filter value meaning "none recorded": source=- (no source platform), activity_code=- (no code)
+ACTIVITIES = ("connected", "entered", "lost", "contact_added", "contact_deleted", "group_joined", "group_left",
+              "active", "ordered", "repurchased")
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    """Customers who did something between two instants (the dashboard's figures link to these).
+
+    ``connected`` is a state, not a move: a connection open at ``end`` (the end of the last day asked
+    for); ``start`` is then None. ``staff`` (a userid) narrows contact adds and deletions, ``code`` (an id,
+    or None with ``no_code``) contact adds, ``group`` (a chat_id) group joins and leaves.
+    """
+
+    kind: str
+    start: datetime | None
+    end: datetime
+    staff: str | None = None
+    code: int | None = None
+    no_code: bool = False
+    group: str | None = None
+
+
 @dataclass(frozen=True)
 class CustomerFilter:
     """Listing filters; every set field narrows the result (AND)."""
@@ -23,9 +46,10 @@ class CustomerFilter:
     tag: str | None = None  # tag name currently held
     channel_code: int | None = None  # added through this channel code (ever)
     group: str | None = None  # chat_id of a group the customer is in now
-    source: str | None = None  # first-touch source platform
+    source: str | None = None  # first-touch source platform (NONE: none recorded)
     added_from: datetime | None = None  # first_seen_at >= added_from
     added_to: datetime | None = None  # first_seen_at < added_to
+    activity: ActivityFilter | None = None
 
 
 class _Out(BaseModel):

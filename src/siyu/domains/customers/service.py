@@ -27,6 +27,7 @@ from siyu.domains.access import Principal, audit
 from siyu.domains.customers import repository as repo
 from siyu.domains.customers.models import Customer
 from siyu.domains.customers.schemas import (
+    ActivityFilter,
     ConsentOut,
     CustomerDetail,
     CustomerFilter,
@@ -383,13 +384,14 @@ def _time(field: str, raw: str | datetime | None) -> datetime | None:
 def parse_filter(ctx: IdentityContext, *, identity: str | None = None, name: str | None = None,
                  owner: str | None = None, tag: str | None = None, channel_code: int | None = None,
                  group: str | None = None, source: str | None = None, added_from: str | datetime | None = None,
-                 added_to: str | datetime | None = None) -> CustomerFilter:
-    """Validate listing filters given as strings (query parameters, CLI options)."""
+                 added_to: str | datetime | None = None, activity: ActivityFilter | None = None) -> CustomerFilter:
+    """Validate listing filters given as strings (query parameters, CLI options); ``activity`` comes from
+    :func:`siyu.domains.customers.activity.parse_activity`."""
     return CustomerFilter(
         identity_lookup=_identity_lookup(ctx, identity) if identity else None,
         name_lookup=name_lookup(ctx.vault, name) if name and name.strip() else None,
         owner=owner or None, tag=tag or None, channel_code=channel_code, group=group or None, source=source or None,
-        added_from=_time("added_from", added_from), added_to=_time("added_to", added_to))
+        added_from=_time("added_from", added_from), added_to=_time("added_to", added_to), activity=activity)
 
 
 def list_customers(session: Session, principal: Principal, flt: CustomerFilter, *, cursor: int | None = None,

@@ -7,9 +7,10 @@ from siyu.domains.groups.service import (
     apply_group_events,
     get_group,
     group_members,
+    groups_by_ids,
     groups_of,
     list_groups,
 )
 
 __all__ = ["EVENT_TYPES", "GroupStay", "GroupSummary", "apply_group_events", "get_group", "group_members",
-           "groups_of", "list_groups"]
+           "groups_by_ids", "groups_of", "list_groups"]

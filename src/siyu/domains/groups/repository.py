@@ -35,6 +35,14 @@ def by_chat_ids(session: Session, chat_ids: Iterable[str]) -> dict[str, Customer
     return found
 
 
+def by_ids(session: Session, group_ids: Iterable[int]) -> dict[int, CustomerGroup]:
+    """Return {id: group} for the known ``group_ids``."""
+    found: dict[int, CustomerGroup] = {}
+    for part in _parts(group_ids):
+        found.update((g.id, g) for g in session.scalars(select(CustomerGroup).where(CustomerGroup.id.in_(part))))
+    return found
+
+
 def insert_missing(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert groups, skipping chat ids that exist (safe against a concurrent insert)."""
     dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

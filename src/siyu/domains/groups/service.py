@@ -143,6 +143,11 @@ def groups_of(session: Session, identity_ids: Iterable[int]) -> list[GroupStay]:
             for r in repo.stays_of(session, identity_ids)]
 
 
+def groups_by_ids(session: Session, group_ids: Iterable[int]) -> dict[int, CustomerGroup]:
+    """Return {id: group} for the known ``group_ids``."""
+    return repo.by_ids(session, group_ids)
+
+
 def get_group(session: Session, group_id: int) -> GroupSummary:
     """Return one group with its current member count, or raise NotFound."""
     group = repo.get(session, group_id)

@@ -11,9 +11,18 @@ LOST = "#b42318"
 NET = "#3b82f6"
 SCANS = "#c4b5fd"  # scans of a code's landing link (bars behind the contact lines)
 
+# (label, "line" | "bar", colour, one value per day[, one link per day (None: not clickable)
+#  [, how many customers each link lists, when that is not the value itself (a day's GMV)]])
+Series = tuple[Any, ...]
 
-def daily_chart(days: Sequence[date], series: Sequence[tuple[str, str, str, Sequence[int]]]) -> dict[str, Any]:
-    """Return a day-by-day chart: ``series`` are (label, "line" | "bar", colour, one value per day)."""
-    return {"days": [d.isoformat() for d in days],
-            "series": [{"name": name, "type": kind, "color": color, "data": list(values)}
-                       for name, kind, color, values in series]}
+
+def daily_chart(days: Sequence[date], series: Sequence[Series]) -> dict[str, Any]:
+    """Return a day-by-day chart; a point with a link opens it when clicked."""
+    out = []
+    for name, kind, color, values, *rest in series:
+        item: dict[str, Any] = {"name": name, "type": kind, "color": color, "data": list(values)}
+        if rest and rest[0] is not None:
+            item["links"] = list(rest[0])
+            item["people"] = list(rest[1]) if len(rest) > 1 else list(values)
+        out.append(item)
+    return {"days": [d.isoformat() for d in days], "series": out}

@@ -9,7 +9,8 @@
   }
 
   var builders = {
-    // {"days": ["2026-11-01", …], "series": [{"name", "type": "line"|"bar", "color", "data": [numbers]}]}
+    // {"days": ["2026-11-01", …], "series": [{"name", "type": "line"|"bar", "color", "data": [numbers],
+    //   "links": [url or null per day] (optional: a click on the day opens it), "people": [customers per link]}]}
     "daily": function (data) {
       return {
         tooltip: { trigger: "axis" },
@@ -18,8 +19,8 @@
         xAxis: { type: "category", data: data.days, axisLabel: { formatter: function (d) { return d.slice(5); } } },
         yAxis: { type: "value", minInterval: 1 },
         series: data.series.map(function (s) {
-          return { name: s.name, type: s.type, data: s.data, smooth: true, showSymbol: false,
-                   itemStyle: { color: s.color } };
+          return { name: s.name, type: s.type, data: s.data, smooth: true, showSymbol: !!s.links,
+                   symbolSize: 6, cursor: s.links ? "pointer" : "default", itemStyle: { color: s.color } };
         })
       };
     },
@@ -41,6 +42,13 @@
     }
   };
 
+  // A point of a series with links opens the customers behind it (the dashboard's day figures).
+  function openLink(data, p) {
+    var series = data.series && data.series[p.seriesIndex];
+    var link = series && series.links && series.links[p.dataIndex];
+    if (link) { window.location.href = link; }
+  }
+
   function draw(root) {
     if (typeof window.echarts === "undefined") { return; }
     root.querySelectorAll("[data-chart]").forEach(function (el) {
@@ -49,6 +57,7 @@
       if (!build || !data || el.getAttribute("data-drawn")) { return; }
       var chart = window.echarts.init(el, null, { renderer: "canvas" });
       chart.setOption(build(data));
+      chart.on("click", function (p) { openLink(data, p); });
       el.setAttribute("data-drawn", "1");
       window.addEventListener("resize", function () { chart.resize(); });
     });

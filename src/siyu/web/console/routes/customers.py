@@ -22,20 +22,22 @@ from siyu.domains.access.deps import identity_context
 from siyu.domains.channel_codes import service as channel_codes
 from siyu.domains.customers import export
 from siyu.domains.customers import service as customers
-from siyu.domains.customers.schemas import CustomerFilter
+from siyu.domains.customers.activity import parse_activity
+from siyu.domains.customers.schemas import ACTIVITIES, CustomerFilter
 from siyu.domains.staff import service as staff
 from siyu.domains.tags import list_tags
 from siyu.errors import ValidationFailed
 from siyu.kit.time import day_bounds_utc, local_day, utcnow
 from siyu.web.console.auth import ConsoleUser, require
 from siyu.web.console.i18n import Translator
-from siyu.web.console.render import error_text, is_htmx, page, request_id, translator
+from siyu.web.console.render import error_text, field_errors, is_htmx, page, request_id, translator
 from siyu.web.deps import get_session
 
 router = APIRouter()
 PHONE_LIKE = re.compile(r"^\+?[\d\s()-]{7,24}$")
 PAGE_SIZE = 50
-FILTERS = ("q", "owner", "tag", "channel_code", "group", "source", "added_from", "added_to")
+FILTERS = ("q", "owner", "tag", "channel_code", "group", "source", "added_from", "added_to", "activity",
+           "activity_from", "activity_to", "activity_staff", "activity_code", "activity_group")
 
 
 @dataclass
@@ -82,11 +84,18 @@ def build_filter(request: Request, q: ListQuery) -> CustomerFilter | None:
     code = q.values["channel_code"]
     if code and not code.isdigit():
         q.errors["channel_code"] = t("customers.bad_code")
+    v = q.values
     try:
-        flt = customers.parse_filter(identity_context(request), **search_terms(q.values["q"]),
-                                     owner=q.values["owner"], tag=q.values["tag"],
-                                     channel_code=int(code) if code.isdigit() else None, group=q.values["group"],
-                                     source=q.values["source"], added_from=added_from, added_to=added_to)
+        did = parse_activity(request.app.state.settings.tz, v["activity"], v["activity_from"], v["activity_to"],
+                             staff=v["activity_staff"], code=v["activity_code"], group=v["activity_group"])
+    except ValidationFailed as exc:
+        q.errors.update(field_errors(t, exc, "activity"))
+        did = None
+    try:
+        flt = customers.parse_filter(identity_context(request), **search_terms(v["q"]), owner=v["owner"],
+                                     tag=v["tag"], channel_code=int(code) if code.isdigit() else None,
+                                     group=v["group"], source=v["source"], added_from=added_from, added_to=added_to,
+                                     activity=did)
     except ValidationFailed as exc:
         q.errors["q"] = error_text(t, exc)
         return None
@@ -94,7 +103,8 @@ def build_filter(request: Request, q: ListQuery) -> CustomerFilter | None:
 
 
 def _choices(session: Session) -> dict[str, object]:
-    return {"export_limit": f"{export.EXPORT_LIMIT:,}", "staff_choices": staff.list_staff(session, status="active", limit=200).items,
+    return {"export_limit": f"{export.EXPORT_LIMIT:,}", "activities": ACTIVITIES,
+            "staff_choices": staff.list_staff(session, status="active", limit=200).items,
             "code_choices": channel_codes.list_codes(session, limit=200).items,
             "tag_choices": list_tags(session)[:500]}
 
