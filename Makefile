@@ -10,7 +10,7 @@ CUSTOMERS ?= 20000
 SEED    ?= 42
 PYTEST_ARGS ?=
 
-.PHONY: demo test install test-deps pg-deps browser-deps pg-start pg-stop serve bench clean
+.PHONY: demo test install test-deps pg-deps browser-deps java-deps pg-start pg-stop serve bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -51,7 +51,14 @@ browser-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_DEBS) >/dev/null; \
 	fi
 
-test-deps: $(TSTAMP) pg-deps browser-deps
+# A Java runtime from Debian for PySpark (the Spark engine's tests run it in local mode).
+java-deps:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  echo "installing openjdk-17-jre-headless from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	fi
+
+test-deps: $(TSTAMP) pg-deps browser-deps java-deps
 
 pg-start: pg-deps
 	@scripts/postgres.sh start

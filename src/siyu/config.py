@@ -43,6 +43,8 @@ class Settings(BaseSettings):
                             "the base of channel codes' landing links printed as QR codes (https in production).")
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
         default="NORMAL", description="SQLite durability: NORMAL survives process crashes; FULL also power loss.")
+    spark_master: str = Field(default="local[2]", description="Spark master for `--engine spark` analyses "
+                              "(the optional spark extra).")
 
     @field_validator("timezone")
     @classmethod

@@ -29,8 +29,8 @@ AS_OF = date(2026, 6, 30)
 SHANGHAI = timedelta(hours=8)
 
 
-def _local(day: date, hh: int, mm: int = 0, ss: int = 0) -> str:
-    return (datetime(day.year, day.month, day.day, hh, mm, ss) - SHANGHAI).replace(tzinfo=UTC).isoformat()
+def _local(day: date, hh: int, mm: int = 0, ss: int = 0, us: int = 0) -> str:
+    return (datetime(day.year, day.month, day.day, hh, mm, ss, us) - SHANGHAI).replace(tzinfo=UTC).isoformat()
 
 
 def _orders(rng: random.Random, people: int) -> list[dict[str, Any]]:
@@ -51,8 +51,8 @@ def _orders(rng: random.Random, people: int) -> list[dict[str, Any]]:
                 out.append({"order_id": oid, "status": "refunded", "occurred_at": _local(when, 10), "amount": amount,
                             "refund_id": "r1", "refund_amount": rng.choice(["5.00", amount])})
     # the as-of day's last second and the next day's first: inside and outside the window
-    out.append({"order_id": "EDGE-in", "status": "paid", "occurred_at": _local(AS_OF, 23, 59, 59), "amount": "1.00",
-                "identities": {"openid:wxmini": "oEDGE00001"}})
+    out.append({"order_id": "EDGE-in", "status": "paid", "occurred_at": _local(AS_OF, 23, 59, 59, 700_000),
+                "amount": "1.00", "identities": {"openid:wxmini": "oEDGE00001"}})
     out.append({"order_id": "EDGE-out", "status": "paid", "occurred_at": _local(AS_OF + timedelta(days=1), 0),
                 "amount": "1.00", "identities": {"openid:wxmini": "oEDGE00001"}})
     return out
@@ -126,6 +126,8 @@ def test_rfm_equals_the_reference_on_every_engine(brand: Engine, settings: Any, 
     assert result.rows == expected
     assert result.customers == len(expected)
     assert sum(result.segments.values()) == len(expected) and sum(result.grid.values()) == len(expected)
+    assert result.means == {k: round(sum(x[k] for x in expected) / len(expected), 4) for k in "rfm"}
+    assert result.segments == {code: sum(x["segment"] == code for x in expected) for code in rfm.SEGMENT_ORDER}
     edge = next(x for x in expected if x["monetary_fen"] == 100 and x["recency_days"] == 0 and x["frequency"] == 1)
     assert edge  # the order at 23:59:59 on the as-of day counts; the one a second later does not
     with unit_of_work(brand, write=False) as s:
@@ -184,3 +186,20 @@ def test_bad_parameters_are_refused(change: dict[str, Any], code: str) -> None:
 def test_thresholds_must_ascend() -> None:
     with pytest.raises(rfm.InvalidRfm, match="four strictly ascending"):
         rfm.Thresholds(recency_days=(30, 7, 90, 180), frequency=(1, 2, 3, 4), monetary_fen=(1, 2, 3, 4))
+
+
+@pytest.mark.slow
+def test_spark_gives_the_same_answer(brand: Engine, settings: Any, tmp_path: Path) -> None:
+    """The distributed path (PySpark in local mode, loaded from the mirror) equals DuckDB row for row."""
+    if brand.dialect.name != "sqlite":
+        pytest.skip("Spark is loaded from the embedded store's mirror")
+    params = rfm.RfmParams(as_of=AS_OF, window_days=365)
+    answers = {}
+    for engine in ("duckdb", "spark"):
+        facts = open_facts(brand, tmp_path, engine)
+        try:
+            answers[engine] = rfm.compute(facts, params, settings.tz, with_rows=True)
+        finally:
+            facts.close()
+    assert answers["spark"].engine == "spark"
+    assert answers["spark"].rows == answers["duckdb"].rows and answers["spark"].grid == answers["duckdb"].grid

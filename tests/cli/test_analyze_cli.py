@@ -66,7 +66,7 @@ def test_table_json_and_csv(cli):
     (["--as-of", "2026-06-30", "--thresholds", '{"recency_days": [9, 2, 3, 4], "frequency": [1, 2, 3, 4], '
                                                '"monetary_fen": [1, 2, 3, 4]}'], "strictly ascending"),
     (["--as-of", "2026-06-30", "--engine", "postgres"], "needs a PostgreSQL store"),
-    (["--as-of", "2026-06-30", "--engine", "spark"], "unknown engine"),
+    (["--as-of", "2026-06-30", "--engine", "clickhouse"], "unknown engine"),
 ])
 def test_bad_parameters_exit_2_with_a_message(cli, args, message):
     result = cli.invoke(app, ["analyze", "rfm", *args])

@@ -7,8 +7,10 @@ Every analysis is written once against the tables of :class:`Facts` (``identitie
 - ``duckdb``: the embedded default. The SQLite store is mirrored into DuckDB first
   (:mod:`siyu.analytics.mirror`, incremental) and the expression runs in-process on columns.
 - ``postgres``: a PostgreSQL store is queried in place; the same expression compiles to SQL.
-- ``spark``: the same tables as Spark DataFrames, for stores that outgrow one machine; tests run it in
-  local mode on the mirror's rows to prove the distributed path answers the same.
+- ``spark``: the same tables as Spark DataFrames, for stores that outgrow one machine (the optional
+  ``spark`` extra: PySpark and a Java runtime). Here a local session (``SIYU_SPARK_MASTER``, default
+  ``local[2]``) is loaded from the synced mirror; the tests run it to prove the distributed path
+  answers exactly as DuckDB and PostgreSQL do.
 
 Ibis is the one library that compiles one expression for all three (and ClickHouse later);
 timestamps are compared as epoch seconds so naive-UTC (DuckDB, Spark) and ``timestamptz``
@@ -28,7 +30,8 @@ from sqlalchemy.engine import make_url
 from siyu.analytics import mirror
 from siyu.errors import ValidationFailed
 
-ENGINES = ("auto", "duckdb", "postgres")
+ENGINES = ("auto", "duckdb", "postgres", "spark")
+SPARK_TABLES = ("identities", "customers", "orders", "order_facts", "events")
 
 
 class UnknownEngine(ValidationFailed):
@@ -63,7 +66,7 @@ def mirror_columns(name: str) -> list[str]:
     return [c.strip() for c in mirror.TABLES[name][1].split(",")]
 
 
-def open_facts(store: Engine, data_dir: Path, engine: str = "auto") -> Facts:
+def open_facts(store: Engine, data_dir: Path, engine: str = "auto", *, master: str = "local[2]") -> Facts:
     """Return the facts of ``store`` on ``engine`` (``auto``: DuckDB for SQLite, PostgreSQL in place).
 
     On DuckDB the mirror is synced first, so the answer includes every fact committed before.
@@ -82,4 +85,28 @@ def open_facts(store: Engine, data_dir: Path, engine: str = "auto") -> Facts:
         path = mirror.mirror_path(data_dir)
         mirror.sync(store, path)
         return Facts("duckdb", ibis.duckdb.connect(str(path), read_only=True))
+    if chosen == "spark":
+        if backend != "sqlite":
+            raise UnknownEngine("the spark engine is loaded from the embedded store's mirror; use it with SQLite")
+        path = mirror.mirror_path(data_dir)
+        mirror.sync(store, path)
+        return _spark(path, master)
     raise UnknownEngine(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+
+
+def _spark(path: Path, master: str) -> Facts:
+    """Return the mirror's tables as Spark DataFrames in a session on ``master``."""
+    try:  # an optional dependency (the `spark` extra), imported only when Spark is asked for
+        from pyspark.sql import SparkSession  # noqa: PLC0415
+    except ImportError as exc:
+        raise UnknownEngine("the spark engine needs the optional extra: pip install 'siyu[spark]' (and Java 17)") from exc
+
+    session = (SparkSession.builder.master(master).appName("siyu-analytics").config("spark.ui.enabled", "false")
+               .config("spark.sql.session.timeZone", "UTC").getOrCreate())  # naive mirror times are UTC
+    source = mirror.connect(path)
+    try:
+        for name in SPARK_TABLES:
+            session.createDataFrame(source.execute(f"SELECT * FROM {name}").fetch_arrow_table()).createOrReplaceTempView(name)
+    finally:
+        source.close()
+    return Facts("spark", ibis.pyspark.connect(session))

@@ -133,7 +133,8 @@ def expression(facts: Facts, params: RfmParams, tz: ZoneInfo) -> ibis.Table:
     """Return one row per scored customer: recency, frequency, monetary, scores and highs."""
     start, end = window_epochs(params, tz)
     orders, refunds_t, idents = facts.table("orders"), facts.table("order_facts"), facts.table("identities")
-    paid = orders.filter(orders.paid_at.notnull()).mutate(paid_s=orders.paid_at.epoch_seconds())
+    # whole seconds: DuckDB and PostgreSQL give fractional epochs, Spark floors; recency needs the floor
+    paid = orders.filter(orders.paid_at.notnull()).mutate(paid_s=orders.paid_at.epoch_seconds().floor().cast("int64"))
     paid = paid.filter((paid.paid_s >= start) & (paid.paid_s < end))
     refunds = (refunds_t.filter((refunds_t.status == "refunded") & (refunds_t.occurred_at.epoch_seconds() < end))
                .group_by(order_pk=refunds_t.order_pk).aggregate(refunded=refunds_t.amount_fen.sum()))
@@ -164,9 +165,9 @@ def compute(facts: Facts, params: RfmParams, tz: ZoneInfo, *, with_rows: bool = 
         segments[segment_of(row["r_high"], row["f_high"], row["m_high"])] += int(row["n"])
     result.customers = sum(segments.values())
     result.segments = {code: segments.get(code, 0) for code in SEGMENT_ORDER}
-    if result.customers:
-        means = expr.aggregate(**{k: expr[k].cast("float64").mean() for k in "rfm"}).to_pyarrow().to_pylist()[0]
-        result.means = {k: round(float(v), 4) for k, v in means.items()}
+    if result.customers:  # the mean scores follow from the grid: no second pass over the customers
+        result.means = {k: round(sum(key[i] * n for key, n in result.grid.items()) / result.customers, 4)
+                        for i, k in enumerate("rfm")}
     if with_rows:
         rows = expr.order_by("customer_id").to_pyarrow().to_pylist()
         result.rows = [{"customer_id": r["customer_id"], "recency_days": int(r["recency_days"]),

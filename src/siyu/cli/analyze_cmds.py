@@ -70,7 +70,7 @@ def rfm_command(
     try:
         params = rfm.RfmParams(as_of=as_of.date(), window_days=window_days, thresholds=_thresholds(thresholds))
         params.check(datetime.now(conf.tz).date())
-        facts = open_facts(engine(), conf.data_dir, engine_name)
+        facts = open_facts(engine(), conf.data_dir, engine_name, master=conf.spark_master)
     except SiyuError as exc:
         raise _fail(exc) from exc
     try:
