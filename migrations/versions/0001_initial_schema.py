@@ -118,10 +118,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('metric', 'day', 'dim', name=op.f('pk_health_daily'))
     )
     op.create_table('health_refresh_lease',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('name', sa.String(length=32), nullable=False),
     sa.Column('holder', sa.String(length=80), nullable=False),
     sa.Column('expires_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('name', name=op.f('pk_health_refresh_lease'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_health_refresh_lease')),
+    sa.UniqueConstraint('name', name=op.f('uq_health_refresh_lease_name'))
     )
     op.create_table('health_spans',
     sa.Column('metric', sa.String(length=16), nullable=False),
@@ -303,6 +305,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_merges_merged_id'), ['merged_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_merges_survivor_id'), ['survivor_id'], unique=False)
 
+    op.create_table('staff_behavior_daily',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('staff_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('chat_cnt', sa.Integer(), nullable=False),
+    sa.Column('message_cnt', sa.Integer(), nullable=False),
+    sa.Column('reply_rate_bp', sa.Integer(), nullable=True),
+    sa.Column('avg_reply_minutes', sa.Integer(), nullable=True),
+    sa.Column('negative_feedback_cnt', sa.Integer(), nullable=False),
+    sa.Column('new_apply_cnt', sa.Integer(), nullable=False),
+    sa.Column('new_contact_cnt', sa.Integer(), nullable=False),
+    sa.Column('received_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_staff_behavior_daily_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_behavior_daily')),
+    sa.UniqueConstraint('staff_id', 'day', name=op.f('uq_staff_behavior_daily_staff_id_day'))
+    )
     op.create_table('staff_transfers',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('from_staff_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -572,6 +590,7 @@ def downgrade() -> None:
     op.drop_table('consents')
     op.drop_table('users')
     op.drop_table('staff_transfers')
+    op.drop_table('staff_behavior_daily')
     with op.batch_alter_table('merges', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_merges_survivor_id'))
         batch_op.drop_index(batch_op.f('ix_merges_merged_id'))

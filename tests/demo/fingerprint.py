@@ -34,6 +34,8 @@ COLUMNS = {
     "outbox": "id, idempotency_key, kind, channel, category, customer_id, staff_id, payload, status, send_after",
     "staff": "id, userid, name, department, store, status, departed_at",
     "staff_transfers": "id, from_staff_id, to_staff_id, reason, customers, actor, created_at",
+    "staff_behavior_daily": "staff_id, day, chat_cnt, message_cnt, reply_rate_bp, avg_reply_minutes, "
+                            "negative_feedback_cnt, new_apply_cnt, new_contact_cnt",  # received_at: wall clock
     "channel_codes": "id, state, rr_cursor",
 }
 

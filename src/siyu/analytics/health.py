@@ -198,6 +198,17 @@ def group_flow(session: Session, period: Period) -> dict[int, tuple[int, int]]:
     return _flow(session, period, spans.JOINED_GROUP, spans.LEFT_GROUP)
 
 
+def staff_days(session: Session, first: date, last: date) -> dict[tuple[int, date], tuple[int, int]]:
+    """Return {(staff_id, day): (customers who added them, customers who deleted them)} on days [first, last]."""
+    d = _daily(session, first, last, (spans.ADDED_STAFF, spans.DELETED_STAFF), dim=None)
+    out: dict[tuple[int, date], tuple[int, int]] = {}
+    for (day, dim), n in d[spans.ADDED_STAFF].items():
+        out[(int(dim), day)] = (n, 0)
+    for (day, dim), n in d[spans.DELETED_STAFF].items():
+        out[(int(dim), day)] = (out.get((int(dim), day), (0, 0))[0], n)
+    return out
+
+
 def _now(session: Session, prefix: str) -> dict[int, int]:
     query = select(HealthState.name, HealthState.value).where(HealthState.name.like(f"{prefix}%"),
                                                               HealthState.value != 0)

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from siyu.analytics import refresh as summaries
 from siyu.config import Settings
 from siyu.db.engine import unit_of_work
-from siyu.demo import brand
+from siyu.demo import behavior, brand
 from siyu.demo import scale
 from siyu.demo.people import DemoEvent, DemoOrder, Person, batches, simulate
 from siyu.demo.plan import BrandPlan, make_plan
@@ -169,6 +169,10 @@ def build(engine: Engine, settings: Settings, options: DemoOptions,
     with unit_of_work(engine) as session:  # the dashboard's daily summaries, built once from the facts
         summaries.rebuild(session, settings.tz)
     report.phases["summaries"] = time.perf_counter() - summarised
+    started_behavior = time.perf_counter()
+    with unit_of_work(engine) as session:  # staff members' WeCom statistics, from their workload per day
+        behavior.record(session, plan, settings)
+    report.phases["staff_behavior"] = time.perf_counter() - started_behavior
     with unit_of_work(engine, write=False) as session:
         report.counts = bulk.demo_counts(session.connection())
     report.seconds = time.perf_counter() - started

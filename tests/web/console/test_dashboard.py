@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from html import unescape
 
 import pytest
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, select
 from siyu.db.engine import unit_of_work
 from siyu.domains.groups.models import GroupMembership
 from siyu.domains.identity import Identity
+from siyu.domains.staff import behavior
 from siyu.domains.staff.models import Ownership, Staff
 from siyu.kit.time import utcnow
 
@@ -131,6 +133,24 @@ def test_boards_link_to_their_customers(console, brand, lost) -> None:
     assert 'href="/customers?owner=alice" data-people="2">2<' in html  # alice follows two now
     assert 'activity=contact_deleted&amp;activity_from=2026-01-01&amp;activity_to=2026-01-01&amp;activity_staff=bob" ' \
            'data-people="1">1<' in html
+
+
+def test_leaderboard_shows_response_against_the_period_before(console, brand, lost, db_engine: Engine, settings) -> None:
+    day, tz = date(2026, 1, 1), settings.tz
+    figures = {day: (10, "90.00", 4), day - timedelta(days=1): (20, "75.50", 9)}
+    with unit_of_work(db_engine) as s:
+        behavior.record_behavior(s, "alice", [behavior.BehaviorDay(behavior.stat_time(d, tz), chats, chats * 3,
+                                                                   Decimal(pct), minutes, 0, 0, 0)
+                                              for d, (chats, pct, minutes) in figures.items()], tz)
+        behavior.record_behavior(s, "bob", [behavior.BehaviorDay(behavior.stat_time(day, tz), 30, 60,
+                                                                 Decimal("50.00"), 20, 0, 0, 0)], tz)
+    html = console("ops").get("/dashboard", params=DAY).text
+    board = re.search(r'data-testid="leaders">.*?</section>', html, re.DOTALL).group(0)
+    rows = {name: row for name, row in re.findall(r'<a href="/staff/\d+">(\w+)</a>(.*?)</tr>', board, re.DOTALL)}
+    rates = {name: re.findall(r'data-rate="[^"]+">([^<]*)', row) for name, row in rows.items()}
+    assert [r.strip() for r in rates["Alice"]] == ["90.0%", "4.0 分钟"]
+    assert "上期 75.5%" in rows["Alice"] and "上期 9.0 分钟" in rows["Alice"]
+    assert [r.strip() for r in rates["Bob"]] == ["50.0%", "20.0 分钟"] and "上期" not in rows["Bob"]
 
 
 def test_bad_period_shows_the_error_and_the_default_period(console) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal
-from siyu.domains.staff import service
+from siyu.domains.staff import behavior, service
 from siyu.domains.staff.schemas import (
+    BehaviorIn,
+    BehaviorOut,
     DepartIn,
     DepartureOut,
     StaffCreate,
@@ -22,6 +24,7 @@ from siyu.domains.access.deps import get_session, require_scope
 
 router = APIRouter(prefix="/staff", tags=["staff"])
 admin = require_scope("admin")
+ingest = require_scope("ingest")
 
 
 @router.get("", response_model=StaffPage)
@@ -40,6 +43,18 @@ def create_staff(body: StaffCreate, session: Session = Depends(get_session, scop
     staff = service.create_staff(session, body.userid, body.name, department=body.department, store=body.store,
                                  actor=principal.actor)
     return StaffOut.model_validate(staff)
+
+
+@router.post("/behavior", response_model=BehaviorOut)
+def record_behavior(body: BehaviorIn, request: Request, session: Session = Depends(get_session, scope="function"),
+                    _: Principal = Depends(ingest)) -> BehaviorOut:
+    """Store a staff member's WeCom contact statistics per day (a day sent again replaces the stored one)."""
+    if body.errcode:
+        raise ValidationFailed(f"WeCom answered errcode {body.errcode} ({body.errmsg or 'no message'}); "
+                               "send the statistics of a successful call", code="wecom_error")
+    days = [behavior.BehaviorDay(**d.model_dump()) for d in body.behavior_data]
+    done = behavior.record_behavior(session, body.userid, days, request.app.state.settings.tz)
+    return BehaviorOut(userid=done.userid, days=done.days, replaced=done.replaced)
 
 
 @router.get("/{staff_id}", response_model=StaffOut)

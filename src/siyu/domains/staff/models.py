@@ -1,10 +1,10 @@
-"""Staff members and who follows whom (ownership, 归属)."""
+"""Staff members, who follows whom (ownership, 归属), and how staff members answer customers."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.db.base import Base, BigId, UTCDateTime
@@ -68,3 +68,27 @@ class StaffTransfer(Base):
     customers: Mapped[int] = mapped_column(default=0)
     actor: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffBehavior(Base):
+    """One staff member's WeCom contact statistics for one day (联系客户统计, get_user_behavior_data).
+
+    WeCom computes these from the chats themselves (the messages are only available through the paid
+    会话存档), per staff member per day; a day sent again replaces the stored one. The reply
+    figures are absent on days without customer-started chats (without replies), as WeCom reports them.
+    """
+
+    __tablename__ = "staff_behavior_daily"
+    __table_args__ = (UniqueConstraint("staff_id", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.id"))
+    day: Mapped[date] = mapped_column(Date)  # the brand's calendar day (WeCom's stat_time)
+    chat_cnt: Mapped[int] = mapped_column(Integer)  # chats with customers
+    message_cnt: Mapped[int] = mapped_column(Integer)  # messages the staff member sent
+    reply_rate_bp: Mapped[int | None] = mapped_column(Integer)  # reply_percentage in hundredths of a percent
+    avg_reply_minutes: Mapped[int | None] = mapped_column(Integer)  # avg_reply_time: minutes to the first reply
+    negative_feedback_cnt: Mapped[int] = mapped_column(Integer)  # customers who deleted or blocked the member
+    new_apply_cnt: Mapped[int] = mapped_column(Integer)  # friend requests the member sent
+    new_contact_cnt: Mapped[int] = mapped_column(Integer)  # new customers
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

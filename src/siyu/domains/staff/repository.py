@@ -1,4 +1,4 @@
-"""SQL for staff members, follow relations (ownerships) and transfers.
+"""SQL for staff members, follow relations (ownerships), transfers and WeCom contact statistics.
 
 Look-ups by id lists are chunked so a 10,000-event batch stays under SQLite's bound-parameter
 limit and keeps PostgreSQL plans on the index.
@@ -7,14 +7,14 @@ limit and keeps PostgreSQL plans on the index.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, func, insert, select, update
+from sqlalchemy import Row, Select, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from siyu.domains.staff.models import Ownership, Staff, StaffTransfer
+from siyu.domains.staff.models import Ownership, Staff, StaffBehavior, StaffTransfer
 
 CHUNK = 2000
 T = TypeVar("T")
@@ -188,3 +188,29 @@ def transfers(session: Session, staff_id: int | None, limit: int) -> list[StaffT
     if staff_id is not None:
         query = query.where((StaffTransfer.from_staff_id == staff_id) | (StaffTransfer.to_staff_id == staff_id))
     return list(session.scalars(query))
+
+
+# --- WeCom contact statistics per staff member and day ----------------------------------------------
+
+def behavior_days(session: Session, staff_id: int, days: Sequence[date]) -> int:
+    """Return how many of ``days`` already hold statistics of ``staff_id``."""
+    query = select(func.count()).select_from(StaffBehavior).where(StaffBehavior.staff_id == staff_id,
+                                                                  StaffBehavior.day.in_(list(days)))
+    return int(session.scalar(query) or 0)
+
+
+def replace_behavior(session: Session, staff_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    """Replace the statistics of ``staff_id`` on the days of ``rows`` with ``rows``."""
+    for part in chunks(rows):
+        session.execute(delete(StaffBehavior).where(StaffBehavior.staff_id == staff_id,
+                                                    StaffBehavior.day.in_([r["day"] for r in part])))
+        session.execute(insert(StaffBehavior), [{"staff_id": staff_id, **r} for r in part])
+
+
+def behavior_between(session: Session, staff_ids: Iterable[int], first: date, last: date) -> list[StaffBehavior]:
+    """Return the statistics of ``staff_ids`` on days [first, last]."""
+    rows: list[StaffBehavior] = []
+    for part in chunks(set(staff_ids)):
+        rows.extend(session.scalars(select(StaffBehavior).where(
+            StaffBehavior.staff_id.in_(part), StaffBehavior.day >= first, StaffBehavior.day <= last)))
+    return rows

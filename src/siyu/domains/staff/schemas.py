@@ -7,6 +7,7 @@ the numeric id. Unknown fields are refused (422) so a typo never passes silently
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,3 +75,33 @@ class TransferOut(BaseModel):
 class DepartureOut(BaseModel):
     staff: StaffOut
     transfer: TransferOut | None
+
+
+class BehaviorDayIn(_In):
+    """One day of WeCom's ``behavior_data``, as ``externalcontact/get_user_behavior_data`` answers it."""
+
+    stat_time: int = Field(ge=0, le=4_102_444_800, description="Epoch seconds of the day's start (00:00 in SIYU_TIMEZONE)")
+    chat_cnt: int = Field(ge=0, le=10_000_000)
+    message_cnt: int = Field(ge=0, le=100_000_000)
+    reply_percentage: Decimal | None = Field(default=None, ge=0, le=100, decimal_places=2,
+                                             description="Absent on days without customer-started chats")
+    avg_reply_time: int | None = Field(default=None, ge=0, le=1_000_000,
+                                       description="Minutes to the first reply; absent on days without replies")
+    negative_feedback_cnt: int = Field(default=0, ge=0, le=10_000_000)
+    new_apply_cnt: int = Field(default=0, ge=0, le=10_000_000)
+    new_contact_cnt: int = Field(default=0, ge=0, le=10_000_000)
+
+
+class BehaviorIn(_In):
+    """A staff member's statistics: WeCom's answer with the member's ``userid`` added."""
+
+    userid: str = Field(min_length=1, max_length=64, description="WeCom userid of the staff member")
+    behavior_data: list[BehaviorDayIn] = Field(min_length=1, max_length=366)
+    errcode: int | None = Field(default=None, description="WeCom's errcode, if the answer is forwarded as it came")
+    errmsg: str | None = Field(default=None, max_length=500)
+
+
+class BehaviorOut(BaseModel):
+    userid: str
+    days: int = Field(description="Days stored")
+    replaced: int = Field(description="Of those, days that replaced statistics stored before")

@@ -1,16 +1,19 @@
 """The dashboard (私域健康度): a period's figures against the period before, trends, acquisition, staff, groups.
 
-Figures and their definitions come from :mod:`siyu.analytics.health`; this module picks the period
+Figures and their definitions come from :mod:`siyu.analytics.health` (staff members' response from
+WeCom's statistics, :mod:`siyu.domains.staff.behavior`); this module picks the period
 (whole days of the brand's calendar, the last 30 by default), computes the ratios, and links every
 figure that counts customers to the customers list filtered to exactly those customers
 (:mod:`siyu.web.console.links`): the link says how many customers it opens, and the tests check that
 the list holds that many. Ratios and money link to the customers they are computed from (active,
-paying, repurchasing); net new is a difference of two linked figures and links to neither.
+paying, repurchasing); net new is a difference of two linked figures and links to neither, and a staff
+member's reply rate and reply time come from WeCom's daily aggregates, behind which no customer list
+exists.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +26,7 @@ from siyu.analytics import health
 from siyu.analytics.refresh import refresh_if_stale
 from siyu.domains.channel_codes import service as codes
 from siyu.domains.groups import groups_by_ids
+from siyu.domains.staff import behavior
 from siyu.domains.staff import service as staff
 from siyu.kit.money import from_fen
 from siyu.kit.time import day_bounds_utc, local_day, utcnow
@@ -152,11 +156,13 @@ def _charts(request: Request, period: health.Period, now: health.Totals) -> dict
 
 @dataclass(frozen=True)
 class Board:
-    """A row of a ranking: a label, where the label leads, and figures each with the list it opens."""
+    """A row of a ranking: a label, where the label leads, figures each with the list it opens, and
+    figures that no customer list stands behind (a staff member's response: (now, before, unit))."""
 
     label: str
     href: str | None
     cells: list[tuple[int, str | None]]
+    rates: list[tuple[Decimal | None, Decimal | None, str]] = field(default_factory=list)
 
 
 def _by_code(session: Session, p: health.Period, none_label: str) -> list[Board]:
@@ -172,20 +178,27 @@ def _by_platform(p: health.Period, platforms: list[tuple[str | None, int]], labe
             for platform, n in platforms[:TOP]]
 
 
-def _leaders(session: Session, p: health.Period) -> list[Board]:
+def _leaders(session: Session, p: health.Period, before: health.Period) -> list[Board]:
+    """Return the staff who gained most customers, with their response (WeCom's statistics) now and before."""
     flow = health.staff_flow(session, p)
     ranked = sorted(flow.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0]))[:TOP]
-    people = staff.staff_by_ids(session, [sid for sid, _ in ranked])
+    ids = [sid for sid, _ in ranked]
+    people = staff.staff_by_ids(session, ids)
     followed = health.followed_now(session)
+    answers = behavior.response_between(session, ids, p.first, p.last)
+    earlier = behavior.response_between(session, ids, before.first, before.last)
     out = []
     for sid, (added, deleted) in ranked:
         if sid not in people:
             continue
         userid = people[sid].userid
+        now, then = answers.get(sid), earlier.get(sid)
         out.append(Board(people[sid].name, f"/staff/{sid}", [
             (followed.get(sid, 0), links.customers(owner=userid)),
             (added, links.activity("contact_added", p.first, p.last, staff=userid)),
-            (deleted, links.activity("contact_deleted", p.first, p.last, staff=userid))]))
+            (deleted, links.activity("contact_deleted", p.first, p.last, staff=userid))], [
+            (now and now.reply_rate, then and then.reply_rate, "%"),
+            (now and now.avg_reply_minutes, then and then.avg_reply_minutes, "min")]))
     return out
 
 
@@ -207,7 +220,7 @@ def _group_rows(session: Session, p: health.Period) -> list[Board]:
     return out
 
 
-def _boards(request: Request, session: Session, period: health.Period,
+def _boards(request: Request, session: Session, period: health.Period, previous: health.Period,
             platforms: list[tuple[str | None, int]]) -> dict[str, Any]:
     t = translator(request)
 
@@ -218,7 +231,7 @@ def _boards(request: Request, session: Session, period: health.Period,
 
     return {"by_code": _by_code(session, period, t("dashboard.no_code")),
             "by_platform": _by_platform(period, platforms, platform_label),
-            "leaders": _leaders(session, period), "group_rows": _group_rows(session, period)}
+            "leaders": _leaders(session, period, previous), "group_rows": _group_rows(session, period)}
 
 
 @router.get("/dashboard")
@@ -235,4 +248,4 @@ def dashboard(request: Request, _user: ConsoleUser = Depends(require("dashboard.
     new_customers = (sum(n for _, n in platforms), sum(n for _, n in health.new_by_platform(session, previous)))
     return page(request, "dashboard.html", status=422 if errors else 200, period=period, previous=previous,
                 errors=errors, figures=_figures(period, now, before, new_customers),
-                charts=_charts(request, period, now), **_boards(request, session, period, platforms))
+                charts=_charts(request, period, now), **_boards(request, session, period, previous, platforms))
