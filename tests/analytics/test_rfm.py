@@ -203,3 +203,20 @@ def test_spark_gives_the_same_answer(brand: Engine, settings: Any, tmp_path: Pat
             facts.close()
     assert answers["spark"].engine == "spark"
     assert answers["spark"].rows == answers["duckdb"].rows and answers["spark"].grid == answers["duckdb"].grid
+
+
+def test_migration_between_two_dates_counts_every_customer_once(brand: Engine, settings: Any, tmp_path: Path) -> None:
+    before, after = rfm.RfmParams(as_of=AS_OF - timedelta(days=60)), rfm.RfmParams(as_of=AS_OF)
+    facts = open_facts(brand, tmp_path)
+    try:
+        flows = rfm.migration(facts, before, after, settings.tz)
+    finally:
+        facts.close()
+    with unit_of_work(brand, write=False) as s:
+        a = {x["customer_id"]: x["segment"] for x in _reference(s, before, settings.tz)}
+        b = {x["customer_id"]: x["segment"] for x in _reference(s, after, settings.tz)}
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    for cid in a.keys() | b.keys():
+        expected[(a.get(cid, rfm.NONE), b.get(cid, rfm.NONE))] += 1
+    assert flows == dict(expected)
+    assert any(src == rfm.NONE for src, _dst in flows) and any(dst == rfm.NONE for _src, dst in flows)

@@ -57,6 +57,12 @@ def test_table_json_and_csv(cli):
     narrow = json.loads(cli.invoke(app, ["analyze", "rfm", "--as-of", "2026-06-30", "--window-days", "30",
                                          "--format", "json"]).output)
     assert narrow["customers"] == 2  # the 2025 buyer is outside a 30-day window
+    moved = json.loads(cli.invoke(app, ["analyze", "rfm", "--as-of", "2026-06-30", "--window-days", "30",
+                                        "--compare-to", "2026-06-25", "--format", "json"]).output)["migration"]
+    assert moved["from_as_of"] == "2026-06-25" and sum(f["customers"] for f in moved["flows"]) == 2
+    assert any(f["from"] == "none" for f in moved["flows"])  # buyer 0 had not paid yet on the 25th
+    table = cli.invoke(app, ["analyze", "rfm", "--as-of", "2026-06-30", "--compare-to", "2026-06-25"])
+    assert table.exit_code == 0 and "moves since 2026-06-25" in table.output
 
 
 @pytest.mark.parametrize("args, message", [

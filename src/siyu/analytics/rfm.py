@@ -175,3 +175,25 @@ def compute(facts: Facts, params: RfmParams, tz: ZoneInfo, *, with_rows: bool = 
                         "r": int(r["r"]), "f": int(r["f"]), "m": int(r["m"]),
                         "segment": segment_of(r["r_high"], r["f_high"], r["m_high"])} for r in rows]
     return result
+
+
+NONE = "none"  # not a buyer in that window (new buyers come from it, lapsed ones go to it)
+
+
+def _segment_codes(expr: ibis.Table) -> ibis.Table:
+    cases = [((expr.r_high == rh) & (expr.f_high == fh) & (expr.m_high == mh), code)
+             for (rh, fh, mh), (code, _zh, _en) in SEGMENTS.items()]
+    return expr.select("customer_id", segment=ibis.cases(*cases))
+
+
+def migration(facts: Facts, before: RfmParams, after: RfmParams, tz: ZoneInfo) -> dict[tuple[str, str], int]:
+    """Return customers per (segment as of ``before``, segment as of ``after``); ``none``: not scored then.
+
+    The flows a Sankey chart draws: who moved from 重要价值客户 to 重要挽留客户 between two dates.
+    """
+    a = _segment_codes(expression(facts, before, tz)).rename(seg_a="segment", cid_a="customer_id")
+    b = _segment_codes(expression(facts, after, tz)).rename(seg_b="segment", cid_b="customer_id")
+    joined = a.outer_join(b, a.cid_a == b.cid_b)
+    flows = (joined.select(seg_a=joined.seg_a.fill_null(NONE), seg_b=joined.seg_b.fill_null(NONE))
+             .group_by("seg_a", "seg_b").aggregate(n=_.count()))
+    return {(row["seg_a"], row["seg_b"]): int(row["n"]) for row in flows.to_pyarrow().to_pylist()}

@@ -61,6 +61,8 @@ def rfm_command(
     window_days: int = typer.Option(365, "--window-days", help="Days in the window, as-of day included."),
     thresholds: str | None = typer.Option(None, "--thresholds", help='Business cut points instead of quintiles: JSON '
                                           '{"recency_days": [7,30,90,180], "frequency": [2,3,5,8], "monetary_fen": [...]}'),
+    compare_to: datetime | None = typer.Option(None, "--compare-to", formats=["%Y-%m-%d"],
+                                               help="Also count who moved between segments since this as-of date."),
     engine_name: str = typer.Option("auto", "--engine", help=f"One of {', '.join(ENGINES)}."),
     fmt: Format = typer.Option(Format.table, "--format", help="table (segments), json (segments and grid) or csv "
                                                                 "(one row per customer)."),
@@ -70,19 +72,29 @@ def rfm_command(
     try:
         params = rfm.RfmParams(as_of=as_of.date(), window_days=window_days, thresholds=_thresholds(thresholds))
         params.check(datetime.now(conf.tz).date())
+        earlier = None if compare_to is None else rfm.RfmParams(compare_to.date(), window_days, params.thresholds)
         facts = open_facts(engine(), conf.data_dir, engine_name, master=conf.spark_master)
     except SiyuError as exc:
         raise _fail(exc) from exc
     try:
         result = rfm.compute(facts, params, conf.tz, with_rows=fmt is Format.csv)
+        flows = rfm.migration(facts, earlier, params, conf.tz) if earlier else {}
     finally:
         facts.close()
     if fmt is Format.json:
-        typer.echo(orjson.dumps(_json(result), option=orjson.OPT_INDENT_2).decode())
+        data = _json(result)
+        if earlier:
+            data["migration"] = {"from_as_of": earlier.as_of.isoformat(), "flows": [
+                {"from": a, "to": b, "customers": n} for (a, b), n in sorted(flows.items(), key=lambda kv: -kv[1])]}
+        typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
     elif fmt is Format.csv:
         _csv(result)
     else:
         _table(result)
+        if earlier:
+            typer.echo(f"moves since {earlier.as_of} (none = not a buyer in that window):")
+            for (a, b), n in sorted(flows.items(), key=lambda kv: -kv[1]):
+                typer.echo(f"  {a:<22} -> {b:<22}{n:>10,}")
 
 
 def _csv(result: rfm.RfmResult) -> None:
