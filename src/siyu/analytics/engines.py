@@ -19,8 +19,10 @@ timestamps are compared as epoch seconds so naive-UTC (DuckDB, Spark) and ``time
 
 from __future__ import annotations
 
+import fcntl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import ibis
 from ibis.backends import BaseBackend
@@ -42,10 +44,11 @@ class UnknownEngine(ValidationFailed):
 
 @dataclass
 class Facts:
-    """The fact tables of one store on one engine."""
+    """The fact tables of one store on one engine (``lock``: the mirror's, held until :meth:`close`)."""
 
     engine: str
     con: BaseBackend
+    lock: IO[bytes] | None = None
 
     def table(self, name: str) -> ibis.Table:
         """Return the table ``name`` (``customers`` holds live customers only)."""
@@ -57,8 +60,21 @@ class Facts:
         return self.con.table(name)
 
     def close(self) -> None:
-        """Release the engine's connection."""
-        self.con.disconnect()
+        """Release the engine's connection and the mirror."""
+        try:
+            self.con.disconnect()
+        finally:
+            if self.lock is not None:
+                self.lock.close()  # closing the file releases the flock
+
+
+def _lock_mirror(path: Path) -> IO[bytes]:
+    """Hold the mirror exclusively: DuckDB lets one process open a file at a time, and server workers,
+    CLI commands and the scheduler may all ask for an analysis at once; they take turns."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path.with_name(path.name + ".lock"), "ab")  # noqa: SIM115 - held until Facts.close
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
 
 
 def mirror_columns(name: str) -> list[str]:
@@ -83,14 +99,26 @@ def open_facts(store: Engine, data_dir: Path, engine: str = "auto", *, master: s
         if backend != "sqlite":
             raise UnknownEngine("the duckdb engine mirrors the embedded SQLite store; on PostgreSQL use --engine postgres")
         path = mirror.mirror_path(data_dir)
-        mirror.sync(store, path)
-        return Facts("duckdb", ibis.duckdb.connect(str(path), read_only=True))
+        lock = _lock_mirror(path)
+        try:
+            mirror.sync(store, path)
+            return Facts("duckdb", ibis.duckdb.connect(str(path), read_only=True), lock)
+        except BaseException:
+            lock.close()
+            raise
     if chosen == "spark":
         if backend != "sqlite":
             raise UnknownEngine("the spark engine is loaded from the embedded store's mirror; use it with SQLite")
         path = mirror.mirror_path(data_dir)
-        mirror.sync(store, path)
-        return _spark(path, master)
+        lock = _lock_mirror(path)
+        try:
+            mirror.sync(store, path)
+            facts = _spark(path, master)
+        except BaseException:
+            lock.close()
+            raise
+        facts.lock = lock
+        return facts
     raise UnknownEngine(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
 
 

@@ -6,13 +6,13 @@ import csv
 import sys
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import orjson
 import typer
 
 from siyu.analytics import rfm
 from siyu.analytics.engines import ENGINES, open_facts
+from siyu.analytics.schemas import rfm_out
 from siyu.cli.common import engine, settings
 from siyu.errors import SiyuError
 from siyu.kit.money import from_fen
@@ -43,18 +43,6 @@ def _thresholds(raw: str | None) -> rfm.Thresholds | None:
                              f'"monetary_fen": [4 ints]}} ({exc})') from exc
 
 
-def _json(result: rfm.RfmResult) -> dict[str, Any]:
-    names = {code: (zh, en) for code, zh, en in rfm.SEGMENTS.values()}
-    return {
-        "params": {"as_of": result.params.as_of.isoformat(), "window_days": result.params.window_days,
-                   "scoring": "thresholds" if result.params.thresholds else "quintiles", "engine": result.engine},
-        "customers": result.customers, "mean_scores": result.means,
-        "segments": [{"code": code, "name_zh": names[code][0], "name_en": names[code][1], "customers": n}
-                     for code, n in result.segments.items()],
-        "grid": [{"r": r, "f": f, "m": m, "customers": n} for (r, f, m), n in sorted(result.grid.items())],
-    }
-
-
 @app.command("rfm")
 def rfm_command(
     as_of: datetime = typer.Option(..., "--as-of", formats=["%Y-%m-%d"], help="Last day of the window (brand's calendar)."),
@@ -81,11 +69,8 @@ def rfm_command(
         flows = rfm.migration(facts, earlier, params, conf.tz) if earlier else {}
     finally:
         facts.close()
-    if fmt is Format.json:
-        data = _json(result)
-        if earlier:
-            data["migration"] = {"from_as_of": earlier.as_of.isoformat(), "flows": [
-                {"from": a, "to": b, "customers": n} for (a, b), n in sorted(flows.items(), key=lambda kv: -kv[1])]}
+    if fmt is Format.json:  # the API's shape (GET /api/v1/analytics/rfm)
+        data = rfm_out(result, earlier, flows).model_dump(mode="json", by_alias=True, exclude_none=True)
         typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
     elif fmt is Format.csv:
         _csv(result)

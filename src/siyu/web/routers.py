@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from siyu.analytics import endpoints as analytics
 from siyu.domains.channel_codes import endpoints as channel_codes
 from siyu.domains.customers import endpoints as customers
 from siyu.domains.groups import endpoints as groups
@@ -20,4 +21,5 @@ def openapi_models() -> list[type[BaseModel]]:
 
 def all_routers() -> list[APIRouter]:
     """Return every domain router."""
-    return [ingest.router, identity.router, staff.router, channel_codes.router, groups.router, customers.router]
+    return [ingest.router, identity.router, staff.router, channel_codes.router, groups.router, customers.router,
+            analytics.router]

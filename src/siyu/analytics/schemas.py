@@ -1,0 +1,73 @@
+"""API shapes of the analyses (the CLI's JSON output has the same shape)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from siyu.analytics import rfm
+
+
+class RfmParamsOut(BaseModel):
+    as_of: date
+    window_days: int
+    scoring: Literal["quintiles", "thresholds"]
+    engine: str
+
+
+class RfmSegmentOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    customers: int
+
+
+class RfmCellOut(BaseModel):
+    r: int
+    f: int
+    m: int
+    customers: int
+
+
+class RfmFlowOut(BaseModel):
+    from_: str = Field(alias="from", description="Segment code at the earlier date, or 'none'.")
+    to: str = Field(description="Segment code at the later date, or 'none'.")
+    customers: int
+
+    model_config = {"populate_by_name": True}
+
+
+class RfmMigrationOut(BaseModel):
+    from_as_of: date
+    flows: list[RfmFlowOut]
+
+
+class RfmOut(BaseModel):
+    """RFM as of a date: the eight segments, the score grid, and optionally the moves since an earlier date."""
+
+    params: RfmParamsOut
+    customers: int = Field(description="Scored buyers: customers who paid at least one order in the window.")
+    mean_scores: dict[str, float]
+    segments: list[RfmSegmentOut]
+    grid: list[RfmCellOut]
+    migration: RfmMigrationOut | None = None
+
+
+def rfm_out(result: rfm.RfmResult, earlier: rfm.RfmParams | None = None,
+            flows: dict[tuple[str, str], int] | None = None) -> RfmOut:
+    """Return the API shape of an RFM result (and of the flows since ``earlier``)."""
+    names = {code: (zh, en) for code, zh, en in rfm.SEGMENTS.values()}
+    migration = None
+    if earlier is not None:
+        migration = RfmMigrationOut(from_as_of=earlier.as_of, flows=[
+            RfmFlowOut(from_=a, to=b, customers=n) for (a, b), n in sorted((flows or {}).items(), key=lambda kv: -kv[1])])
+    return RfmOut(
+        params=RfmParamsOut(as_of=result.params.as_of, window_days=result.params.window_days,
+                            scoring="thresholds" if result.params.thresholds else "quintiles", engine=result.engine),
+        customers=result.customers, mean_scores=result.means,
+        segments=[RfmSegmentOut(code=code, name_zh=names[code][0], name_en=names[code][1], customers=n)
+                  for code, n in result.segments.items()],
+        grid=[RfmCellOut(r=r, f=f, m=m, customers=n) for (r, f, m), n in sorted(result.grid.items())],
+        migration=migration)
