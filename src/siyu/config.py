@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO")
     public_url: str = Field(default="http://127.0.0.1:8000", description="Where customers reach this install: "
                             "the base of channel codes' landing links printed as QR codes (https in production).")
+    summary_refresh_seconds: int = Field(
+        default=300, ge=0, le=86_400,
+        description="How often `siyu serve` (and `siyu worker`) refresh the dashboard's summaries in the "
+                    "background, in seconds; 0 turns the server's refresher off (a dashboard view still refreshes).")
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
         default="NORMAL", description="SQLite durability: NORMAL survives process crashes; FULL also power loss.")
     spark_master: str = Field(default="local[2]", description="Spark master for `--engine spark` analyses "

@@ -82,6 +82,15 @@ def is_stale(session: Session) -> bool:
 FIRST_BUILD_IN_REQUEST_MAX = 50_000  # customers; a first build above this takes minutes: run it as a command
 
 
+def too_large_to_build(session: Session) -> bool:
+    """Return whether the summaries were never built and the store is too large to build them on the side.
+
+    Such a first build takes minutes and holds the write lock throughout: it is left to
+    ``siyu analytics refresh --full`` rather than a page view or the background refresher.
+    """
+    return not sql.state(session) and sql.has_more_customers_than(session, FIRST_BUILD_IN_REQUEST_MAX)
+
+
 def refresh_if_stale(session: Session, tz: ZoneInfo) -> None:
     """Refresh in a writer transaction of its own when needed, so ``session`` then reads fresh summaries.
 
@@ -90,7 +99,7 @@ def refresh_if_stale(session: Session, tz: ZoneInfo) -> None:
     (an existing store upgraded to this version) gets ``summaries_not_built`` naming the command.
     """
     stale = is_stale(session)
-    if stale and not sql.state(session) and sql.has_more_customers_than(session, FIRST_BUILD_IN_REQUEST_MAX):
+    if stale and too_large_to_build(session):
         raise Conflict("the dashboard's daily summaries have not been built for this store yet; run "
                        "`siyu analytics refresh --full` once (minutes on a large store), then reload",
                        code="summaries_not_built")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from siyu.cli import (access_cmds, analytics_cmds, analyze_cmds, channel_code_cmds, db_cmds, demo_cmds, import_cmds,
-                      serve_cmds, staff_cmds)
+                      serve_cmds, staff_cmds, worker_cmds)
 from siyu.kit.runtime import tune_gc
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -29,6 +29,7 @@ app.add_typer(staff_cmds.app, name="staff")
 app.add_typer(channel_code_cmds.app, name="channel-code")
 app.command("serve")(serve_cmds.serve)
 app.command("demo")(demo_cmds.demo)
+app.command("worker")(worker_cmds.worker)
 access_cmds.register(app)
 
 

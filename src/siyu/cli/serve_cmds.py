@@ -1,4 +1,4 @@
-"""``siyu serve``: the API (and, later, the console) over HTTP."""
+"""``siyu serve``: the API and the console over HTTP, with the dashboard summaries' scheduled refresh."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def serve(
     port: int = typer.Option(8000, help="TCP port."),
     workers: int = typer.Option(1, help="Worker processes (PostgreSQL benefits; SQLite has one writer)."),
 ) -> None:
-    """Serve the API and console."""
+    """Serve the API and console; refresh the dashboard's summaries every SIYU_SUMMARY_REFRESH_SECONDS (0: off)."""
     settings()
     uvicorn.run("siyu.web.asgi:app", host=host, port=port, workers=workers, log_level="warning",
                 access_log=False)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request
@@ -23,8 +25,10 @@ from siyu.db.engine import make_engine, ping, session_factory
 from siyu.errors import SiyuError
 from siyu.kit import logs
 from siyu.web import console, routers
+from siyu.worker.refresher import SummaryRefresher
 
 log = structlog.get_logger("siyu.http")
+SHUTDOWN_WAIT = 10.0  # seconds a stopping server waits for a refresh under way (it rolls back if cut short)
 
 
 def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
@@ -102,12 +106,34 @@ def _document_raw_bodies(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the application for ``settings`` (default: from the environment)."""
+def _lifespan(settings: Settings, engine: Engine, schedule: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Return the app's lifespan: with ``schedule``, the summaries' refresher runs while the app serves."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        refresher = None
+        if schedule and settings.summary_refresh_seconds > 0:
+            refresher = SummaryRefresher(engine, settings.tz, settings.summary_refresh_seconds)
+            refresher.start()
+        try:
+            yield
+        finally:
+            if refresher is not None:
+                await run_in_threadpool(refresher.stop, SHUTDOWN_WAIT)
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None, *, schedule: bool = False) -> FastAPI:
+    """Build the application for ``settings`` (default: from the environment).
+
+    With ``schedule`` (``siyu serve``) the dashboard's summaries are refreshed in the background every
+    ``SIYU_SUMMARY_REFRESH_SECONDS`` while the app runs.
+    """
     settings = settings or get_settings()
     logs.configure(settings.log_level)
     engine = engine or make_engine(settings.effective_database_url)
-    app = FastAPI(title="Siyu API", version=__version__,
+    app = FastAPI(title="Siyu API", version=__version__, lifespan=_lifespan(settings, engine, schedule),
                   description="Siyu (私域) private-domain operations platform: ingestion, OneID, customers, channel codes.")
     app.state.settings = settings
     app.state.engine = engine

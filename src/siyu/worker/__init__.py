@@ -1,0 +1,1 @@
+"""Background jobs: the dashboard summaries' scheduled refresh (``siyu serve`` in a thread, ``siyu worker``)."""
