@@ -13,7 +13,8 @@ batches, incrementally:
   a million customers, and exact without tracking every way a row can change.
 
 Each sync runs in one DuckDB transaction, so a reader sees the mirror before or after it, never
-half. Timestamps are stored as naive UTC ``TIMESTAMP`` (what SQLite holds); the analyses compare
+half. A store that was reset or replaced (``siyu demo --reset``) is noticed by the rows the
+watermarks point at, and the mirror is rebuilt from scratch. Timestamps are stored as naive UTC ``TIMESTAMP`` (what SQLite holds); the analyses compare
 them as epoch seconds, which is the same on every engine. On PostgreSQL no mirror is needed: the
 analyses read the operational tables directly (see :mod:`siyu.analytics.engines`).
 """
@@ -78,12 +79,29 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(path))
     for name, (columns, _select) in TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
-    con.execute("CREATE TABLE IF NOT EXISTS sync_state (name VARCHAR PRIMARY KEY, value BIGINT)")
+    con.execute("CREATE TABLE IF NOT EXISTS sync_state (name VARCHAR PRIMARY KEY, value BIGINT, last_row VARCHAR)")
     return con
 
 
-def _state(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return {name: int(value) for name, value in con.execute("SELECT name, value FROM sync_state").fetchall()}
+def _state(con: duckdb.DuckDBPyConnection, source: Any) -> dict[str, int]:
+    """Return the watermarks, or none when the store is not the one mirrored (a reset or another file).
+
+    Each watermark remembers the row it points at; if the store no longer holds that row as it was,
+    everything mirrored so far is dropped and the next copy starts from scratch.
+    """
+    marks = {}
+    for name, value, last_row in con.execute("SELECT name, value, last_row FROM sync_state").fetchall():
+        if _row_at(source, name, int(value)) != last_row:
+            for table in TABLES:
+                con.execute(f"DELETE FROM {table}")
+            return {}
+        marks[name] = int(value)
+    return marks
+
+
+def _row_at(source: Any, table: str, row_id: int) -> str:
+    row = source.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
+    return repr(row)
 
 
 def _scalar(source: Any, sql: str) -> int:
@@ -126,12 +144,13 @@ def sync(engine: Engine, path: Path) -> SyncResult:
     try:
         source = raw.driver_connection
         source.execute("BEGIN")  # one read snapshot of the store for the whole sync
-        tops = {t: _scalar(source, f"SELECT max(id) FROM {t}") for t in ("orders", "order_facts", "events")}
-        marks = _state(con)
+        tops = {t: _scalar(source, f"SELECT max(id) FROM {t}") for t in ("order_facts", "events")}
         con.execute("BEGIN TRANSACTION")
+        marks = _state(con, source)
         rows = _copy_all(con, source, marks, tops)
         con.execute("DELETE FROM sync_state")
-        con.executemany("INSERT INTO sync_state VALUES (?, ?)", sorted(tops.items()))
+        con.executemany("INSERT INTO sync_state VALUES (?, ?, ?)",
+                        [(name, top, _row_at(source, name, top)) for name, top in sorted(tops.items())])
         con.execute("COMMIT")
         source.execute("ROLLBACK")
     finally:
