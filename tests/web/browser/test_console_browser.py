@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import httpx
@@ -43,13 +44,54 @@ def test_dashboard_draws_its_charts(page: Page, console_server: Server) -> None:
     login(page, console_server, "admin")
     expect(page).to_have_url(f"{console_server.url}/dashboard")
     expect(page.locator("[data-kpi=private] .kpi-value")).not_to_have_text("0")
-    expect(page.locator("[data-chart=daily] canvas")).to_have_count(3)
+    expect(page.locator("[data-chart=daily] canvas")).to_have_count(4)
     screenshot(page, "dashboard")
+
+
+def _all_rows(page: Page) -> int:
+    """Return how many customers the list shows once every "load more" has been followed."""
+    more = page.get_by_test_id("more-customers")
+    while more.count():
+        before = page.locator("#customer-rows tr[data-customer-id]").count()
+        more.click()
+        expect(page.locator("#customer-rows tr[data-customer-id]")).not_to_have_count(before)
+    return page.locator("#customer-rows tr[data-customer-id]").count()
+
+
+def test_a_dashboard_figure_opens_exactly_its_customers(page: Page, console_server: Server) -> None:
+    login(page, console_server, "ops")
+    link = page.locator("[data-kpi=entered] a.kpi-link")
+    people = int(link.get_attribute("data-people") or 0)
+    assert people > 0  # the demo brand's last 30 days bring customers in
+    link.click()
+    expect(page).to_have_url(re.compile(r"/customers\?activity=entered&activity_from=\d{4}-\d\d-\d\d&"))
+    expect(page.locator("select[name=activity]")).to_have_value("entered")
+    assert _all_rows(page) == people
+    screenshot(page, "dashboard-link-list")
+
+
+def test_clicking_a_chart_bar_opens_that_days_customers(page: Page, console_server: Server) -> None:
+    login(page, console_server, "ops")
+    expect(page.locator("[data-source=chart-gmv] canvas")).to_have_count(1)
+    page.locator("[data-source=chart-gmv]").scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # the bars grow for a second before they can be hit
+    target = page.evaluate("""() => {
+        const el = document.querySelector('[data-source=chart-gmv]');
+        const s = JSON.parse(document.getElementById('chart-gmv').textContent).series[0];
+        let best = -1;
+        s.links.forEach((link, i) => { if (link && (best < 0 || +s.data[i] > +s.data[best])) { best = i; } });
+        const [x, y] = window.echarts.getInstanceByDom(el).convertToPixel({seriesIndex: 0}, [best, +s.data[best]]);
+        const box = el.getBoundingClientRect();
+        return {x: box.left + x, y: box.top + y + 3, link: s.links[best], people: s.people[best]};
+    }""")
+    page.mouse.click(target["x"], target["y"])  # a real click on the day's tallest GMV bar
+    expect(page).to_have_url(console_server.url + target["link"])
+    assert "activity=ordered" in target["link"] and _all_rows(page) == target["people"]
 
 
 def test_dashboard_at_phone_width(phone: Page, console_server: Server) -> None:
     login(phone, console_server, "ana")
-    expect(phone.locator("[data-chart=daily] canvas")).to_have_count(3)
+    expect(phone.locator("[data-chart=daily] canvas")).to_have_count(4)
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the dashboard scrolls sideways ({width}px)"
     screenshot(phone, "dashboard-phone", full_page=False)

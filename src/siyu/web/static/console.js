@@ -13,7 +13,7 @@
     //   "links": [url or null per day] (optional: a click on the day opens it), "people": [customers per link]}]}
     "daily": function (data) {
       return {
-        tooltip: { trigger: "axis" },
+        tooltip: { trigger: "axis", renderMode: "richText" },  // drawn in the canvas: no inline styles (CSP)
         legend: { bottom: 0 },
         grid: { left: 40, right: 16, top: 16, bottom: 48 },
         xAxis: { type: "category", data: data.days, axisLabel: { formatter: function (d) { return d.slice(5); } } },
@@ -26,7 +26,8 @@
     },
     "identity-graph": function (data) {
       return {
-        tooltip: { formatter: function (p) { return p.dataType === "edge" ? p.data.cause : p.data.name; } },
+        tooltip: { renderMode: "richText",
+                   formatter: function (p) { return p.dataType === "edge" ? p.data.cause : p.data.name; } },
         legend: { data: data.categories, bottom: 0 },
         series: [{
           type: "graph", layout: "force", roam: true, draggable: true,
