@@ -71,3 +71,17 @@ def test_incremental_sync_then_a_reset_store_is_mirrored_afresh(tmp_path: Path, 
     assert con.execute("SELECT min(order_id) FROM orders").fetchone()[0].startswith("C")  # nothing of A or B left
     con.close()
     engine.dispose()
+
+
+def test_a_mirror_laid_out_by_another_version_is_rebuilt(tmp_path: Path, settings: Settings) -> None:
+    engine = reset_database(f"sqlite:///{tmp_path / 'store.db'}")
+    _ingest(engine, settings, "A", 4)
+    path = tmp_path / "analytics.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute("CREATE TABLE sync_state (name VARCHAR PRIMARY KEY, value BIGINT)")  # an earlier layout
+    old.execute("INSERT INTO sync_state VALUES ('events', 99)")
+    old.execute("CREATE TABLE orders (id BIGINT)")
+    old.close()
+    mirror.sync(engine, path)
+    assert {k: v for k, v in _counts(path).items() if k != "customers"} == _store_counts(engine)
+    engine.dispose()

@@ -71,3 +71,14 @@ def test_an_ingest_key_may_not_read_analyses(api) -> None:
     client, keys = api
     answer = client.get("/api/v1/analytics/rfm", params={"as_of": "2026-06-30"}, headers={"Authorization": keys["ingest"]})
     assert answer.status_code == 403 and answer.json()["error"]["code"] == "insufficient_scope"
+
+
+def test_lifecycle_over_http(api) -> None:
+    client, keys = api
+    answer = client.get("/api/v1/analytics/lifecycle", params={"as_of": "2026-06-30"}, headers={"Authorization": keys["admin"]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [t["tier"] for t in body["tiers"]] == ["new", "lapsed", "loyal", "high_value", "low_frequency", "regular"]
+    assert sum(t["customers"] for t in body["tiers"]) > 0
+    future = client.get("/api/v1/analytics/lifecycle", params={"as_of": "2099-01-01"}, headers={"Authorization": keys["admin"]})
+    assert future.status_code == 422 and future.json()["error"]["code"] == "as_of_in_future"

@@ -77,3 +77,21 @@ def test_table_json_and_csv(cli):
 def test_bad_parameters_exit_2_with_a_message(cli, args, message):
     result = cli.invoke(app, ["analyze", "rfm", *args])
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_lifecycle_with_default_and_custom_rules(cli, tmp_path):
+    table = cli.invoke(app, ["analyze", "lifecycle", "--as-of", "2026-06-30"])
+    assert table.exit_code == 0, table.output
+    assert "3 buyers" in table.output and "新客" in table.output and "3 new, 0 returning" in table.output
+    data = json.loads(cli.invoke(app, ["analyze", "lifecycle", "--as-of", "2026-06-30", "--format", "json"]).output)
+    assert sum(t["customers"] for t in data["tiers"]) == 3 and data["new_buyers"] + data["returning_buyers"] == 3
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{"tier": "big", "when": {"spend_fen": {">=": 40000}}}, {"tier": "small"}]))
+    custom = json.loads(cli.invoke(app, ["analyze", "lifecycle", "--as-of", "2026-06-30", "--rules", str(rules),
+                                         "--format", "json"]).output)
+    assert {t["tier"]: t["customers"] for t in custom["tiers"]} == {"big": 1, "small": 2}
+    rules.write_text('[{"tier": "x", "when": {"orders": {">": 1}}}]')
+    bad = cli.invoke(app, ["analyze", "lifecycle", "--as-of", "2026-06-30", "--rules", str(rules)])
+    assert bad.exit_code == 2 and "use >=, <= or ==" in bad.output
+    missing = cli.invoke(app, ["analyze", "lifecycle", "--as-of", "2026-06-30", "--rules", str(tmp_path / "nope.json")])
+    assert missing.exit_code == 2 and "cannot read" in missing.output

@@ -1,4 +1,4 @@
-"""Analysis API: RFM today (the same definitions as `siyu analyze`, see docs/analytics.md)."""
+"""Analysis API: RFM and lifecycle tiers (the same definitions as `siyu analyze`, see docs/analytics.md)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from siyu.analytics import rfm
+from siyu.analytics import lifecycle, rfm
 from siyu.analytics.engines import open_facts
-from siyu.analytics.schemas import RfmOut, rfm_out
+from siyu.analytics.schemas import LifecycleOut, RfmOut, lifecycle_out, rfm_out
 from siyu.domains.access import Principal
 from siyu.domains.access.deps import require_reader
 from siyu.errors import Forbidden
@@ -42,3 +42,18 @@ def get_rfm(request: Request, as_of: date = Query(..., description="Last day of 
     finally:
         facts.close()
     return rfm_out(result, earlier, flows)
+
+
+@router.get("/lifecycle", response_model=LifecycleOut)
+def get_lifecycle(request: Request, as_of: date = Query(..., description="The day to classify on (brand's calendar)."),
+                  window_days: int = Query(365, description="Days counted for orders and spend (1–3660)."),
+                  _principal: Principal = Depends(_analyst)) -> LifecycleOut:
+    """Count buyers per lifecycle tier (default rules) and the window's new vs returning buyers."""
+    settings = request.app.state.settings
+    params = rfm.RfmParams(as_of=as_of, window_days=window_days)
+    params.check(datetime.now(settings.tz).date())
+    facts = open_facts(request.app.state.engine, settings.data_dir, master=settings.spark_master)
+    try:
+        return lifecycle_out(lifecycle.compute(facts, params, settings.tz))
+    finally:
+        facts.close()

@@ -32,6 +32,7 @@ import pyarrow as pa
 from sqlalchemy import Engine
 
 BATCH = 200_000
+VERSION = 2  # of the mirror's layout: bump when TABLES or sync_state change, and old mirrors are rebuilt
 
 # name → (DuckDB DDL columns, source SELECT list); timestamps arrive as text and are cast by DuckDB
 TABLES: dict[str, tuple[str, str]] = {
@@ -77,6 +78,12 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
         for stale in (path, path.with_name(path.name + ".wal")):
             stale.unlink(missing_ok=True)
         con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE IF NOT EXISTS mirror_version (version INTEGER)")
+    if con.execute("SELECT max(version) FROM mirror_version").fetchone()[0] != VERSION:
+        for name in (*TABLES, "sync_state"):  # a mirror laid out by another Siyu version: start again
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.execute("DELETE FROM mirror_version")
+        con.execute("INSERT INTO mirror_version VALUES (?)", (VERSION,))
     for name, (columns, _select) in TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     con.execute("CREATE TABLE IF NOT EXISTS sync_state (name VARCHAR PRIMARY KEY, value BIGINT, last_row VARCHAR)")

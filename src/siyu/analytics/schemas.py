@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from siyu.analytics import rfm
+from siyu.analytics import lifecycle, rfm
 
 
 class RfmParamsOut(BaseModel):
@@ -71,3 +71,29 @@ def rfm_out(result: rfm.RfmResult, earlier: rfm.RfmParams | None = None,
                   for code, n in result.segments.items()],
         grid=[RfmCellOut(r=r, f=f, m=m, customers=n) for (r, f, m), n in sorted(result.grid.items())],
         migration=migration)
+
+
+class TierOut(BaseModel):
+    tier: str
+    name_zh: str
+    name_en: str
+    customers: int
+
+
+class LifecycleOut(BaseModel):
+    """Buyers per lifecycle tier as of a day, and the window's buyers as new or returning."""
+
+    as_of: date
+    window_days: int
+    engine: str
+    tiers: list[TierOut]
+    new_buyers: int = Field(description="Paid in the window, never before it.")
+    returning_buyers: int = Field(description="Paid in the window and before it.")
+
+
+def lifecycle_out(result: lifecycle.LifecycleResult) -> LifecycleOut:
+    """Return the API shape of a lifecycle result."""
+    return LifecycleOut(as_of=result.params.as_of, window_days=result.params.window_days, engine=result.engine,
+                        tiers=[TierOut(tier=r.tier, name_zh=r.name_zh, name_en=r.name_en, customers=result.tiers[r.tier])
+                               for r in result.rules],
+                        new_buyers=result.new_buyers, returning_buyers=result.returning_buyers)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import csv
 import sys
 from datetime import datetime
+from pathlib import Path
 from enum import Enum
 
 import orjson
 import typer
 
-from siyu.analytics import rfm
+from siyu.analytics import lifecycle, rfm
 from siyu.analytics.engines import ENGINES, open_facts
-from siyu.analytics.schemas import rfm_out
+from siyu.analytics.schemas import lifecycle_out, rfm_out
 from siyu.cli.common import engine, settings
 from siyu.errors import SiyuError
 from siyu.kit.money import from_fen
 
-app = typer.Typer(no_args_is_help=True, help="Customer intelligence: RFM (more analyses to come).")
+app = typer.Typer(no_args_is_help=True, help="Customer intelligence: RFM and lifecycle tiers (more analyses to come).")
 
 
 class Format(str, Enum):
@@ -98,3 +99,47 @@ def _table(result: rfm.RfmResult) -> None:
         n = result.segments.get(code, 0)
         share = n / result.customers if result.customers else 0.0
         typer.echo(f"  {zh}\t{en:<24}{n:>10,}  {share:6.1%}")
+
+
+def _rules(path: Path | None) -> tuple[lifecycle.Rule, ...]:
+    if path is None:
+        return lifecycle.DEFAULT_RULES
+    try:
+        return lifecycle.parse_rules(orjson.loads(path.read_bytes()))
+    except OSError as exc:
+        raise lifecycle.InvalidRules(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except orjson.JSONDecodeError as exc:
+        raise lifecycle.InvalidRules(f"{path} is not valid JSON: {exc}") from exc
+
+
+@app.command("lifecycle")
+def lifecycle_command(
+    as_of: datetime = typer.Option(..., "--as-of", formats=["%Y-%m-%d"], help="The day to classify on (brand's calendar)."),
+    window_days: int = typer.Option(365, "--window-days", help="Days counted for orders and spend, as-of day included."),
+    rules_file: Path | None = typer.Option(None, "--rules", help="JSON rules (see docs/analytics.md); default: 新客, "
+                                           "流失, 忠实, 优质, 低频, 普通."),
+    engine_name: str = typer.Option("auto", "--engine", help=f"One of {', '.join(ENGINES)}."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json (csv: use rfm for per-customer rows)."),
+) -> None:
+    """Count buyers per lifecycle tier, and the window's buyers as new or returning."""
+    conf = settings()
+    try:
+        params = rfm.RfmParams(as_of=as_of.date(), window_days=window_days)
+        params.check(datetime.now(conf.tz).date())
+        rules = _rules(rules_file)
+        facts = open_facts(engine(), conf.data_dir, engine_name, master=conf.spark_master)
+    except SiyuError as exc:
+        raise _fail(exc) from exc
+    try:
+        result = lifecycle.compute(facts, params, conf.tz, rules)
+    finally:
+        facts.close()
+    if fmt is Format.table:
+        total = sum(result.tiers.values())
+        typer.echo(f"lifecycle as of {params.as_of} ({params.window_days}-day window, {result.engine}): {total:,} buyers")
+        for rule in result.rules:
+            n = result.tiers[rule.tier]
+            typer.echo(f"  {rule.name_zh}\t{rule.name_en:<16}{n:>10,}  {(n / total if total else 0):6.1%}")
+        typer.echo(f"  window's buyers: {result.new_buyers:,} new, {result.returning_buyers:,} returning")
+    else:
+        typer.echo(orjson.dumps(lifecycle_out(result).model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
