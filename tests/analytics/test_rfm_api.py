@@ -82,3 +82,14 @@ def test_lifecycle_over_http(api) -> None:
     assert sum(t["customers"] for t in body["tiers"]) > 0
     future = client.get("/api/v1/analytics/lifecycle", params={"as_of": "2099-01-01"}, headers={"Authorization": keys["admin"]})
     assert future.status_code == 422 and future.json()["error"]["code"] == "as_of_in_future"
+
+
+def test_aipl_over_http(api) -> None:
+    client, keys = api
+    answer = client.get("/api/v1/analytics/aipl", params={"as_of": "2026-06-30", "compare_to": "2026-06-01"},
+                        headers={"Authorization": keys["admin"]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [s["stage"] for s in body["stages"]] == ["awareness", "interest", "purchase", "loyalty"]
+    assert sum(s["customers"] for s in body["stages"]) > 0 and body["compare_to"] == "2026-06-01"
+    assert sum(f["customers"] for f in body["flows"]) >= sum(s["customers"] for s in body["stages"])

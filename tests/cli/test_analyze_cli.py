@@ -95,3 +95,17 @@ def test_lifecycle_with_default_and_custom_rules(cli, tmp_path):
     assert bad.exit_code == 2 and "use >=, <= or ==" in bad.output
     missing = cli.invoke(app, ["analyze", "lifecycle", "--as-of", "2026-06-30", "--rules", str(tmp_path / "nope.json")])
     assert missing.exit_code == 2 and "cannot read" in missing.output
+
+
+def test_aipl_table_json_and_bad_rules(cli, tmp_path):
+    table = cli.invoke(app, ["analyze", "aipl", "--as-of", "2026-06-30", "--compare-to", "2026-06-25"])
+    assert table.exit_code == 0, table.output
+    assert "认知" in table.output and "moves since 2026-06-25" in table.output
+    data = json.loads(cli.invoke(app, ["analyze", "aipl", "--as-of", "2026-06-30", "--format", "json"]).output)
+    assert {s["stage"]: s["customers"] for s in data["stages"]} == {"awareness": 0, "interest": 0, "purchase": 1,
+                                                                    "loyalty": 1}  # 90 days: buyer 0 paid twice
+    assert "flows" not in data
+    rules = tmp_path / "aipl.json"
+    rules.write_text('{"awareness": [{"orders": 1}]}')
+    bad = cli.invoke(app, ["analyze", "aipl", "--as-of", "2026-06-30", "--rules", str(rules)])
+    assert bad.exit_code == 2 and "exactly the stages" in bad.output

@@ -1,4 +1,4 @@
-"""Analysis API: RFM and lifecycle tiers (the same definitions as `siyu analyze`, see docs/analytics.md)."""
+"""Analysis API: RFM, lifecycle tiers and AIPL (the same definitions as `siyu analyze`, see docs/analytics.md)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from datetime import date, datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from siyu.analytics import lifecycle, rfm
-from siyu.analytics.engines import open_facts
-from siyu.analytics.schemas import LifecycleOut, RfmOut, lifecycle_out, rfm_out
+from siyu.analytics import aipl, lifecycle, rfm
+from siyu.analytics.engines import Facts, open_facts
+from siyu.analytics.schemas import AiplOut, LifecycleOut, RfmOut, aipl_out, lifecycle_out, rfm_out
 from siyu.domains.access import Principal
 from siyu.domains.access.deps import require_reader
+from siyu.config import Settings
 from siyu.errors import Forbidden
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
@@ -22,20 +23,32 @@ def _analyst(principal: Principal = Depends(require_reader)) -> Principal:
     return principal
 
 
+def _params(request: Request, as_of: date, window_days: int,
+            compare_to: date | None) -> tuple[Settings, rfm.RfmParams, rfm.RfmParams | None]:
+    """Return the settings and the checked parameters of an analysis (and of its earlier date)."""
+    settings: Settings = request.app.state.settings
+    today = datetime.now(settings.tz).date()
+    params = rfm.RfmParams(as_of=as_of, window_days=window_days)
+    params.check(today)
+    earlier = rfm.RfmParams(as_of=compare_to, window_days=window_days) if compare_to else None
+    if earlier:
+        earlier.check(today)
+    return settings, params, earlier
+
+
+def _facts(request: Request) -> Facts:
+    settings = request.app.state.settings
+    return open_facts(request.app.state.engine, settings.data_dir, master=settings.spark_master)
+
+
 @router.get("/rfm", response_model=RfmOut, response_model_by_alias=True)
 def get_rfm(request: Request, as_of: date = Query(..., description="Last day of the window (brand's calendar)."),
             window_days: int = Query(365, description="Days in the window, as-of day included (1–3660)."),
             compare_to: date | None = Query(None, description="Also count who moved between segments since this date."),
             _principal: Principal = Depends(_analyst)) -> RfmOut:
     """Score every buyer by recency, frequency and monetary value; count the eight segments (and the moves)."""
-    settings = request.app.state.settings
-    params = rfm.RfmParams(as_of=as_of, window_days=window_days)
-    today = datetime.now(settings.tz).date()
-    params.check(today)
-    earlier = rfm.RfmParams(as_of=compare_to, window_days=window_days) if compare_to else None
-    if earlier:
-        earlier.check(today)
-    facts = open_facts(request.app.state.engine, settings.data_dir, master=settings.spark_master)
+    settings, params, earlier = _params(request, as_of, window_days, compare_to)
+    facts = _facts(request)
     try:
         result = rfm.compute(facts, params, settings.tz)
         flows = rfm.migration(facts, earlier, params, settings.tz) if earlier else None
@@ -49,11 +62,25 @@ def get_lifecycle(request: Request, as_of: date = Query(..., description="The da
                   window_days: int = Query(365, description="Days counted for orders and spend (1–3660)."),
                   _principal: Principal = Depends(_analyst)) -> LifecycleOut:
     """Count buyers per lifecycle tier (default rules) and the window's new vs returning buyers."""
-    settings = request.app.state.settings
-    params = rfm.RfmParams(as_of=as_of, window_days=window_days)
-    params.check(datetime.now(settings.tz).date())
-    facts = open_facts(request.app.state.engine, settings.data_dir, master=settings.spark_master)
+    settings, params, _none = _params(request, as_of, window_days, None)
+    facts = _facts(request)
     try:
         return lifecycle_out(lifecycle.compute(facts, params, settings.tz))
+    finally:
+        facts.close()
+
+
+@router.get("/aipl", response_model=AiplOut, response_model_by_alias=True, response_model_exclude_none=True)
+def get_aipl(request: Request, as_of: date = Query(..., description="The day to stage on (brand's calendar)."),
+             window_days: int = Query(90, description="Days of events and orders counted (1–3660)."),
+             compare_to: date | None = Query(None, description="Also count the moves between stages since this date."),
+             _principal: Principal = Depends(_analyst)) -> AiplOut:
+    """Count customers per AIPL stage (default rules) and the moves between stages since ``compare_to``."""
+    settings, params, earlier = _params(request, as_of, window_days, compare_to)
+    facts = _facts(request)
+    try:
+        stages = aipl.distribution(facts, params, settings.tz)
+        return aipl_out(params, facts.engine, stages, earlier,
+                        aipl.flows(facts, earlier, params, settings.tz) if earlier else None)
     finally:
         facts.close()

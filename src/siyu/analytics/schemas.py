@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from siyu.analytics import lifecycle, rfm
+from siyu.analytics import aipl, lifecycle, rfm
 
 
 class RfmParamsOut(BaseModel):
@@ -97,3 +97,33 @@ def lifecycle_out(result: lifecycle.LifecycleResult) -> LifecycleOut:
                         tiers=[TierOut(tier=r.tier, name_zh=r.name_zh, name_en=r.name_en, customers=result.tiers[r.tier])
                                for r in result.rules],
                         new_buyers=result.new_buyers, returning_buyers=result.returning_buyers)
+
+
+class StageOut(BaseModel):
+    stage: str
+    name_zh: str
+    name_en: str
+    customers: int
+
+
+class AiplOut(BaseModel):
+    """Customers per AIPL stage as of a day, and optionally the moves since an earlier day."""
+
+    as_of: date
+    window_days: int
+    engine: str
+    stages: list[StageOut]
+    compare_to: date | None = None
+    flows: list[RfmFlowOut] | None = Field(default=None, description="Moves between stages ('none': no stage then).")
+
+
+def aipl_out(params: rfm.RfmParams, engine: str, stages: dict[str, int], earlier: rfm.RfmParams | None = None,
+             flows: dict[tuple[str, str], int] | None = None) -> AiplOut:
+    """Return the API shape of an AIPL distribution (and flows)."""
+    return AiplOut(
+        as_of=params.as_of, window_days=params.window_days, engine=engine,
+        stages=[StageOut(stage=s, name_zh=aipl.NAMES[s][0], name_en=aipl.NAMES[s][1], customers=stages[s])
+                for s in aipl.STAGES],
+        compare_to=earlier.as_of if earlier else None,
+        flows=None if flows is None else [RfmFlowOut(from_=a, to=b, customers=n)
+                                          for (a, b), n in sorted(flows.items(), key=lambda kv: -kv[1])])

@@ -6,19 +6,20 @@ import csv
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from enum import Enum
 
 import orjson
 import typer
 
-from siyu.analytics import lifecycle, rfm
+from siyu.analytics import aipl, lifecycle, rfm
 from siyu.analytics.engines import ENGINES, open_facts
-from siyu.analytics.schemas import lifecycle_out, rfm_out
+from siyu.analytics.schemas import aipl_out, lifecycle_out, rfm_out
 from siyu.cli.common import engine, settings
 from siyu.errors import SiyuError
 from siyu.kit.money import from_fen
 
-app = typer.Typer(no_args_is_help=True, help="Customer intelligence: RFM and lifecycle tiers (more analyses to come).")
+app = typer.Typer(no_args_is_help=True, help="Customer intelligence: RFM, lifecycle tiers and AIPL (more analyses to come).")
 
 
 class Format(str, Enum):
@@ -101,15 +102,14 @@ def _table(result: rfm.RfmResult) -> None:
         typer.echo(f"  {zh}\t{en:<24}{n:>10,}  {share:6.1%}")
 
 
-def _rules(path: Path | None) -> tuple[lifecycle.Rule, ...]:
-    if path is None:
-        return lifecycle.DEFAULT_RULES
+def _load_json(path: Path, error: type[SiyuError]) -> Any:
+    """Read a rules file; raise ``error`` saying why it cannot be used."""
     try:
-        return lifecycle.parse_rules(orjson.loads(path.read_bytes()))
+        return orjson.loads(path.read_bytes())
     except OSError as exc:
-        raise lifecycle.InvalidRules(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from exc
     except orjson.JSONDecodeError as exc:
-        raise lifecycle.InvalidRules(f"{path} is not valid JSON: {exc}") from exc
+        raise error(f"{path} is not valid JSON: {exc}") from exc
 
 
 @app.command("lifecycle")
@@ -126,7 +126,8 @@ def lifecycle_command(
     try:
         params = rfm.RfmParams(as_of=as_of.date(), window_days=window_days)
         params.check(datetime.now(conf.tz).date())
-        rules = _rules(rules_file)
+        rules = (lifecycle.DEFAULT_RULES if rules_file is None
+                 else lifecycle.parse_rules(_load_json(rules_file, lifecycle.InvalidRules)))
         facts = open_facts(engine(), conf.data_dir, engine_name, master=conf.spark_master)
     except SiyuError as exc:
         raise _fail(exc) from exc
@@ -143,3 +144,45 @@ def lifecycle_command(
         typer.echo(f"  window's buyers: {result.new_buyers:,} new, {result.returning_buyers:,} returning")
     else:
         typer.echo(orjson.dumps(lifecycle_out(result).model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
+
+
+@app.command("aipl")
+def aipl_command(
+    as_of: datetime = typer.Option(..., "--as-of", formats=["%Y-%m-%d"], help="The day to stage on (brand's calendar)."),
+    window_days: int = typer.Option(90, "--window-days", help="Days of events and orders counted, as-of day included."),
+    rules_file: Path | None = typer.Option(None, "--rules", help="JSON rules per stage (see docs/analytics.md)."),
+    compare_to: datetime | None = typer.Option(None, "--compare-to", formats=["%Y-%m-%d"],
+                                               help="Also count the moves between stages since this date."),
+    engine_name: str = typer.Option("auto", "--engine", help=f"One of {', '.join(ENGINES)}."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json."),
+) -> None:
+    """Count customers per AIPL stage (Awareness, Interest, Purchase, Loyalty) and the flows between stages."""
+    conf = settings()
+    try:
+        params = rfm.RfmParams(as_of=as_of.date(), window_days=window_days)
+        params.check(datetime.now(conf.tz).date())
+        earlier = None if compare_to is None else rfm.RfmParams(compare_to.date(), window_days)
+        if earlier:
+            earlier.check(datetime.now(conf.tz).date())
+        rules = aipl.DEFAULT if rules_file is None else aipl.parse_rules(_load_json(rules_file, aipl.InvalidAipl))
+        facts = open_facts(engine(), conf.data_dir, engine_name, master=conf.spark_master)
+    except SiyuError as exc:
+        raise _fail(exc) from exc
+    try:
+        stages = aipl.distribution(facts, params, conf.tz, rules)
+        moved = aipl.flows(facts, earlier, params, conf.tz, rules) if earlier else None
+        out = aipl_out(params, facts.engine, stages, earlier, moved)
+    finally:
+        facts.close()
+    if fmt is Format.table:
+        typer.echo(f"AIPL as of {params.as_of} ({params.window_days}-day window, {out.engine}): "
+                   f"{sum(stages.values()):,} customers with a stage")
+        for stage in out.stages:
+            typer.echo(f"  {stage.name_zh}\t{stage.name_en:<12}{stage.customers:>10,}")
+        if out.flows is not None:
+            typer.echo(f"moves since {earlier.as_of if earlier else ''} (none = no stage then):")
+            for flow in out.flows:
+                typer.echo(f"  {flow.from_:<10} -> {flow.to:<10}{flow.customers:>10,}")
+    else:
+        typer.echo(orjson.dumps(out.model_dump(mode="json", by_alias=True, exclude_none=True),
+                                option=orjson.OPT_INDENT_2).decode())
