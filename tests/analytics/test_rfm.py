@@ -188,23 +188,6 @@ def test_thresholds_must_ascend() -> None:
         rfm.Thresholds(recency_days=(30, 7, 90, 180), frequency=(1, 2, 3, 4), monetary_fen=(1, 2, 3, 4))
 
 
-@pytest.mark.slow
-def test_spark_gives_the_same_answer(brand: Engine, settings: Any, tmp_path: Path) -> None:
-    """The distributed path (PySpark in local mode, loaded from the mirror) equals DuckDB row for row."""
-    if brand.dialect.name != "sqlite":
-        pytest.skip("Spark is loaded from the embedded store's mirror")
-    params = rfm.RfmParams(as_of=AS_OF, window_days=365)
-    answers = {}
-    for engine in ("duckdb", "spark"):
-        facts = open_facts(brand, tmp_path, engine)
-        try:
-            answers[engine] = rfm.compute(facts, params, settings.tz, with_rows=True)
-        finally:
-            facts.close()
-    assert answers["spark"].engine == "spark"
-    assert answers["spark"].rows == answers["duckdb"].rows and answers["spark"].grid == answers["duckdb"].grid
-
-
 def test_migration_between_two_dates_counts_every_customer_once(brand: Engine, settings: Any, tmp_path: Path) -> None:
     before, after = rfm.RfmParams(as_of=AS_OF - timedelta(days=60)), rfm.RfmParams(as_of=AS_OF)
     facts = open_facts(brand, tmp_path)

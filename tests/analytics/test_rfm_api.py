@@ -93,3 +93,18 @@ def test_aipl_over_http(api) -> None:
     assert [s["stage"] for s in body["stages"]] == ["awareness", "interest", "purchase", "loyalty"]
     assert sum(s["customers"] for s in body["stages"]) > 0 and body["compare_to"] == "2026-06-01"
     assert sum(f["customers"] for f in body["flows"]) >= sum(s["customers"] for s in body["stages"])
+
+
+def test_retention_over_http(api) -> None:
+    client, keys = api
+    answer = client.get("/api/v1/analytics/retention", headers={"Authorization": keys["admin"]},
+                        params={"from": "2026-03-01", "to": "2026-06-30", "unit": "month", "periods": "3"})
+    assert answer.status_code == 200, answer.text
+    cohorts = answer.json()["cohorts"]
+    assert cohorts and all(c["retained"][0] == c["size"] for c in cohorts)  # first orders are activity in period 0
+    bad = client.get("/api/v1/analytics/retention", headers={"Authorization": keys["admin"]},
+                     params={"from": "2026-06-30", "to": "2026-03-01"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_retention"
+    unit = client.get("/api/v1/analytics/retention", headers={"Authorization": keys["admin"]},
+                      params={"from": "2026-03-01", "to": "2026-06-30", "unit": "year"})
+    assert unit.status_code == 422 and unit.json()["error"]["code"] == "validation_error"

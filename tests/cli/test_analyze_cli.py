@@ -109,3 +109,22 @@ def test_aipl_table_json_and_bad_rules(cli, tmp_path):
     rules.write_text('{"awareness": [{"orders": 1}]}')
     bad = cli.invoke(app, ["analyze", "aipl", "--as-of", "2026-06-30", "--rules", str(rules)])
     assert bad.exit_code == 2 and "exactly the stages" in bad.output
+
+
+def test_retention_triangle(cli):
+    table = cli.invoke(app, ["analyze", "retention", "--from", "2025-09-01", "--to", "2026-06-30", "--unit", "month",
+                             "--periods", "3"])
+    assert table.exit_code == 0, table.output
+    assert "2025-09-01" in table.output and "100.0%" in table.output
+    data = json.loads(cli.invoke(app, ["analyze", "retention", "--from", "2026-06-01", "--to", "2026-06-30",
+                                       "--unit", "week", "--periods", "2", "--format", "json"]).output)
+    assert [(c["cohort"], c["size"], c["retained"]) for c in data["cohorts"]] == [
+        ("2026-06-15", 1, [1, 0, 0]), ("2026-06-29", 1, [1])]  # buyer C's week, buyer 0's week
+    rows = list(csv.reader(io.StringIO(cli.invoke(app, ["analyze", "retention", "--from", "2026-06-01", "--to",
+                                                         "2026-06-30", "--unit", "day", "--periods", "1",
+                                                         "--format", "csv"]).output)))
+    assert rows[0] == ["cohort", "size", "p0", "p1"] and ["2026-06-29", "1", "1", "1"] in rows
+    bad = cli.invoke(app, ["analyze", "retention", "--from", "2026-06-30", "--to", "2026-06-01"])
+    assert bad.exit_code == 2 and "is after end" in bad.output
+    bad = cli.invoke(app, ["analyze", "retention", "--from", "2026-06-01", "--to", "2026-06-30", "--cohort-by", "x"])
+    assert bad.exit_code == 2 and "--cohort-by" in bad.output

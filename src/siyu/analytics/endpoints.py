@@ -1,14 +1,16 @@
-"""Analysis API: RFM, lifecycle tiers and AIPL (the same definitions as `siyu analyze`, see docs/analytics.md)."""
+"""Analysis API: RFM, lifecycle tiers, AIPL and retention (the definitions of `siyu analyze`, docs/analytics.md)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from siyu.analytics import aipl, lifecycle, rfm
+from siyu.analytics import aipl, lifecycle, retention, rfm
 from siyu.analytics.engines import Facts, open_facts
-from siyu.analytics.schemas import AiplOut, LifecycleOut, RfmOut, aipl_out, lifecycle_out, rfm_out
+from siyu.analytics.schemas import (AiplOut, LifecycleOut, RetentionOut, RfmOut, aipl_out, lifecycle_out,
+                                    retention_out, rfm_out)
 from siyu.domains.access import Principal
 from siyu.domains.access.deps import require_reader
 from siyu.config import Settings
@@ -82,5 +84,25 @@ def get_aipl(request: Request, as_of: date = Query(..., description="The day to 
         stages = aipl.distribution(facts, params, settings.tz)
         return aipl_out(params, facts.engine, stages, earlier,
                         aipl.flows(facts, earlier, params, settings.tz) if earlier else None)
+    finally:
+        facts.close()
+
+
+@router.get("/retention", response_model=RetentionOut)
+def get_retention(request: Request, start: date = Query(..., alias="from", description="First day whose cohort is reported."),
+                  end: date = Query(..., alias="to", description="Last day counted."),
+                  unit: Literal["day", "week", "month"] = Query("week"), periods: int = Query(12),
+                  cohort_by: Literal["first_order", "joined"] = Query("first_order"),
+                  activity: str = Query("", description="Comma-separated event types; default: a paid order."),
+                  mode: Literal["first", "recurring"] = Query("first"),
+                  _principal: Principal = Depends(_analyst)) -> RetentionOut:
+    """Return the retention triangle: of each cohort, the customers active 0, 1, 2 … periods later."""
+    settings: Settings = request.app.state.settings
+    params = retention.RetentionParams(start, end, unit, periods, cohort_by,
+                                       tuple(t.strip() for t in activity.split(",") if t.strip()), mode)
+    params.check(datetime.now(settings.tz).date())
+    facts = _facts(request)
+    try:
+        return retention_out(retention.compute(facts, params, settings.tz))
     finally:
         facts.close()

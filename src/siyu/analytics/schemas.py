@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from siyu.analytics import aipl, lifecycle, rfm
+from siyu.analytics import aipl, lifecycle, retention, rfm
 
 
 class RfmParamsOut(BaseModel):
@@ -127,3 +127,31 @@ def aipl_out(params: rfm.RfmParams, engine: str, stages: dict[str, int], earlier
         compare_to=earlier.as_of if earlier else None,
         flows=None if flows is None else [RfmFlowOut(from_=a, to=b, customers=n)
                                           for (a, b), n in sorted(flows.items(), key=lambda kv: -kv[1])])
+
+
+class CohortOut(BaseModel):
+    cohort: date = Field(description="First day of the cohort's period.")
+    size: int
+    retained: list[int] = Field(description="Customers active in the cohort's period + 0, 1, 2 …")
+
+
+class RetentionOut(BaseModel):
+    """The retention triangle."""
+
+    start: date
+    end: date
+    unit: str
+    periods: int
+    cohort_by: str
+    activity: list[str] = Field(description="Event types that count as coming back; empty: a paid order.")
+    mode: str
+    engine: str
+    cohorts: list[CohortOut]
+
+
+def retention_out(result: retention.RetentionResult) -> RetentionOut:
+    """Return the API shape of a retention result."""
+    p = result.params
+    return RetentionOut(start=p.start, end=p.end, unit=p.unit, periods=p.periods, cohort_by=p.cohort_by,
+                        activity=list(p.activity), mode=p.mode, engine=result.engine,
+                        cohorts=[CohortOut(**c) for c in result.cohorts])

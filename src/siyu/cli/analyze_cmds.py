@@ -12,14 +12,14 @@ from enum import Enum
 import orjson
 import typer
 
-from siyu.analytics import aipl, lifecycle, rfm
+from siyu.analytics import aipl, lifecycle, retention, rfm
 from siyu.analytics.engines import ENGINES, open_facts
-from siyu.analytics.schemas import aipl_out, lifecycle_out, rfm_out
+from siyu.analytics.schemas import aipl_out, lifecycle_out, retention_out, rfm_out
 from siyu.cli.common import engine, settings
 from siyu.errors import SiyuError
 from siyu.kit.money import from_fen
 
-app = typer.Typer(no_args_is_help=True, help="Customer intelligence: RFM, lifecycle tiers and AIPL (more analyses to come).")
+app = typer.Typer(no_args_is_help=True, help="Customer intelligence: RFM, lifecycle tiers, AIPL and retention (more analyses to come).")
 
 
 class Format(str, Enum):
@@ -186,3 +186,47 @@ def aipl_command(
     else:
         typer.echo(orjson.dumps(out.model_dump(mode="json", by_alias=True, exclude_none=True),
                                 option=orjson.OPT_INDENT_2).decode())
+
+
+@app.command("retention")
+def retention_command(
+    start: datetime = typer.Option(..., "--from", formats=["%Y-%m-%d"], help="First day whose cohort is reported."),
+    end: datetime = typer.Option(..., "--to", formats=["%Y-%m-%d"], help="Last day counted (brand's calendar)."),
+    unit: str = typer.Option("week", "--unit", help="day, week (Monday first) or month."),
+    periods: int = typer.Option(12, "--periods", help="Periods after the cohort's own."),
+    cohort_by: str = typer.Option("first_order", "--cohort-by", help="first_order or joined (first seen)."),
+    activity: str = typer.Option("", "--activity", help="Comma-separated event types that count as coming back; "
+                                 "default: a paid order."),
+    recurring: bool = typer.Option(False, "--recurring", help="Every active period starts a cohort entry."),
+    engine_name: str = typer.Option("auto", "--engine", help=f"One of {', '.join(ENGINES)}."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table (percentages), json or csv (counts)."),
+) -> None:
+    """Print the retention triangle: of each cohort, how many came back 0, 1, 2 … periods later."""
+    conf = settings()
+    try:
+        params = retention.RetentionParams(start.date(), end.date(), unit, periods, cohort_by,  # type: ignore[arg-type]
+                                           tuple(t.strip() for t in activity.split(",") if t.strip()),
+                                           "recurring" if recurring else "first")
+        if cohort_by not in ("first_order", "joined"):
+            raise retention.InvalidRetention(f"--cohort-by must be first_order or joined, got {cohort_by!r}")
+        params.check(datetime.now(conf.tz).date())
+        facts = open_facts(engine(), conf.data_dir, engine_name, master=conf.spark_master)
+    except SiyuError as exc:
+        raise _fail(exc) from exc
+    try:
+        result = retention.compute(facts, params, conf.tz)
+    finally:
+        facts.close()
+    if fmt is Format.json:
+        typer.echo(orjson.dumps(retention_out(result).model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
+    elif fmt is Format.csv:
+        out = csv.writer(sys.stdout)
+        out.writerow(["cohort", "size", *(f"p{k}" for k in range(params.periods + 1))])
+        for c in result.cohorts:
+            out.writerow([c["cohort"].isoformat(), c["size"], *c["retained"]])
+    else:
+        typer.echo(f"retention by {params.unit} ({params.mode}, cohort by {params.cohort_by}, {result.engine})")
+        typer.echo("cohort       size  " + " ".join(f"{f'p{k}':>6}" for k in range(params.periods + 1)))
+        for c in result.cohorts:
+            cells = " ".join(f"{n / c['size']:6.1%}" if c["size"] else f"{'-':>6}" for n in c["retained"])
+            typer.echo(f"{c['cohort'].isoformat()} {c['size']:>6,}  {cells}")
