@@ -8,6 +8,7 @@ The files are read with importlib.resources rather than ``lifetimes.datasets``, 
 from __future__ import annotations
 
 import csv
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,6 +21,11 @@ import pytest
 from numpy.typing import NDArray
 
 from siyu.analytics.clv.summary import Purchase
+
+with warnings.catch_warnings():
+    # lifetimes 0.11.3 sets a pandas option on import that pandas 3 deprecates; the tests import it after this.
+    warnings.simplefilter("ignore")
+    import lifetimes  # noqa: F401
 
 UTC_ZONE = ZoneInfo("UTC")
 CALIBRATION_END = date(1997, 9, 30)  # weeks 1-39 of FHL (2005)

@@ -120,6 +120,15 @@ def test_huge_age_stays_finite():
     assert np.all(np.isfinite(log_likelihood(CDNOW, x, t_x, t)))
 
 
+def test_fit_with_very_old_customers_converges(cdnow):
+    x = np.concatenate([cdnow.x, [0.0, 2.0, 40.0]])
+    t_x = np.concatenate([cdnow.t_x, [0.0, 3.0, 1e5]])
+    t = np.concatenate([cdnow.t, [1e6, 1e6, 1e6]])
+    fitted = fit_bgnbd(x, t_x, t)
+    assert np.isfinite(fitted.log_likelihood) and fitted.customers == 2360
+    assert fitted.r == pytest.approx(0.2426, rel=0.05)
+
+
 def test_identical_rows_with_weights_equal_repeated_rows(cdnow):
     rows = slice(0, 600)
     x, t_x, t = cdnow.x[rows], cdnow.t_x[rows], cdnow.t[rows]
@@ -158,6 +167,17 @@ def test_recovers_simulated_parameters_like_lifetimes():
     reference = BgNbdParams(**BetaGeoFitter(penalizer_coef=0.0).fit(x, t_x, ages).params_.to_dict())
     assert fitted.log_likelihood >= float(log_likelihood(reference, x, t_x, ages).sum()) - 1e-6
     assert fitted.a == pytest.approx(reference.a, rel=1e-3) and fitted.b == pytest.approx(reference.b, rel=1e-3)
+
+
+def test_same_dropout_for_everyone_fits_with_a_warning():
+    # With p nearly equal across customers (a, b large, a/(a+b) = 0.2) the likelihood is a flat ridge
+    # along which a and b grow together; the fit stops there, keeps the dropout mean, and says so.
+    rng = np.random.default_rng(0)
+    ages = rng.uniform(5.0, 60.0, 3000)
+    x, t_x = simulate_bgnbd(rng, ages, r=1.0, alpha=10.0, a=2000.0, b=8000.0)
+    fitted = fit_bgnbd(x, t_x, ages)
+    assert fitted.a / (fitted.a + fitted.b) == pytest.approx(0.2, abs=0.02)
+    assert any("flat" in warning for warning in fitted.warnings)
 
 
 def test_no_repeat_buyers_fails_clearly():

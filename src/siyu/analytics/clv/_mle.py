@@ -5,6 +5,12 @@ model's own scale; L-BFGS-B gets the analytic gradient, and wide bounds on the l
 (e^±20) stop a run that drifts towards a degenerate limit from overflowing. An optimum on such a
 bound is reported as a warning: the model's limit case (e.g. no heterogeneity in purchase rates)
 fits best, which predictions still handle but an analyst should know.
+
+Near such limits the likelihood is a flat ridge (a and b growing together when every customer has
+about the same dropout probability), and the line search can stop with "ABNORMAL" because no step
+improves the objective any more at double precision. That stop is accepted when the gradient is
+negligible (a 1% change of any parameter moves the mean log-likelihood per customer by less than
+1e-5), with a warning; a stop far from flat ground, or the iteration limit, fails the fit.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 
 from siyu.analytics.clv._arrays import Floats
 from siyu.analytics.clv.errors import ClvFitFailed
 
 LOG_BOUND = 20.0
+# Largest |d mean log-likelihood / d log-parameter| at which a stalled line search counts as an optimum.
+FLAT_GRADIENT = 1e-3
 
 Objective = Callable[[Floats], tuple[float, Floats]]
 RowLikelihood = Callable[..., tuple[Floats, Floats]]
@@ -66,11 +74,22 @@ def maximise(row_likelihood: RowLikelihood, columns: tuple[Floats, ...], weights
         result = minimize(objective, np.clip(log_start, -LOG_BOUND, LOG_BOUND), jac=True,
                           method="L-BFGS-B", bounds=bounds,
                           options={"maxiter": max_iterations, "ftol": 1e-13, "gtol": 1e-9})
-    if not result.success or not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
+    flat = not result.success and result.status == 2 and float(np.abs(_projected(result)).max()) < FLAT_GRADIENT
+    if (not result.success and not flat) or not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
         reason = str(result.message) if not result.success else "the likelihood is not finite at the optimum"
         raise ClvFitFailed(f"the {model} fit did not converge ({reason}); {hint}",
                            model=model, iterations=int(result.nit))
     at_bound = [name for name, value in zip(names, result.x) if abs(value) >= LOG_BOUND - 1e-6]
-    warnings = tuple(f"{model} parameter {name} reached the edge of its range (e^±{LOG_BOUND:g}): the data fit "
-                     f"a limit case of the model; read its predictions with care" for name in at_bound)
-    return Optimum(np.exp(result.x), -float(result.fun) * total_weight, int(result.nit), warnings)
+    warnings = [f"{model} parameter {name} reached the edge of its range (e^±{LOG_BOUND:g}): the data fit "
+                f"a limit case of the model; read its predictions with care" for name in at_bound]
+    if flat:
+        warnings.append(f"the {model} likelihood is flat around its optimum, so some parameters are poorly "
+                        "determined by these data (the predictions are still those of the best fit)")
+    return Optimum(np.exp(result.x), -float(result.fun) * total_weight, int(result.nit), tuple(warnings))
+
+
+def _projected(result: OptimizeResult) -> Floats:
+    """Return the gradient without the components that push against a bound the point sits on."""
+    grad = np.asarray(result.jac, dtype=np.float64)
+    pushing_out = ((result.x >= LOG_BOUND - 1e-9) & (grad < 0)) | ((result.x <= -LOG_BOUND + 1e-9) & (grad > 0))
+    return np.where(pushing_out, 0.0, grad)
