@@ -111,6 +111,16 @@ def test_last_purchase_at_age_has_closed_form_p_alive():
     assert alive[0] > alive[1] > alive[2]
 
 
+def test_a_equal_to_one_is_continuous():
+    # The predictions divide by a - 1; at a = 1 they take the limit, between its neighbours.
+    x, t_x, t = [0, 1, 3, 10], [0.0, 5.0, 20.0, 30.0], [40.0] * 4
+    below, at_one, above = (BgNbdParams(0.24, 4.4, a, 2.4) for a in (0.999, 1.0, 1.001))
+    predictions = (lambda p: expected_purchases(p, 20.0, x, t_x, t), lambda p: expected_purchases_new(p, [10.0, 50.0]))
+    for predict in predictions:
+        low, mid, high = predict(below), predict(at_one), predict(above)
+        assert np.all(np.isfinite(mid)) and np.all((np.minimum(low, high) <= mid) & (mid <= np.maximum(low, high)))
+
+
 def test_huge_age_stays_finite():
     x, t_x, t = [0, 3, 50], [0.0, 1.0, 1.0], [1e9, 1e9, 1e9]
     alive = probability_alive(CDNOW, x, t_x, t)

@@ -51,6 +51,7 @@ def weighted_objective(row_likelihood: RowLikelihood, columns: tuple[Floats, ...
     total = float(weights.sum())
 
     def objective(log_theta: Floats) -> tuple[float, Floats]:
+        """Return the mean negative log-likelihood and its gradient at log-parameters ``log_theta``."""
         theta = np.exp(log_theta)
         ll, grad = row_likelihood(theta, *columns)
         return -float(weights @ ll) / total, -(grad @ weights) * theta / total

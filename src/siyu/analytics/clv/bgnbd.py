@@ -74,7 +74,6 @@ def log_likelihood(params: BgNbdParams, frequency: ArrayLike, recency: ArrayLike
     return _ll_and_gradient(np.array([params.r, params.alpha, params.a, params.b]), x, t_x, t)[0]
 
 
-
 def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike, weights: ArrayLike | None = None, *,
               max_iterations: int = 1000) -> BgNbdParams:
     """Fit the BG/NBD by maximum likelihood; ``weights`` count identical customers (default one each)."""
@@ -141,7 +140,8 @@ def expected_purchases_new(params: BgNbdParams, t_future: ArrayLike) -> Floats:
     horizon, r, alpha, b = _horizon(t_future), params.r, params.alpha, params.b
     results = []
     for a in _a_values(params.a):
-        tail = np.exp(r * (np.log(alpha) - np.log(alpha + horizon))) * hyp2f1(r, b, a + b - 1, horizon / (alpha + horizon))
+        shrink = r * (np.log(alpha) - np.log(alpha + horizon))
+        tail = np.exp(shrink) * hyp2f1(r, b, a + b - 1, horizon / (alpha + horizon))
         results.append((a + b - 1) / (a - 1) * (1.0 - tail))
     return np.mean(results, axis=0)
 

@@ -124,5 +124,6 @@ def count_holdout_purchases(purchases: Iterable[Purchase], calibration_end: date
     """Return the purchase occasions after ``calibration_end`` up to the end of ``holdout_end``."""
     check_as_of(holdout_end, now, tz)
     if holdout_end <= calibration_end:
-        raise InvalidClvInput(f"the holdout must end after the calibration period ({holdout_end} ≤ {calibration_end})")
+        raise InvalidClvInput(f"the holdout must end after the calibration period "
+                              f"({holdout_end} ≤ {calibration_end})")
     return sum(1 for day in purchase_days(purchases, tz) if calibration_end < day <= holdout_end)
