@@ -5,7 +5,7 @@ purchase they drop out for good with probability p ~ Beta(a, b). The data per cu
 x (repeat purchases), t_x (time of the last repeat purchase) and T (time since the first purchase),
 all measured from the first purchase in one time unit (see ``summary.py``); α is in that unit.
 
-The log-likelihood (FHL 2005, eq. 6) is computed in log space (gammaln, betaln, logaddexp) so that
+The log-likelihood is computed in log space (gammaln, betaln, logaddexp) so that
 customers with a long silence, huge T or many purchases neither overflow nor lose precision, and
 its gradient is analytic, so a fit costs a few dozen passes over the (collapsed) rows.
 """
@@ -123,7 +123,7 @@ def _horizon(t_future: ArrayLike) -> Floats:
 
 def expected_purchases(params: BgNbdParams, t_future: ArrayLike, frequency: ArrayLike, recency: ArrayLike,
                        age: ArrayLike) -> Floats:
-    """Return E[Y(t) | x, t_x, T], each customer's expected purchases in the next ``t_future`` periods (eq. 10)."""
+    """Return E[Y(t) | x, t_x, T], each customer's expected purchases in the next ``t_future`` periods."""
     x, t_x, t = summary_arrays(frequency, recency, age)
     horizon, r, alpha, b = _horizon(t_future), params.r, params.alpha, params.b
     results = []
@@ -136,7 +136,7 @@ def expected_purchases(params: BgNbdParams, t_future: ArrayLike, frequency: Arra
 
 
 def expected_purchases_new(params: BgNbdParams, t_future: ArrayLike) -> Floats:
-    """Return E[X(t)], the expected purchases in (0, t] of a customer just starting (eq. 9)."""
+    """Return E[X(t)], the expected purchases in (0, t] of a customer just starting."""
     horizon, r, alpha, b = _horizon(t_future), params.r, params.alpha, params.b
     results = []
     for a in _a_values(params.a):
@@ -147,7 +147,7 @@ def expected_purchases_new(params: BgNbdParams, t_future: ArrayLike) -> Floats:
 
 
 def purchase_count_probability(params: BgNbdParams, t_future: ArrayLike, count: ArrayLike) -> Floats:
-    """Return P(X(t) = count) for a customer just starting: the model's distribution of purchases in (0, t] (eq. 8)."""
+    """Return P(X(t) = count) for a customer just starting: the model's distribution of purchases in (0, t]."""
     horizon = _horizon(t_future)
     n = np.asarray(count, dtype=np.float64)
     if np.any(n < 0) or np.any(n != np.floor(n)):

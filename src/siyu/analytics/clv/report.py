@@ -6,9 +6,9 @@ calibration frequency x (0, 1, …, top−1 and a top bucket "top+"):
 - **holdout**: the mean and total repeat purchases customers actually made in the holdout period
   (purchase occasions after the calibration end up to the holdout end, see
   :func:`summary.count_holdout_purchases`) against the model's conditional expectation
-  E[Y(t*) | x, t_x, T] for a holdout of length t* (FHL 2005, figure 4);
+  E[Y(t*) | x, t_x, T] for a holdout of length t*;
 - **frequency fit**: how many customers made x repeat purchases in the calibration period against
-  the number the model expects, Σ_i P(X(T_i) = x) over the customers' ages T_i (FHL 2005, figure 2).
+  the number the model expects, Σ_i P(X(T_i) = x) over the customers' ages T_i.
 
 Close columns mean the model ranks and sizes future demand well; a model that is right on the
 totals but off by group misallocates attention between light and heavy buyers.
