@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +78,24 @@ def _samples(url: str, secret: str) -> dict[str, Any]:
         code = c.execute(text("SELECT id FROM channel_codes ORDER BY id LIMIT 1")).scalar_one()
         group = c.execute(text("SELECT id FROM customer_groups ORDER BY id LIMIT 1")).scalar_one()
         tag = c.execute(text("SELECT name FROM tags ORDER BY id LIMIT 1")).scalar()
+        busiest_userid = c.execute(text("SELECT userid FROM staff WHERE id = :s"), {"s": busiest_staff}).scalar_one()
+        chat = c.execute(text("SELECT g.chat_id FROM customer_groups g JOIN group_memberships m ON m.group_id = g.id "
+                              "GROUP BY g.id ORDER BY COUNT(*) DESC LIMIT 1")).scalar()
+        last = c.execute(text("SELECT MAX(placed_at) FROM orders")).scalar()
     engine.dispose()
+    last_day = date.fromisoformat(str(last)[:10]) - timedelta(days=1) if last else date.today()
     return {"busiest": busiest, "typical": typical, "phone": vault.decrypt(phone_enc), "staff_id": staff_id,
             "staff_userid": staff_userid, "external_userid": external, "busiest_staff": busiest_staff,
-            "code": code, "group": group, "tag": tag}
+            "code": code, "group": group, "tag": tag, "busiest_userid": busiest_userid, "chat": chat,
+            "first": (last_day - timedelta(days=29)).isoformat(), "last": last_day.isoformat(),
+            "year": (last_day - timedelta(days=365)).isoformat()}
+
+
+def _activity(s: dict[str, Any], kind: str, **narrowing: str) -> str:
+    """Return the customers list filtered like a dashboard link over the 30 days that end with the store's data."""
+    start = "" if kind == "connected" else f"&activity_from={s['first']}"
+    extra = "".join(f"&activity_{k}={v}" for k, v in narrowing.items())
+    return f"/customers?activity={kind}{start}&activity_to={s['last']}{extra}"
 
 
 def _pages(s: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -103,6 +118,19 @@ def _pages(s: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("audit log", "admin", "/audit"),
         ("staff sidebar", "staff", f"/sidebar/customer?external_userid={s['external_userid']}"),
         ("customers list as staff", "staff", "/customers"),
+        # the dashboard over the store's last 30 days of data and over a year, and the lists its figures open
+        ("dashboard: 30 days of data", "admin", f"/dashboard?from={s['first']}&to={s['last']}"),
+        ("dashboard: 366 days", "admin", f"/dashboard?from={s['year']}&to={s['last']}"),
+        ("link: in the private domain", "admin", _activity(s, "connected")),
+        ("link: entered", "admin", _activity(s, "entered")),
+        ("link: lost", "admin", _activity(s, "lost")),
+        ("link: added the busiest staff", "admin", _activity(s, "contact_added", staff=s["busiest_userid"])),
+        ("link: deleted the busiest staff", "admin", _activity(s, "contact_deleted", staff=s["busiest_userid"])),
+        ("link: added through a code", "admin", _activity(s, "contact_added", code=str(s["code"]))),
+        ("link: left the biggest group", "admin", _activity(s, "group_left", group=s["chat"] or "")),
+        ("link: active", "admin", _activity(s, "active")),
+        ("link: ordered", "admin", _activity(s, "ordered")),
+        ("link: repurchased", "admin", _activity(s, "repurchased")),
     ]
     if s["tag"]:
         pages.insert(4, ("customers: filter by tag", "admin", f"/customers?tag={s['tag']}"))

@@ -120,10 +120,13 @@ PERIODS = [(FIRST + timedelta(days=a), FIRST + timedelta(days=b))
 
 
 def _check(engine: Engine, tz: Any) -> None:
-    with unit_of_work(engine, write=False) as s:
+    """Every period's figures equal the reference, with pairs counted directly and from day sums."""
+    with unit_of_work(engine, write=False) as s, pytest.MonkeyPatch.context() as patch:
         assert not summaries.is_stale(s)
-        for first, last in PERIODS:
-            assert _figures(s, first, last, tz) == _reference(s, first, last, tz), (first, last)
+        for long_from in (health.LONG_PERIOD_DAYS, 1):  # 1: every period counts its pairs as a long one
+            patch.setattr(health, "LONG_PERIOD_DAYS", long_from)
+            for first, last in PERIODS:
+                assert _figures(s, first, last, tz) == _reference(s, first, last, tz), (first, last, long_from)
 
 
 def _tables(engine: Engine) -> tuple[Any, ...]:

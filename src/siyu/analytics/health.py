@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -98,23 +99,49 @@ def _daily(session: Session, first: date, last: date, metrics: tuple[str, ...],
     return out
 
 
-def _pairs(session: Session, period: Period, metrics: tuple[str, ...], dim: str | None = "") -> Counter[tuple[str, str]]:
-    """Return {(span metric, dim): pairs with both days inside the period}."""
+LONG_PERIOD_DAYS = spans.MAX_SPAN // 2  # from this length on, pairs are counted from day sums (spans.py)
+
+
+def _pairs(session: Session, period: Period, metrics: tuple[str, ...],
+           dim: str | None = "") -> Counter[tuple[str, str]]:
+    """Return {(span metric, dim): pairs with both days inside the period} (every dimension when ``dim`` is None).
+
+    A short period reads its pairs directly (rows of as many days as it has); a long one takes
+    pairs ending by its last day − pairs starting before its first day + pairs spanning it
+    (:mod:`siyu.analytics.spans`), which reads day sums and the few pairs that span it.
+    """
+    if (period.last - period.first).days + 1 < LONG_PERIOD_DAYS:
+        return _spans(session, metrics, dim, HealthSpan.end_day >= period.first, HealthSpan.end_day <= period.last,
+                      HealthSpan.start_day >= period.first)
+    ending = _day_sums(session, [f"{m}:e" for m in metrics], dim, HealthDaily.day <= period.last)
+    starting = _day_sums(session, [f"{m}:s" for m in metrics], dim, HealthDaily.day < period.first)
+    spanning = _spans(session, metrics, dim, HealthSpan.end_day > period.last, HealthSpan.start_day < period.first,
+                      HealthSpan.end_day < period.first + timedelta(days=spans.MAX_SPAN))
+    out: Counter[tuple[str, str]] = Counter()
+    for (metric, d), n in ending.items():
+        out[(metric[:-2], d)] += n
+    for (metric, d), n in starting.items():
+        out[(metric[:-2], d)] -= n
+    out.update(spanning)
+    return out
+
+
+def _spans(session: Session, metrics: tuple[str, ...], dim: str | None, *where: Any) -> Counter[tuple[str, str]]:
+    """Return {(span metric, dim): pairs} of the span rows ``where`` selects."""
     query = (select(HealthSpan.metric, HealthSpan.dim, func.sum(HealthSpan.n))
-             .where(HealthSpan.metric.in_(metrics), HealthSpan.end_day >= period.first,
-                    HealthSpan.end_day <= period.last, HealthSpan.start_day >= period.first)
-             .group_by(HealthSpan.metric, HealthSpan.dim))
+             .where(HealthSpan.metric.in_(metrics), *where).group_by(HealthSpan.metric, HealthSpan.dim))
     if dim is not None:
         query = query.where(HealthSpan.dim == dim)
     return Counter({(metric, d): int(n or 0) for metric, d, n in session.execute(query)})
 
 
-def _same_day_pairs(session: Session, period: Period, metric: str) -> Counter[date]:
-    """Return {day: pairs of ``metric`` whose two items fall on that day}."""
-    query = (select(HealthSpan.end_day, HealthSpan.n)
-             .where(HealthSpan.metric == metric, HealthSpan.dim == "", HealthSpan.end_day >= period.first,
-                    HealthSpan.end_day <= period.last, HealthSpan.start_day == HealthSpan.end_day))
-    return Counter({day: int(n) for day, n in session.execute(query)})
+def _day_sums(session: Session, metrics: list[str], dim: str | None, *where: Any) -> Counter[tuple[str, str]]:
+    """Return {(metric, dim): sum of its daily values} over the days ``where`` selects."""
+    query = (select(HealthDaily.metric, HealthDaily.dim, func.sum(HealthDaily.value))
+             .where(HealthDaily.metric.in_(metrics), *where).group_by(HealthDaily.metric, HealthDaily.dim))
+    if dim is not None:
+        query = query.where(HealthDaily.dim == dim)
+    return Counter({(metric, d): int(n or 0) for metric, d, n in session.execute(query)})
 
 
 def _by_day(values: dict[tuple[date, str], int]) -> Counter[date]:
@@ -122,13 +149,6 @@ def _by_day(values: dict[tuple[date, str], int]) -> Counter[date]:
     for (day, _dim), value in values.items():
         days[day] += value
     return days
-
-
-def _by_dim(values: dict[tuple[date, str], int]) -> Counter[str]:
-    dims: Counter[str] = Counter()
-    for (_day, dim), value in values.items():
-        dims[dim] += value
-    return dims
 
 
 def private_at(session: Session, day: date) -> int:
@@ -142,7 +162,8 @@ def private_at(session: Session, day: date) -> int:
 
 def period_totals(session: Session, period: Period) -> Totals:
     """Return every figure of one period."""
-    metrics = (*ITEM_FIGURES.values(), spans.PAID, "orders", "gmv")
+    same_day = f"{spans.PAID_PAIRS}:d"
+    metrics = (*ITEM_FIGURES.values(), spans.PAID, "orders", "gmv", same_day)
     d = _daily(session, period.first, period.last, metrics)
     pairs = _pairs(session, period, (*(spans.pair_metric(m) for m in ITEM_FIGURES.values()), spans.PAID_PAIRS,
                                      spans.PAID_PAIRS_2))
@@ -150,9 +171,8 @@ def period_totals(session: Session, period: Period) -> Totals:
     for name, metric in ITEM_FIGURES.items():
         totals.daily[name] = _by_day(d[metric])  # one list item per customer and day: a day's sum is distinct
         setattr(totals, name, spans.at_least(sum(totals.daily[name].values()), pairs[(spans.pair_metric(metric), "")]))
-    paid = _by_day(d[spans.PAID])
-    same_day = _same_day_pairs(session, period, spans.PAID_PAIRS)
-    totals.daily["paying"] = Counter({day: n - same_day[day] for day, n in paid.items() if n - same_day[day]})
+    paid, twice = _by_day(d[spans.PAID]), _by_day(d[same_day])
+    totals.daily["paying"] = Counter({day: n - twice[day] for day, n in paid.items() if n - twice[day]})
     totals.daily["gmv"], totals.daily["orders"] = _by_day(d["gmv"]), _by_day(d["orders"])
     totals.gmv_fen, totals.paid_orders = sum(totals.daily["gmv"].values()), sum(totals.daily["orders"].values())
     totals.paying = spans.at_least(sum(paid.values()), pairs[(spans.PAID_PAIRS, "")])
@@ -162,9 +182,9 @@ def period_totals(session: Session, period: Period) -> Totals:
 
 def distinct_by_dim(session: Session, period: Period, metric: str) -> Counter[str]:
     """Return {dim: distinct customers with an item of ``metric`` in the period}, zeros left out."""
-    items = _by_dim(_daily(session, period.first, period.last, (metric,), dim=None)[metric])
+    items = _day_sums(session, [metric], None, HealthDaily.day >= period.first, HealthDaily.day <= period.last)
     pairs = _pairs(session, period, (spans.pair_metric(metric),), dim=None)
-    counts = Counter({dim: n - pairs[(spans.pair_metric(metric), dim)] for dim, n in items.items()})
+    counts = Counter({dim: n - pairs[(spans.pair_metric(metric), dim)] for (_m, dim), n in items.items()})
     return +counts
 
 
@@ -179,8 +199,9 @@ def added_by_channel_code(session: Session, period: Period) -> list[tuple[int | 
 
 def new_by_platform(session: Session, period: Period) -> list[tuple[str | None, int]]:
     """Return [(source platform or None, live customers first seen in the period)], most first."""
-    counts = _by_dim(_daily(session, period.first, period.last, (spans.NEW_CUSTOMERS,), dim=None)[spans.NEW_CUSTOMERS])
-    return [(dim or None, n) for dim, n in _ranked(counts)]
+    sums = _day_sums(session, [spans.NEW_CUSTOMERS], None, HealthDaily.day >= period.first,
+                     HealthDaily.day <= period.last)
+    return [(dim or None, n) for dim, n in _ranked(Counter({dim: n for (_m, dim), n in sums.items()}))]
 
 
 def _flow(session: Session, period: Period, first: str, second: str) -> dict[int, tuple[int, int]]:

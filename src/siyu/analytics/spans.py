@@ -17,6 +17,15 @@ Each pair is stored under (its first day, its last day); a pair lies in [a, b] w
 first day ≥ a and last day ≤ b. A pair further apart than the longest period asked for can never lie
 inside one, so pairs more than ``MAX_SPAN`` days apart are not stored (the dashboard allows 366 days).
 
+Counting the pairs inside a long period directly reads most of the table. Each pair is therefore also
+counted per day by its last day (``<pair>:e``) and by its first day (``<pair>:s``), so that
+
+    pairs inside [a, b] = pairs ending by b − pairs starting before a + pairs spanning [a, b]
+
+where the first two are sums over days and the last reads only pairs that start before a and end
+after b: none at all for a period of ``MAX_SPAN`` days, few for a long one. ``<pair>:d`` counts the
+pairs whose two items fall on one day (paid orders only), the day's own pairs.
+
 The same holds per dimension (a staff member, a channel code, a group): a customer's item list for
 "added staff member 12" gives the distinct customers who added staff member 12 in any period. Lists
 of that kind hold distinct days (a customer who adds the same staff member twice in a day counts once
@@ -137,25 +146,29 @@ class Delta:
             self.daily[(NEW_CUSTOMERS, c.first_day, c.platform or "")] += sign
         for day in c.active:
             self.daily[(ACTIVE, day, "")] += sign
-        _pairs(self.spans, ACTIVE_PAIRS, "", c.active, 1, sign)
+        _pairs(self, ACTIVE_PAIRS, "", c.active, 1, sign)
         orders = [d for d, n in c.paid for _ in range(n)]
         for day, n in c.paid:
             self.daily[(PAID, day, "")] += sign * n
-        _pairs(self.spans, PAID_PAIRS, "", orders, 1, sign)
-        _pairs(self.spans, PAID_PAIRS_2, "", orders, 2, sign)
+        _pairs(self, PAID_PAIRS, "", orders, 1, sign)
+        _pairs(self, PAID_PAIRS_2, "", orders, 2, sign)
         for metric, dim, days in c.all_items():
             for day in days:
                 self.daily[(metric, day, dim)] += sign
-            _pairs(self.spans, pair_metric(metric), dim, days, 1, sign)
+            _pairs(self, pair_metric(metric), dim, days, 1, sign)
         for move in c.moves:
             self.daily[(IN_MOVES, move, "") if move > 0 else (OUT_MOVES, -move, "")] += sign
 
 
-def _pairs(into: Counter[tuple[str, str, int, int]], metric: str, dim: str, days: tuple[int, ...] | list[int],
-           k: int, sign: int) -> None:
+def _pairs(delta: Delta, metric: str, dim: str, days: tuple[int, ...] | list[int], k: int, sign: int) -> None:
     for i in range(k, len(days)):
-        if days[i] - days[i - k] <= MAX_SPAN:
-            into[(metric, dim, days[i], days[i - k])] += sign
+        end, start = days[i], days[i - k]
+        if end - start <= MAX_SPAN:
+            delta.spans[(metric, dim, end, start)] += sign
+            delta.daily[(f"{metric}:e", end, dim)] += sign
+            delta.daily[(f"{metric}:s", start, dim)] += sign
+            if end == start:
+                delta.daily[(f"{metric}:d", end, dim)] += sign
 
 
 def at_least(items: int, pairs: int) -> int:

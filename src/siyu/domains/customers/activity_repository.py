@@ -57,55 +57,78 @@ CONNECTIONS = ((Ownership, "added_at", "removed_at"), (GroupMembership, "joined_
 
 
 def _connections(customer: Any, condition: Callable[[Any, Any, Any], Any]) -> list[Select[Any]]:
-    """Return, per kind of connection, the ids of customers with one meeting ``condition(holder, begins, ends)``."""
+    """Return, per kind of connection, the ids of customers with one meeting ``condition(identity, begins, ends)``."""
     out = []
     for table, begins, ends in CONNECTIONS:
         i, c = aliased(Identity), aliased(table)
         out.append(select(i.customer_id).select_from(i).join(c, c.identity_id == i.id)
-                   .where(*_held_by(i, customer), condition(i.customer_id, getattr(c, begins), getattr(c, ends))))
+                   .where(*_held_by(i, customer), condition(i, getattr(c, begins), getattr(c, ends))))
     return out
 
 
-def _open_at(customer: Any, at: Any, *, just_before: bool) -> ColumnElement[bool]:
-    """Return "a connection of ``customer`` is open at ``at``" (or just before it)."""
-    def covers(_holder: Any, start: Any, end: Any) -> Any:
-        if just_before:
-            return and_(start < at, or_(end.is_(None), end >= at))
-        return and_(start <= at, or_(end.is_(None), end > at))
+def _covers(start: Any, end: Any, at: Any, just_before: bool) -> ColumnElement[bool]:
+    if just_before:
+        return and_(start < at, or_(end.is_(None), end >= at))
+    return and_(start <= at, or_(end.is_(None), end > at))
 
-    return or_(*(exists(q) for q in _connections(customer, covers)))
+
+def _open_at(identity: Any, at: Any, *, just_before: bool) -> ColumnElement[bool]:
+    """Return "a connection of the customer holding ``identity`` is open at ``at``" (or just before it).
+
+    The identity's own connections are tested first: they settle almost every case (a customer's
+    follow relations usually hang on one WeCom identity, and a transfer's successor always hangs on
+    the same identity as the relation it ends) in one index range, before the customer's other
+    identities are looked at.
+    """
+    parts = []
+    for table, begins, ends in CONNECTIONS:
+        c = aliased(table)
+        parts.append(exists(select(1).select_from(c).where(
+            c.identity_id == identity.id, _covers(getattr(c, begins), getattr(c, ends), at, just_before))))
+    for table, begins, ends in CONNECTIONS:
+        i, c = aliased(Identity), aliased(table)
+        parts.append(exists(select(1).select_from(i).join(c, c.identity_id == i.id).where(
+            i.customer_id == identity.customer_id, _covers(getattr(c, begins), getattr(c, ends), at, just_before))))
+    return or_(*parts)
 
 
 def _moves(a: ActivityFilter, customer: Any) -> Select[Any]:
     """Return the ids of customers with an entry (or a loss) in [start, end)."""
     entering = a.kind == "entered"
 
-    def moved(holder: Any, start: Any, end: Any) -> Any:
+    def moved(identity: Any, start: Any, end: Any) -> Any:
         at = start if entering else end
         not_empty = or_(end.is_(None), end > start) if entering else end > start
-        return and_(at >= a.start, at < a.end, not_empty, ~_open_at(holder, at, just_before=entering))
+        return and_(at >= a.start, at < a.end, not_empty, ~_open_at(identity, at, just_before=entering))
 
     return union_all(*_connections(customer, moved))  # type: ignore[return-value]
 
 
-def _contacts(a: ActivityFilter, keys: ActivityKeys, customer: Any) -> Select[Any]:
+def _off(column: Any, unindexed: bool) -> Any:
+    """Return ``column``, or ``column + 0`` (the same value, which no index serves) when ``unindexed``."""
+    return column + 0 if unindexed else column
+
+
+def _contacts(a: ActivityFilter, keys: ActivityKeys, customer: Any, unindexed: bool) -> Select[Any]:
     i, o = aliased(Identity), aliased(Ownership)
     added = a.kind == "contact_added"
     at = o.added_at if added else o.removed_at
     where = [at >= a.start, at < a.end, o.source != "transfer" if added else o.removed_by == "customer"]
     if keys.staff is not None:
-        where.append(o.staff_id == keys.staff)
+        where.append(_off(o.staff_id, unindexed) == keys.staff)
     if a.no_code:
         where.append(o.channel_code_id.is_(None))
     elif a.code is not None:
-        where.append(o.channel_code_id == a.code)
+        where.append(_off(o.channel_code_id, unindexed) == a.code)
     return select(i.customer_id).select_from(i).join(o, o.identity_id == i.id).where(*_held_by(i, customer), *where)
 
 
-def _groups(a: ActivityFilter, keys: ActivityKeys, customer: Any) -> Select[Any]:
+def _groups(a: ActivityFilter, keys: ActivityKeys, customer: Any, unindexed: bool) -> Select[Any]:
     i, g = aliased(Identity), aliased(GroupMembership)
     at = g.joined_at if a.kind == "group_joined" else g.left_at
-    where = [at >= a.start, at < a.end] + ([g.group_id == keys.group] if keys.group is not None else [])
+    where = [at >= a.start, at < a.end]
+    if keys.group is not None:
+        where.append(_off(g.group_id, unindexed) == keys.group)
     return select(i.customer_id).select_from(i).join(g, g.identity_id == i.id).where(*_held_by(i, customer), *where)
 
 
@@ -121,37 +144,43 @@ def _facts(a: ActivityFilter, customer: Any) -> Select[Any]:
 
 
 def _connected(a: ActivityFilter, customer: Any) -> Select[Any]:
-    def open_at_end(_holder: Any, start: Any, end: Any) -> Any:
+    def open_at_end(_identity: Any, start: Any, end: Any) -> Any:
         return and_(start < a.end, or_(end.is_(None), end >= a.end))
 
     return union_all(*_connections(customer, open_at_end))  # type: ignore[return-value]
 
 
-def _who(a: ActivityFilter, keys: ActivityKeys, customer: Any) -> Select[Any]:
-    """Return the ids of customers who did ``a`` (only ``customer`` when correlated)."""
+def _who(a: ActivityFilter, keys: ActivityKeys, customer: Any, unindexed: bool = False) -> Select[Any]:
+    """Return the ids of customers who did ``a`` (only ``customer`` when correlated; ``unindexed``: the staff
+    member, code or group it names is tested without an index)."""
     if a.kind == "connected":
         return _connected(a, customer)
     if a.kind in ("entered", "lost"):
         return _moves(a, customer)
     if a.kind in ("contact_added", "contact_deleted"):
-        return _contacts(a, keys, customer)
+        return _contacts(a, keys, customer, unindexed)
     if a.kind in ("group_joined", "group_left"):
-        return _groups(a, keys, customer)
+        return _groups(a, keys, customer, unindexed)
     return _facts(a, customer)
 
 
-def probe(a: ActivityFilter, keys: ActivityKeys) -> ColumnElement[bool]:
-    """Return the filter as a test of the listed customer (a correlated sub-query on ``customers.id``)."""
+def probe(a: ActivityFilter, keys: ActivityKeys, *, postgres: bool) -> ColumnElement[bool]:
+    """Return the filter as a test of the listed customer (a correlated sub-query on ``customers.id``).
+
+    On SQLite the staff member, code or group named is tested unindexed: given ``staff_id = ?``, SQLite
+    (no statistics) would walk every relation of the staff member for each customer probed, instead of
+    the customer's few relations (as the repository's other probes do).
+    """
     if a.kind == "repurchased":
         orders = _facts(a, Customer.id).with_only_columns(func.count()).scalar_subquery()
         return orders >= 2
-    return exists(_who(a, keys, Customer.id))
+    return exists(_who(a, keys, Customer.id, unindexed=not postgres))
 
 
-def members(a: ActivityFilter, keys: ActivityKeys) -> ColumnElement[bool]:
+def members(a: ActivityFilter, keys: ActivityKeys, *, postgres: bool) -> ColumnElement[bool]:
     """Return the filter as ``customers.id IN (the set)``, the set computed once from the facts."""
     if a.kind in PROBE_ONLY:
-        return probe(a, keys)
+        return probe(a, keys, postgres=postgres)
     who = _who(a, keys, None)
     if a.kind == "repurchased":
         sub = who.subquery()

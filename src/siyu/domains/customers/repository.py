@@ -192,7 +192,7 @@ def _relational(f: CustomerFilter, keys: _Keys | None, staff_scope: int | None,
     if f.tag is not None:
         out.append(_tagged(f.tag))
     if f.activity is not None and keys is not None:
-        out.append(activity.members(f.activity, keys.activity))
+        out.append(activity.members(f.activity, keys.activity, postgres=postgres))
     return out
 
 
@@ -261,7 +261,7 @@ def _probes(f: CustomerFilter, keys: _Keys, staff_scope: int | None, postgres: b
                       .where(_Holder.merged_into_id == Customer.id, *held))
         out.append(exists(union_all(own, tombstones)))
     if f.activity is not None:
-        out.append(activity.probe(f.activity, keys.activity))
+        out.append(activity.probe(f.activity, keys.activity, postgres=postgres))
     return out
 
 
