@@ -25,8 +25,8 @@ from siyu.kit.time import local_day
 TYPES = ["content_viewed", "mini_program_opened", "content_clicked", "group_joined", "invited", "content_shared"]
 
 
-@pytest.fixture
-def brand(db_engine: Engine, settings: Any) -> Engine:
+def brand_facts() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return the generated brand's events and orders (also used by the Spark engine's test)."""
     rng = random.Random(31)
     events, orders = [], []
     for p in range(300):
@@ -41,12 +41,23 @@ def brand(db_engine: Engine, settings: Any) -> Engine:
             day = AS_OF - timedelta(days=rng.choice([0, 30, 100]))
             orders.append({"order_id": f"o{p}-{n}", "status": "paid", "occurred_at": _local(day, 0), "amount": "9.90",
                            "identities": ids})
+    return events, orders
+
+
+def load_brand(engine: Engine, settings: Any) -> Engine:
+    """Ingest the generated brand into ``engine``."""
+    events, orders = brand_facts()
     ctx = ingest.IngestContext.from_settings(settings)
-    with unit_of_work(db_engine) as s:
+    with unit_of_work(engine) as s:
         result = ingest.ingest_events(s, ctx, events)
         assert not result.rejected, result.rejected[:3]
         assert not ingest.ingest_orders(s, ctx, orders).rejected
-    return db_engine
+    return engine
+
+
+@pytest.fixture
+def brand(db_engine: Engine, settings: Any) -> Engine:
+    return load_brand(db_engine, settings)
 
 
 def _reference(s: Any, params: RfmParams, tz: Any, rules: aipl.RULES) -> dict[int, str]:

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
-
-from analytics.test_aipl import brand as aipl_brand  # noqa: F401 - the fixture: events and orders
+from analytics.test_aipl import load_brand
 from analytics.test_rfm import AS_OF
 from siyu.analytics import aipl, lifecycle, retention, rfm
 from siyu.analytics.engines import open_facts
+from siyu.db.reset import reset_database
 
 
 def _all(facts: Any, tz: Any) -> dict[str, Any]:
@@ -29,16 +28,17 @@ def _all(facts: Any, tz: Any) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_every_analysis_on_spark_equals_duckdb(aipl_brand: Engine, settings: Any, tmp_path: Path) -> None:  # noqa: F811
-    if aipl_brand.dialect.name != "sqlite":
-        pytest.skip("Spark is loaded from the embedded store's mirror")
+def test_every_analysis_on_spark_equals_duckdb(settings: Any, tmp_path: Path) -> None:
+    """Spark is loaded from the embedded store's mirror, so the brand goes into a SQLite store of its own."""
+    store = load_brand(reset_database(f"sqlite:///{tmp_path / 'spark-brand.db'}"), settings)
     answers = {}
     for engine in ("duckdb", "spark"):
-        facts = open_facts(aipl_brand, tmp_path, engine)
+        facts = open_facts(store, tmp_path, engine)
         try:
             answers[engine] = _all(facts, settings.tz)
         finally:
             facts.close()
+    store.dispose()
     assert answers["duckdb"]["rfm"] and answers["duckdb"]["retention"][2]
     for name in answers["duckdb"]:
         assert answers["spark"][name] == answers["duckdb"][name], name

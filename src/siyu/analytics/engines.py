@@ -95,31 +95,21 @@ def open_facts(store: Engine, data_dir: Path, engine: str = "auto", *, master: s
         url = make_url(store.url)
         return Facts("postgres", ibis.postgres.connect(host=url.host, port=url.port, user=url.username,
                                                        password=url.password, database=url.database))
-    if chosen == "duckdb":
-        if backend != "sqlite":
-            raise UnknownEngine("the duckdb engine mirrors the embedded SQLite store; on PostgreSQL use --engine postgres")
-        path = mirror.mirror_path(data_dir)
-        lock = _lock_mirror(path)
-        try:
-            mirror.sync(store, path)
-            return Facts("duckdb", ibis.duckdb.connect(str(path), read_only=True), lock)
-        except BaseException:
-            lock.close()
-            raise
-    if chosen == "spark":
-        if backend != "sqlite":
-            raise UnknownEngine("the spark engine is loaded from the embedded store's mirror; use it with SQLite")
-        path = mirror.mirror_path(data_dir)
-        lock = _lock_mirror(path)
-        try:
-            mirror.sync(store, path)
-            facts = _spark(path, master)
-        except BaseException:
-            lock.close()
-            raise
-        facts.lock = lock
-        return facts
-    raise UnknownEngine(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if chosen not in ("duckdb", "spark"):
+        raise UnknownEngine(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if backend != "sqlite":
+        raise UnknownEngine(f"the {chosen} engine reads the embedded SQLite store's mirror; on PostgreSQL use "
+                            "--engine postgres")
+    path = mirror.mirror_path(data_dir)
+    lock = _lock_mirror(path)
+    try:
+        mirror.sync(store, path)
+        facts = Facts("duckdb", ibis.duckdb.connect(str(path), read_only=True)) if chosen == "duckdb" else _spark(path, master)
+    except BaseException:
+        lock.close()
+        raise
+    facts.lock = lock
+    return facts
 
 
 def _spark(path: Path, master: str) -> Facts:
