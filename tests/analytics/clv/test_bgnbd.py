@@ -21,7 +21,7 @@ from siyu.analytics.clv import (
 )
 from siyu.analytics.clv._mle import weighted_objective
 from siyu.analytics.clv.bgnbd import _ll_and_gradient
-from tests.analytics.clv.simulate import simulate_bgnbd
+from analytics.clv.simulate import simulate_bgnbd
 
 CDNOW_PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 CDNOW = BgNbdParams(r=0.242593, alpha=4.413532, a=0.792886, b=2.425752)

@@ -14,8 +14,8 @@ from siyu.analytics.clv import (
     fit_gamma_gamma,
     summarise_customers,
 )
-from tests.analytics.clv.conftest import CALIBRATION_END, NOW, UTC_ZONE
-from tests.analytics.clv.simulate import simulate_spend
+from analytics.clv.cdnow import CALIBRATION_END, NOW, UTC_ZONE
+from analytics.clv.simulate import simulate_spend
 
 
 @pytest.fixture(scope="module")

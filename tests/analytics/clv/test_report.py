@@ -15,7 +15,7 @@ from siyu.analytics.clv import (
     fit_bgnbd,
     summarise_customers,
 )
-from tests.analytics.clv.conftest import CALIBRATION_END, HOLDOUT_END, NOW, UTC_ZONE
+from analytics.clv.cdnow import CALIBRATION_END, HOLDOUT_END, NOW, UTC_ZONE
 
 HOLDOUT_WEEKS = (HOLDOUT_END - CALIBRATION_END).days / 7
 

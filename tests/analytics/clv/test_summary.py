@@ -16,7 +16,7 @@ from siyu.analytics.clv import (
     summarise_customers,
     summarise_purchases,
 )
-from tests.analytics.clv.conftest import CALIBRATION_END, HOLDOUT_END, NOW, UTC_ZONE
+from analytics.clv.cdnow import CALIBRATION_END, HOLDOUT_END, NOW, UTC_ZONE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW_SH = datetime(2025, 6, 30, 4, 0, tzinfo=ZoneInfo("UTC"))  # 12:00 on 30 June in Shanghai
