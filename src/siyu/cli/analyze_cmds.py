@@ -12,14 +12,14 @@ from enum import Enum
 import orjson
 import typer
 
-from siyu.analytics import aipl, lifecycle, retention, rfm
+from siyu.analytics import aipl, customer_value, lifecycle, retention, rfm
 from siyu.analytics.engines import ENGINES, open_facts
 from siyu.analytics.schemas import aipl_out, lifecycle_out, retention_out, rfm_out
 from siyu.cli.common import engine, settings
 from siyu.errors import SiyuError
 from siyu.kit.money import from_fen
 
-app = typer.Typer(no_args_is_help=True, help="Customer intelligence: RFM, lifecycle tiers, AIPL and retention (more analyses to come).")
+app = typer.Typer(no_args_is_help=True, help="Customer intelligence: RFM, lifecycle tiers, AIPL, retention and CLV (more analyses to come).")
 
 
 class Format(str, Enum):
@@ -230,3 +230,45 @@ def retention_command(
         for c in result.cohorts:
             cells = " ".join(f"{n / c['size']:6.1%}" if c["size"] else f"{'-':>6}" for n in c["retained"])
             typer.echo(f"{c['cohort'].isoformat()} {c['size']:>6,}  {cells}")
+
+
+@app.command("clv")
+def clv_command(
+    as_of: datetime = typer.Option(..., "--as-of", formats=["%Y-%m-%d"], help="Fit on facts up to the end of this day."),
+    time_unit: str = typer.Option("week", "--time-unit", help="day or week: the unit of recency, age and alpha."),
+    engine_name: str = typer.Option("auto", "--engine", help=f"One of {', '.join(ENGINES)}."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json (parameters under params)."),
+) -> None:
+    """Fit BG/NBD (purchases, P(alive)) and Gamma-Gamma (spend) on every buyer as of a day; print the parameters."""
+    conf = settings()
+    try:
+        if time_unit not in ("day", "week"):
+            raise customer_value.InvalidClvInput(f"--time-unit must be day or week, got {time_unit!r}",
+                                                 code="invalid_time_unit")
+        params = rfm.RfmParams(as_of=as_of.date())
+        params.check(datetime.now(conf.tz).date())
+        facts = open_facts(engine(), conf.data_dir, engine_name, master=conf.spark_master)
+    except SiyuError as exc:
+        raise _fail(exc) from exc
+    try:
+        fitted = customer_value.fit(facts, params.as_of, conf.tz, time_unit)  # type: ignore[arg-type]
+    except SiyuError as exc:
+        raise _fail(exc) from exc
+    finally:
+        facts.close()
+    g, s = fitted.bgnbd, fitted.gamma_gamma
+    values = {"r": g.r, "alpha": g.alpha, "a": g.a, "b": g.b, "p": s.p, "q": s.q, "v": s.v}
+    if fmt is Format.json:
+        typer.echo(orjson.dumps({
+            "as_of": fitted.as_of.isoformat(), "time_unit": fitted.time_unit, "engine": fitted.engine,
+            "customers": fitted.customers, "repeat_buyers": fitted.repeat_buyers, "distinct_rows": fitted.distinct_rows,
+            "params": values, "bgnbd": g.to_dict(), "gamma_gamma": s.to_dict()}, option=orjson.OPT_INDENT_2).decode())
+        return
+    typer.echo(f"CLV models as of {fitted.as_of} (time unit {fitted.time_unit}, {fitted.engine}): "
+               f"{fitted.customers:,} buyers, {fitted.repeat_buyers:,} bought again")
+    typer.echo(f"  BG/NBD       r={g.r:.4f} alpha={g.alpha:.4f} a={g.a:.4f} b={g.b:.4f}  (log-likelihood "
+               f"{g.log_likelihood:,.1f})")
+    typer.echo(f"  Gamma-Gamma  p={s.p:.4f} q={s.q:.4f} v={s.v:.4f}  (fen; frequency-spend correlation "
+               f"{s.frequency_monetary_correlation:.3f})")
+    for warning in (*g.warnings, *s.warnings):
+        typer.echo(f"  warning: {warning}")
