@@ -81,19 +81,21 @@ def _open_at(identity: Any, at: Any, *, just_before: bool) -> ColumnElement[bool
     identities are looked at.
     """
     parts = []
-    for table, begins, ends in CONNECTIONS:
+    for table, begins, ends in CONNECTIONS:  # correlate_except: ``identity`` may be several levels up
         c = aliased(table)
         parts.append(exists(select(1).select_from(c).where(
-            c.identity_id == identity.id, _covers(getattr(c, begins), getattr(c, ends), at, just_before))))
+            c.identity_id == identity.id, _covers(getattr(c, begins), getattr(c, ends), at, just_before))
+            .correlate_except(c)))
     for table, begins, ends in CONNECTIONS:
         i, c = aliased(Identity), aliased(table)
         parts.append(exists(select(1).select_from(i).join(c, c.identity_id == i.id).where(
-            i.customer_id == identity.customer_id, _covers(getattr(c, begins), getattr(c, ends), at, just_before))))
+            i.customer_id == identity.customer_id, _covers(getattr(c, begins), getattr(c, ends), at, just_before))
+            .correlate_except(i, c)))
     return or_(*parts)
 
 
-def _moves(a: ActivityFilter, customer: Any) -> Select[Any]:
-    """Return the ids of customers with an entry (or a loss) in [start, end)."""
+def _moved(a: ActivityFilter) -> Callable[[Any, Any, Any], Any]:
+    """Return the condition "this connection's beginning (or end) is an entry (or a loss) in [start, end)"."""
     entering = a.kind == "entered"
 
     def moved(identity: Any, start: Any, end: Any) -> Any:
@@ -101,7 +103,24 @@ def _moves(a: ActivityFilter, customer: Any) -> Select[Any]:
         not_empty = or_(end.is_(None), end > start) if entering else end > start
         return and_(at >= a.start, at < a.end, not_empty, ~_open_at(identity, at, just_before=entering))
 
-    return union_all(*_connections(customer, moved))  # type: ignore[return-value]
+    return moved
+
+
+def _moves(a: ActivityFilter, customer: Any) -> Select[Any]:
+    """Return the ids of customers with an entry (or a loss) in [start, end)."""
+    return union_all(*_connections(customer, _moved(a)))  # type: ignore[return-value]
+
+
+def _moves_probe(a: ActivityFilter) -> ColumnElement[bool]:
+    """Return "the listed customer has an entry (or a loss) in [start, end)", reading its identities once."""
+    moved, i = _moved(a), aliased(Identity)
+    parts = []
+    for table, begins, ends in CONNECTIONS:
+        c = aliased(table)
+        parts.append(exists(select(1).select_from(c).where(c.identity_id == i.id,
+                                                            moved(i, getattr(c, begins), getattr(c, ends)))
+                            .correlate_except(c)))
+    return exists(select(1).select_from(i).where(i.customer_id == Customer.id, or_(*parts)))
 
 
 def _off(column: Any, unindexed: bool) -> Any:
@@ -174,6 +193,8 @@ def probe(a: ActivityFilter, keys: ActivityKeys, *, postgres: bool) -> ColumnEle
     if a.kind == "repurchased":
         orders = _facts(a, Customer.id).with_only_columns(func.count()).scalar_subquery()
         return orders >= 2
+    if a.kind in ("entered", "lost"):
+        return _moves_probe(a)
     return exists(_who(a, keys, Customer.id, unindexed=not postgres))
 
 
