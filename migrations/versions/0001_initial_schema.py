@@ -117,6 +117,15 @@ def upgrade() -> None:
     sa.Column('value', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('metric', 'day', 'dim', name=op.f('pk_health_daily'))
     )
+    op.create_table('health_moves',
+    sa.Column('kind', sa.String(length=3), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.PrimaryKeyConstraint('kind', 'day', 'customer_id', name=op.f('pk_health_moves'))
+    )
+    with op.batch_alter_table('health_moves', schema=None) as batch_op:
+        batch_op.create_index('ix_health_moves_customer_id', ['customer_id'], unique=False)
+
     op.create_table('health_refresh_lease',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('name', sa.String(length=32), nullable=False),
@@ -629,6 +638,10 @@ def downgrade() -> None:
     op.drop_table('health_state')
     op.drop_table('health_spans')
     op.drop_table('health_refresh_lease')
+    with op.batch_alter_table('health_moves', schema=None) as batch_op:
+        batch_op.drop_index('ix_health_moves_customer_id')
+
+    op.drop_table('health_moves')
     op.drop_table('health_daily')
     op.drop_table('health_customers')
     with op.batch_alter_table('customers', schema=None) as batch_op:

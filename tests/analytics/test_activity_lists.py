@@ -16,6 +16,7 @@ from typing import Any
 from analytics.generated import FIRST, batch, connections, covers, moves
 from sqlalchemy import Engine, select
 
+from siyu.analytics.moves import HealthMoves
 from siyu.config import Settings
 from siyu.db.engine import unit_of_work
 from siyu.domains.access import Principal
@@ -94,7 +95,8 @@ def _expected(s: Any, first: date, last: date, tz: Any) -> dict[Key, set[int]]:
 def _listed(s: Any, settings: Settings, key: Key, first: date, last: date) -> set[int]:
     kind, field, value = key
     narrowing = {field.removeprefix("activity_"): value} if field else {}
-    did = parse_activity(settings.tz, kind, None if kind == "connected" else first, last, **narrowing)
+    did = parse_activity(settings.tz, kind, None if kind == "connected" else first, last, moves=HealthMoves(settings.tz),
+                         **narrowing)
     flt = customers.parse_filter(IdentityContext.from_settings(settings), activity=did)
     found: list[int] = []
     cursor = None

@@ -21,7 +21,7 @@ from analytics.generated import FIRST, batch, connections, covers, moves
 
 from siyu.analytics import health
 from siyu.analytics import refresh as summaries
-from siyu.analytics.models import HealthCustomer, HealthDaily, HealthSpan, HealthState
+from siyu.analytics.models import HealthCustomer, HealthDaily, HealthMove, HealthSpan, HealthState
 from siyu.db.engine import unit_of_work
 from siyu.domains.ingest import service as ingest
 from siyu.domains.customers import Customer
@@ -133,7 +133,9 @@ def _tables(engine: Engine) -> tuple[Any, ...]:
     with unit_of_work(engine, write=False) as s:
         sums = tuple(sorted(tuple(r) for r in s.execute(select(*t.__table__.columns)) if r[-1])
                      for t in (HealthDaily, HealthSpan, HealthState))
-        return (*sums, tuple(sorted(tuple(r) for r in s.execute(select(*HealthCustomer.__table__.columns)))))
+        rows = tuple(tuple(sorted(tuple(r) for r in s.execute(select(*t.__table__.columns))))
+                     for t in (HealthCustomer, HealthMove))
+        return (*sums, *rows)
 
 
 def test_summaries_match_the_facts_through_batches_merges_and_unmerges(db_engine: Engine, settings) -> None:

@@ -14,8 +14,10 @@ transfer between staff is not an add), deleted one, joined or left a group, and 
   meet (a transfer ends one relation and opens the next at the same instant) leave no gap, so a
   transfer or an inheritance on departure is not a loss; a departure without an heir is.
 
-These are the definitions :mod:`siyu.domains.customers.activity_repository` writes in SQL for the
-customers list, so a dashboard figure and the list it links to count the same people.
+The days of entries and losses are also stored per customer (``health_moves``), which the customers
+list's entered and lost filters read; its other activity filters apply the same definitions in SQL
+(:mod:`siyu.domains.customers.activity_repository`), so a dashboard figure and the list it links to
+count the same people.
 """
 
 from __future__ import annotations

@@ -175,6 +175,7 @@ def _recompute_customers(session: Session, tz: ZoneInfo, customer_ids: Sequence[
             delta.add(c, 1)
         _apply(session, delta)
         sql.replace_customers(session, part, [_row(cid, c) for cid, c in new.items() if c.live])
+        sql.replace_moves(session, part, _moves(new))
         if progress:
             progress(len(part))
 
@@ -194,11 +195,18 @@ def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int],
         for c in new.values():
             delta.add(c, 1)
         sql.insert_customers(session, [_row(cid, c) for cid, c in sorted(new.items()) if c.live])
+        sql.insert_moves(session, _moves(new))
         count += len(new)
         if progress:
             progress(len(new))
     _apply(session, delta)
     return count
+
+
+def _moves(contributions: dict[int, Contribution]) -> list[dict[str, Any]]:
+    """Return the rows of ``health_moves``: each live customer's days of entries and losses, each once."""
+    rows = {(("in" if m > 0 else "out"), abs(m), cid) for cid, c in contributions.items() if c.live for m in c.moves}
+    return [{"kind": kind, "day": date.fromordinal(day), "customer_id": cid} for kind, day, cid in sorted(rows)]
 
 
 def _row(customer_id: int, c: Contribution) -> dict[str, Any]:

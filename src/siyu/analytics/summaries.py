@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_column, select
 from sqlalchemy.orm import Session
 
-from siyu.analytics.models import HealthCustomer, HealthDaily, HealthSpan, HealthState
+from siyu.analytics.models import HealthCustomer, HealthDaily, HealthMove, HealthSpan, HealthState
 from siyu.db.bulk import chunks, dialect_insert, fast_insert, is_postgres
 from siyu.domains.access.models import AuditEntry
 from siyu.domains.customers import Customer
@@ -88,7 +88,7 @@ def departed_staff(session: Session) -> list[int]:
 
 def clear(session: Session) -> None:
     """Empty every summary table (before a full rebuild)."""
-    for table in (HealthDaily, HealthSpan, HealthCustomer, HealthState):
+    for table in (HealthDaily, HealthSpan, HealthCustomer, HealthMove, HealthState):
         session.execute(delete(table))
 
 
@@ -255,6 +255,18 @@ def replace_customers(session: Session, customer_ids: Sequence[int], rows: list[
     """Replace the stored contributions of ``customer_ids`` with ``rows``."""
     session.execute(delete(HealthCustomer).where(HealthCustomer.customer_id.in_(list(customer_ids))))
     insert_customers(session, rows)
+
+
+def replace_moves(session: Session, customer_ids: Sequence[int], rows: list[dict[str, Any]]) -> None:
+    """Replace the private-domain moves of ``customer_ids`` with ``rows`` ({kind, day, customer_id})."""
+    for part in chunks(list(customer_ids)):
+        session.execute(delete(HealthMove).where(HealthMove.customer_id.in_(part)))
+    fast_insert(session, HealthMove.__table__, rows)
+
+
+def insert_moves(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert moves of customers that have none stored (a full rebuild)."""
+    fast_insert(session, HealthMove.__table__, rows)
 
 
 def insert_customers(session: Session, rows: list[dict[str, Any]]) -> None:

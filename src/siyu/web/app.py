@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from siyu import __version__
+from siyu.analytics.moves import HealthMoves
 from siyu.config import Settings, get_settings
 from siyu.db.engine import make_engine, ping, session_factory
 from siyu.errors import SiyuError
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
                   description="Siyu (私域) private-domain operations platform: ingestion, OneID, customers, channel codes.")
     app.state.settings = settings
     app.state.engine = engine
+    app.state.customer_moves = HealthMoves(settings.tz)  # the customers list's entered/lost filters (a port)
     app.state.sessionmaker = session_factory(engine)
 
     _error_handlers(app)

@@ -11,11 +11,32 @@ of day ``last``. The SQL is in :mod:`siyu.domains.customers.activity_repository`
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from siyu.domains.customers.schemas import ACTIVITIES, NONE, ActivityFilter
 from siyu.errors import ValidationFailed
 from siyu.kit.time import day_bounds_utc
+
+MOVES = frozenset({"entered", "lost"})  # answered by a MovesIndex
+
+
+class MovesIndex(Protocol):
+    """Who entered or was lost from the private domain on which days (the port the analytics layer fills).
+
+    Whether a connection's end loses the customer depends on every other connection the customer
+    had at that moment; the dashboard's summaries work that out once per customer and keep the days,
+    so the list reads an index instead of re-checking each ended connection (0.1-0.2 s a page at 1M).
+    """
+
+    def customers(self, kind: str, first: date, last: date, customer: Any | None) -> Select[Any]:
+        """Return the ids of customers who ``kind`` (entered, lost) on days [first, last] (only ``customer``)."""
+
+    def ensure_fresh(self, session: Session) -> None:
+        """Bring the index up to date with the facts stored so far."""
 
 # which narrowing each activity takes
 TAKES_STAFF = frozenset({"contact_added", "contact_deleted"})
@@ -55,9 +76,12 @@ def _narrowing(kind: str, staff: str | None, code: str | None, group: str | None
 
 
 def parse_activity(tz: ZoneInfo, kind: str | None, first: str | date | None, last: str | date | None, *,
-                   staff: str | None = None, code: str | None = None,
-                   group: str | None = None) -> ActivityFilter | None:
-    """Validate an activity filter given as strings; None when no activity is asked for."""
+                   staff: str | None = None, code: str | None = None, group: str | None = None,
+                   moves: MovesIndex | None = None) -> ActivityFilter | None:
+    """Validate an activity filter given as strings; None when no activity is asked for.
+
+    ``moves`` answers ``entered`` and ``lost`` (the app passes the one it wired at start-up).
+    """
     kind = (kind or "").strip()
     if not kind:
         for value, field in ((first, "activity_from"), (last, "activity_to"), (staff, "activity_staff"),
@@ -77,6 +101,8 @@ def parse_activity(tz: ZoneInfo, kind: str | None, first: str | date | None, las
     if start_day is not None and start_day > end_day:
         raise _invalid("activity_to must not be before activity_from", "activity_to", "invalid_period")
     code_id, no_code = _narrowing(kind, staff, code, group)
+    if kind in MOVES and moves is None:
+        raise RuntimeError("entered and lost are read from the summaries' moves: pass the app's MovesIndex")
     return ActivityFilter(kind=kind, start=day_bounds_utc(start_day, tz)[0] if start_day else None,
                           end=day_bounds_utc(end_day, tz)[1], staff=staff or None, code=code_id, no_code=no_code,
-                          group=group or None)
+                          group=group or None, first_day=start_day, last_day=end_day, moves=moves)

@@ -8,14 +8,13 @@ because it is long. Each filter is written twice, like the listing's other relat
 - ``members``: ``customers.id IN (…)``, the set of customers computed once from the facts' time
   indexes, for the older rest when the probe did not fill the page.
 
-The definitions are those of the dashboard (:mod:`siyu.analytics.health`, moves in and out of the
-private domain in :mod:`siyu.analytics.contributions`); a dashboard figure links to the list filtered
-to exactly its customers, and the tests compare the two. A *connection* is a follow relation
-``[added_at, removed_at)`` or a group stay ``[joined_at, left_at)`` of any identity of the customer:
-
-- ``connected``: a connection open at ``end`` (open just before it: begun before, not ended before);
-- ``entered``: a connection began in [start, end) while none was open just before that moment;
-- ``lost``: a non-empty connection ended in [start, end) and none was open at that moment.
+The definitions are those of the dashboard (:mod:`siyu.analytics.health`); a dashboard figure links
+to the list filtered to exactly its customers, and the tests compare the two. A *connection* is a
+follow relation ``[added_at, removed_at)`` or a group stay ``[joined_at, left_at)`` of any identity of
+the customer; ``connected`` means a connection open at ``end`` (begun before, not ended before).
+``entered`` and ``lost`` depend on all of a customer's connections at each moment; they are read
+from the summaries' index of moves (:class:`siyu.domains.customers.activity.MovesIndex`), which the
+service brings up to date first.
 
 ``active`` (any event) has no set form: events have no index on time alone (one would cost every
 ingestion), so the older rest is walked with the probe as well; it stops as soon as the page is full.
@@ -30,6 +29,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, union_all
 from sqlalchemy.orm import aliased
 
+from siyu.domains.customers.activity import MOVES
 from siyu.domains.customers.models import Customer
 from siyu.domains.customers.schemas import ActivityFilter
 from siyu.domains.events.models import Event
@@ -64,63 +64,6 @@ def _connections(customer: Any, condition: Callable[[Any, Any, Any], Any]) -> li
         out.append(select(i.customer_id).select_from(i).join(c, c.identity_id == i.id)
                    .where(*_held_by(i, customer), condition(i, getattr(c, begins), getattr(c, ends))))
     return out
-
-
-def _covers(start: Any, end: Any, at: Any, just_before: bool) -> ColumnElement[bool]:
-    if just_before:
-        return and_(start < at, or_(end.is_(None), end >= at))
-    return and_(start <= at, or_(end.is_(None), end > at))
-
-
-def _open_at(identity: Any, at: Any, *, just_before: bool) -> ColumnElement[bool]:
-    """Return "a connection of the customer holding ``identity`` is open at ``at``" (or just before it).
-
-    The identity's own connections are tested first: they settle almost every case (a customer's
-    follow relations usually hang on one WeCom identity, and a transfer's successor always hangs on
-    the same identity as the relation it ends) in one index range, before the customer's other
-    identities are looked at.
-    """
-    parts = []
-    for table, begins, ends in CONNECTIONS:  # correlate_except: ``identity`` may be several levels up
-        c = aliased(table)
-        parts.append(exists(select(1).select_from(c).where(
-            c.identity_id == identity.id, _covers(getattr(c, begins), getattr(c, ends), at, just_before))
-            .correlate_except(c)))
-    for table, begins, ends in CONNECTIONS:
-        i, c = aliased(Identity), aliased(table)
-        parts.append(exists(select(1).select_from(i).join(c, c.identity_id == i.id).where(
-            i.customer_id == identity.customer_id, _covers(getattr(c, begins), getattr(c, ends), at, just_before))
-            .correlate_except(i, c)))
-    return or_(*parts)
-
-
-def _moved(a: ActivityFilter) -> Callable[[Any, Any, Any], Any]:
-    """Return the condition "this connection's beginning (or end) is an entry (or a loss) in [start, end)"."""
-    entering = a.kind == "entered"
-
-    def moved(identity: Any, start: Any, end: Any) -> Any:
-        at = start if entering else end
-        not_empty = or_(end.is_(None), end > start) if entering else end > start
-        return and_(at >= a.start, at < a.end, not_empty, ~_open_at(identity, at, just_before=entering))
-
-    return moved
-
-
-def _moves(a: ActivityFilter, customer: Any) -> Select[Any]:
-    """Return the ids of customers with an entry (or a loss) in [start, end)."""
-    return union_all(*_connections(customer, _moved(a)))  # type: ignore[return-value]
-
-
-def _moves_probe(a: ActivityFilter) -> ColumnElement[bool]:
-    """Return "the listed customer has an entry (or a loss) in [start, end)", reading its identities once."""
-    moved, i = _moved(a), aliased(Identity)
-    parts = []
-    for table, begins, ends in CONNECTIONS:
-        c = aliased(table)
-        parts.append(exists(select(1).select_from(c).where(c.identity_id == i.id,
-                                                            moved(i, getattr(c, begins), getattr(c, ends)))
-                            .correlate_except(c)))
-    return exists(select(1).select_from(i).where(i.customer_id == Customer.id, or_(*parts)))
 
 
 def _off(column: Any, unindexed: bool) -> Any:
@@ -174,8 +117,8 @@ def _who(a: ActivityFilter, keys: ActivityKeys, customer: Any, unindexed: bool =
     member, code or group it names is tested without an index)."""
     if a.kind == "connected":
         return _connected(a, customer)
-    if a.kind in ("entered", "lost"):
-        return _moves(a, customer)
+    if a.kind in MOVES:
+        return a.moves.customers(a.kind, a.first_day, a.last_day, customer)  # type: ignore[no-any-return]
     if a.kind in ("contact_added", "contact_deleted"):
         return _contacts(a, keys, customer, unindexed)
     if a.kind in ("group_joined", "group_left"):
@@ -193,8 +136,6 @@ def probe(a: ActivityFilter, keys: ActivityKeys, *, postgres: bool) -> ColumnEle
     if a.kind == "repurchased":
         orders = _facts(a, Customer.id).with_only_columns(func.count()).scalar_subquery()
         return orders >= 2
-    if a.kind in ("entered", "lost"):
-        return _moves_probe(a)
     return exists(_who(a, keys, Customer.id, unindexed=not postgres))
 
 

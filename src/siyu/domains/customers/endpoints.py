@@ -60,7 +60,7 @@ def list_customers(
 ) -> CustomerPage:
     """List live customers newest first, filtered; names are masked."""
     did = parse_activity(request.app.state.settings.tz, activity, activity_from, activity_to, staff=activity_staff,
-                         code=activity_code, group=activity_group)
+                         code=activity_code, group=activity_group, moves=request.app.state.customer_moves)
     flt = service.parse_filter(ctx, identity=identity, name=name, owner=owner, tag=tag, channel_code=channel_code,
                                group=group, source=source, added_from=added_from, added_to=added_to, activity=did)
     return service.list_customers(session, principal, flt, cursor=cursor, limit=limit)

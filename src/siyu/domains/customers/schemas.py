@@ -6,7 +6,7 @@ identity values) is masked unless the caller may read PII, and ``pii`` says whic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -24,7 +24,8 @@ class ActivityFilter:
 
     ``connected`` is a state, not a move: a connection open at ``end`` (the end of the last day asked
     for); ``start`` is then None. ``staff`` (a userid) narrows contact adds and deletions, ``code`` (an id,
-    or None with ``no_code``) contact adds, ``group`` (a chat_id) group joins and leaves.
+    or None with ``no_code``) contact adds, ``group`` (a chat_id) group joins and leaves. ``entered`` and
+    ``lost`` are answered by ``moves``, the dashboard summaries' index of moves (a port the app wires).
     """
 
     kind: str
@@ -34,6 +35,9 @@ class ActivityFilter:
     code: int | None = None
     no_code: bool = False
     group: str | None = None
+    first_day: date | None = None  # the days start and end bound, for the moves index
+    last_day: date | None = None
+    moves: Any = field(default=None, compare=False)  # activity.MovesIndex: entered and lost are read from it
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal, audit
 from siyu.domains.customers import repository as repo
+from siyu.domains.customers.activity import MOVES
 from siyu.domains.customers.models import Customer
 from siyu.domains.customers.schemas import (
     ActivityFilter,
@@ -396,7 +397,12 @@ def parse_filter(ctx: IdentityContext, *, identity: str | None = None, name: str
 
 def list_customers(session: Session, principal: Principal, flt: CustomerFilter, *, cursor: int | None = None,
                    limit: int | None = None) -> CustomerPage:
-    """Return one page of live customers the principal may see, newest first (names masked)."""
+    """Return one page of live customers the principal may see, newest first (names masked).
+
+    An ``entered`` or ``lost`` filter first brings the summaries' index of moves up to date.
+    """
+    if flt.activity is not None and flt.activity.kind in MOVES:
+        flt.activity.moves.ensure_fresh(session)
     size = clamp_limit(limit)
     rows = repo.list_page(session, flt, staff_scope=principal.scoped_staff_id, before_id=cursor, limit=size + 1)
     items: list[CustomerSummary] = [summary_view(c) for c in rows[:size]]

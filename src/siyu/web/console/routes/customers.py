@@ -87,7 +87,8 @@ def build_filter(request: Request, q: ListQuery) -> CustomerFilter | None:
     v = q.values
     try:
         did = parse_activity(request.app.state.settings.tz, v["activity"], v["activity_from"], v["activity_to"],
-                             staff=v["activity_staff"], code=v["activity_code"], group=v["activity_group"])
+                             staff=v["activity_staff"], code=v["activity_code"], group=v["activity_group"],
+                             moves=request.app.state.customer_moves)
     except ValidationFailed as exc:
         q.errors.update(field_errors(t, exc, "activity"))
         did = None
