@@ -124,7 +124,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('kind', 'day', 'customer_id', name=op.f('pk_health_moves'))
     )
     with op.batch_alter_table('health_moves', schema=None) as batch_op:
-        batch_op.create_index('ix_health_moves_customer_id', ['customer_id'], unique=False)
+        batch_op.create_index('ix_health_moves_customer_kind_day', ['customer_id', 'kind', 'day'], unique=False)
 
     op.create_table('health_refresh_lease',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -639,7 +639,7 @@ def downgrade() -> None:
     op.drop_table('health_spans')
     op.drop_table('health_refresh_lease')
     with op.batch_alter_table('health_moves', schema=None) as batch_op:
-        batch_op.drop_index('ix_health_moves_customer_id')
+        batch_op.drop_index('ix_health_moves_customer_kind_day')
 
     op.drop_table('health_moves')
     op.drop_table('health_daily')

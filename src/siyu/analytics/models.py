@@ -83,7 +83,9 @@ class HealthMove(Base):
     """
 
     __tablename__ = "health_moves"
-    __table_args__ = (Index("ix_health_moves_customer_id", "customer_id"),)
+    # (customer, kind, day): a list's probe tests one customer (given only (customer_id), SQLite preferred
+    # the primary key's (kind, day) range and read a whole period's moves per customer probed)
+    __table_args__ = (Index("ix_health_moves_customer_kind_day", "customer_id", "kind", "day"),)
 
     kind: Mapped[str] = mapped_column(String(3), primary_key=True)  # in | out
     day: Mapped[date] = mapped_column(Date, primary_key=True)
