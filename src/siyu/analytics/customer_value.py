@@ -33,6 +33,7 @@ from siyu.analytics.clv import (
 )
 from siyu.analytics.clv.summary import unit_days
 from siyu.analytics.engines import Facts
+from siyu.analytics.purchases import paid_orders
 
 __all__ = ["ClvFit", "InvalidClvInput", "fit", "summaries"]
 
@@ -45,13 +46,8 @@ def summaries(facts: Facts, as_of: date, tz: ZoneInfo, time_unit: TimeUnit = "we
     end_local = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=tz)
     offset, end_s = int(end_local.utcoffset().total_seconds()), int(end_local.timestamp())  # type: ignore[union-attr]
     as_of_day = (end_s + offset) // DAY - 1
-    orders, refunds_t, idents = facts.table("orders"), facts.table("order_facts"), facts.table("identities")
-    paid = orders.filter(orders.paid_at.notnull()).mutate(at_s=orders.paid_at.epoch_seconds().floor().cast("int64"))
-    paid = paid.filter(paid.at_s < end_s)
-    refunds = (refunds_t.filter((refunds_t.status == "refunded") & (refunds_t.occurred_at.epoch_seconds() < end_s))
-               .group_by(order_pk=refunds_t.order_pk).aggregate(refunded=refunds_t.amount_fen.sum()))
-    rows = (paid.left_join(refunds, paid.id == refunds.order_pk).inner_join(idents, paid.identity_id == idents.id)
-            .select(customer_id=_.customer_id, day=(_.at_s + offset) // DAY, net=_.amount_fen - _.refunded.fill_null(0)))
+    paid = paid_orders(facts, end_s)
+    rows = paid.select("customer_id", "net", day=(paid.paid_s + offset) // DAY)
     days = rows.filter(rows.net > 0).group_by("customer_id", "day").aggregate(value=_.net.sum())
     firsts = days.group_by("customer_id").aggregate(first_day=_.day.min())
     tagged = days.inner_join(firsts, "customer_id")

@@ -28,6 +28,7 @@ import ibis
 from ibis import _
 
 from siyu.analytics.engines import Facts
+from siyu.analytics.purchases import paid_orders
 from siyu.analytics.rfm import DAY, InvalidRfm, RfmParams, window_epochs
 from siyu.errors import ValidationFailed
 
@@ -94,13 +95,7 @@ def parse_rules(raw: Any) -> tuple[Rule, ...]:
 def measures(facts: Facts, params: RfmParams, tz: ZoneInfo) -> ibis.Table:
     """Return one row per customer who paid by the as-of day: the four measures and ``returning``."""
     start, end = window_epochs(params, tz)
-    orders, refunds_t, idents = facts.table("orders"), facts.table("order_facts"), facts.table("identities")
-    paid = orders.filter(orders.paid_at.notnull()).mutate(paid_s=orders.paid_at.epoch_seconds().floor().cast("int64"))
-    paid = paid.filter(paid.paid_s < end)
-    refunds = (refunds_t.filter((refunds_t.status == "refunded") & (refunds_t.occurred_at.epoch_seconds() < end))
-               .group_by(order_pk=refunds_t.order_pk).aggregate(refunded=refunds_t.amount_fen.sum()))
-    rows = (paid.left_join(refunds, paid.id == refunds.order_pk).inner_join(idents, paid.identity_id == idents.id)
-            .select(customer_id=_.customer_id, paid_s=_.paid_s, net=_.amount_fen - _.refunded.fill_null(0)))
+    rows = paid_orders(facts, end)
     inside = rows.paid_s >= start
     per = rows.group_by("customer_id").aggregate(
         orders=inside.ifelse(1, 0).sum(), spend_fen=inside.ifelse(rows.net, 0).sum(),

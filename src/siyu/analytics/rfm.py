@@ -32,6 +32,7 @@ import ibis
 from ibis import _
 
 from siyu.analytics.engines import Facts
+from siyu.analytics.purchases import paid_orders
 from siyu.errors import ValidationFailed
 from siyu.kit.time import day_bounds_utc
 
@@ -132,15 +133,8 @@ def _scores(t: ibis.Table, thresholds: Thresholds | None) -> ibis.Table:
 def expression(facts: Facts, params: RfmParams, tz: ZoneInfo) -> ibis.Table:
     """Return one row per scored customer: recency, frequency, monetary, scores and highs."""
     start, end = window_epochs(params, tz)
-    orders, refunds_t, idents = facts.table("orders"), facts.table("order_facts"), facts.table("identities")
-    # whole seconds: DuckDB and PostgreSQL give fractional epochs, Spark floors; recency needs the floor
-    paid = orders.filter(orders.paid_at.notnull()).mutate(paid_s=orders.paid_at.epoch_seconds().floor().cast("int64"))
-    paid = paid.filter((paid.paid_s >= start) & (paid.paid_s < end))
-    refunds = (refunds_t.filter((refunds_t.status == "refunded") & (refunds_t.occurred_at.epoch_seconds() < end))
-               .group_by(order_pk=refunds_t.order_pk).aggregate(refunded=refunds_t.amount_fen.sum()))
-    joined = (paid.left_join(refunds, paid.id == refunds.order_pk)
-              .inner_join(idents, paid.identity_id == idents.id)
-              .select(customer_id=_.customer_id, paid_s=_.paid_s, net=_.amount_fen - _.refunded.fill_null(0)))
+    joined = paid_orders(facts, end)
+    joined = joined.filter(joined.paid_s >= start)
     per = joined.group_by("customer_id").aggregate(last_s=_.paid_s.max(), frequency=_.count(), monetary_fen=_.net.sum())
     per = per.mutate(recency_days=(end - per.last_s - 1) // DAY).drop("last_s")
     scored = _scores(per, params.thresholds)
