@@ -186,6 +186,43 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_outbox_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_outbox_status_send_after', ['status', 'send_after'], unique=False)
 
+    op.create_table('score_runs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('trigger', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('engine', sa.String(length=16), nullable=True),
+    sa.Column('started_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('customers', sa.Integer(), nullable=False),
+    sa.Column('seconds', sa.Float(), nullable=True),
+    sa.Column('detail', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_score_runs'))
+    )
+    with op.batch_alter_table('score_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_score_runs_started_at'), ['started_at'], unique=False)
+
+    op.create_table('segment_watermarks',
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_segment_watermarks'))
+    )
+    op.create_table('segments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('rule', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('refreshed_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('touched_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('members', sa.Integer(), nullable=False),
+    sa.Column('refresh_ms', sa.Integer(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_segments')),
+    sa.UniqueConstraint('name', name=op.f('uq_segments_name'))
+    )
     op.create_table('staff',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('userid', sa.String(length=64), nullable=False),
@@ -201,6 +238,14 @@ def upgrade() -> None:
     with op.batch_alter_table('staff', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_store'), ['store'], unique=False)
 
+    op.create_table('tag_groups',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('exclusive', sa.Boolean(), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tag_groups')),
+    sa.UniqueConstraint('name', name=op.f('uq_tag_groups_name'))
+    )
     op.create_table('tags',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -210,6 +255,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tags')),
     sa.UniqueConstraint('name', name=op.f('uq_tags_name'))
     )
+    with op.batch_alter_table('tags', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tags_group_name'), ['group_name'], unique=False)
+
     op.create_table('channel_code_daily',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('code_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -233,6 +281,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_channel_code_staff')),
     sa.UniqueConstraint('code_id', 'staff_id', name=op.f('uq_channel_code_staff_code_id_staff_id'))
     )
+    op.create_table('channel_costs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('channel_code_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('first_day', sa.Date(), nullable=False),
+    sa.Column('last_day', sa.Date(), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['channel_code_id'], ['channel_codes.id'], name=op.f('fk_channel_costs_channel_code_id_channel_codes')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_channel_costs'))
+    )
+    with op.batch_alter_table('channel_costs', schema=None) as batch_op:
+        batch_op.create_index('ix_channel_costs_code_days', ['channel_code_id', 'first_day', 'last_day'], unique=False)
+
     op.create_table('customer_groups',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('chat_id', sa.String(length=80), nullable=False),
@@ -258,6 +321,41 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customer_notes', schema=None) as batch_op:
         batch_op.create_index('ix_customer_notes_customer_id_id', ['customer_id', 'id'], unique=False)
+
+    op.create_table('customer_scores',
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('as_of', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('computed_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('rfm_r', sa.SmallInteger(), nullable=True),
+    sa.Column('rfm_f', sa.SmallInteger(), nullable=True),
+    sa.Column('rfm_m', sa.SmallInteger(), nullable=True),
+    sa.Column('rfm_segment', sa.String(length=32), nullable=True),
+    sa.Column('aipl_stage', sa.String(length=16), nullable=True),
+    sa.Column('lifecycle_tier', sa.String(length=16), nullable=True),
+    sa.Column('clv', sa.Numeric(precision=14, scale=2), nullable=True),
+    sa.Column('expected_purchases', sa.Float(), nullable=True),
+    sa.Column('p_alive', sa.Float(), nullable=True),
+    sa.Column('expected_spend', sa.Numeric(precision=14, scale=2), nullable=True),
+    sa.Column('repeat_purchases', sa.Integer(), nullable=True),
+    sa.Column('days_since_last', sa.Integer(), nullable=True),
+    sa.Column('usual_gap_days', sa.Float(), nullable=True),
+    sa.Column('p_alive_prev', sa.Float(), nullable=True),
+    sa.Column('alive_falling', sa.Boolean(), nullable=False),
+    sa.Column('overdue', sa.Boolean(), nullable=False),
+    sa.Column('value_at_stake', sa.Numeric(precision=14, scale=2), nullable=True),
+    sa.Column('intent_days', sa.SmallInteger(), nullable=False),
+    sa.Column('open_order', sa.Boolean(), nullable=False),
+    sa.Column('last_signal_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('intent_value', sa.Numeric(precision=14, scale=2), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_scores_customer_id_customers')),
+    sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_customer_scores'))
+    )
+    with op.batch_alter_table('customer_scores', schema=None) as batch_op:
+        batch_op.create_index('ix_customer_scores_aipl_stage', ['aipl_stage'], unique=False)
+        batch_op.create_index('ix_customer_scores_at_risk', ['value_at_stake'], unique=False, sqlite_where=sa.text('value_at_stake IS NOT NULL'), postgresql_where=sa.text('value_at_stake IS NOT NULL'))
+        batch_op.create_index('ix_customer_scores_intent', ['intent_value'], unique=False, sqlite_where=sa.text('intent_value IS NOT NULL'), postgresql_where=sa.text('intent_value IS NOT NULL'))
+        batch_op.create_index('ix_customer_scores_lifecycle_tier', ['lifecycle_tier'], unique=False)
+        batch_op.create_index('ix_customer_scores_rfm_segment', ['rfm_segment'], unique=False)
 
     op.create_table('customer_tags',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -293,6 +391,17 @@ def upgrade() -> None:
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.create_index('ix_identities_customer_kind', ['customer_id', 'kind'], unique=False)
 
+    op.create_table('interest_scores',
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('topic', sa.String(length=64), nullable=False),
+    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('computed_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_interest_scores_customer_id_customers')),
+    sa.PrimaryKeyConstraint('customer_id', 'topic', name=op.f('pk_interest_scores'))
+    )
+    with op.batch_alter_table('interest_scores', schema=None) as batch_op:
+        batch_op.create_index('ix_interest_scores_topic', ['topic', 'score'], unique=False)
+
     op.create_table('merges',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('survivor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -313,6 +422,21 @@ def upgrade() -> None:
     with op.batch_alter_table('merges', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_merges_merged_id'), ['merged_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_merges_survivor_id'), ['survivor_id'], unique=False)
+
+    op.create_table('segment_memberships',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('segment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('entered_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('exited_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_segment_memberships_customer_id_customers')),
+    sa.ForeignKeyConstraint(['segment_id'], ['segments.id'], name=op.f('fk_segment_memberships_segment_id_segments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_segment_memberships'))
+    )
+    with op.batch_alter_table('segment_memberships', schema=None) as batch_op:
+        batch_op.create_index('ix_segment_memberships_customer', ['customer_id', 'segment_id'], unique=False)
+        batch_op.create_index('ix_segment_memberships_segment_entered', ['segment_id', 'entered_at'], unique=False)
+        batch_op.create_index('uq_segment_memberships_open', ['segment_id', 'customer_id'], unique=True, sqlite_where=sa.text('exited_at IS NULL'), postgresql_where=sa.text('exited_at IS NULL'))
 
     op.create_table('staff_behavior_daily',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -341,6 +465,16 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['from_staff_id'], ['staff.id'], name=op.f('fk_staff_transfers_from_staff_id_staff')),
     sa.ForeignKeyConstraint(['to_staff_id'], ['staff.id'], name=op.f('fk_staff_transfers_to_staff_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_transfers'))
+    )
+    op.create_table('tag_rules',
+    sa.Column('tag_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('rule', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('refreshed_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('touched_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['tag_id'], ['tags.id'], name=op.f('fk_tag_rules_tag_id_tags')),
+    sa.PrimaryKeyConstraint('tag_id', name=op.f('pk_tag_rules'))
     )
     op.create_table('users',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -598,13 +732,24 @@ def downgrade() -> None:
 
     op.drop_table('consents')
     op.drop_table('users')
+    op.drop_table('tag_rules')
     op.drop_table('staff_transfers')
     op.drop_table('staff_behavior_daily')
+    with op.batch_alter_table('segment_memberships', schema=None) as batch_op:
+        batch_op.drop_index('uq_segment_memberships_open', sqlite_where=sa.text('exited_at IS NULL'), postgresql_where=sa.text('exited_at IS NULL'))
+        batch_op.drop_index('ix_segment_memberships_segment_entered')
+        batch_op.drop_index('ix_segment_memberships_customer')
+
+    op.drop_table('segment_memberships')
     with op.batch_alter_table('merges', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_merges_survivor_id'))
         batch_op.drop_index(batch_op.f('ix_merges_merged_id'))
 
     op.drop_table('merges')
+    with op.batch_alter_table('interest_scores', schema=None) as batch_op:
+        batch_op.drop_index('ix_interest_scores_topic')
+
+    op.drop_table('interest_scores')
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.drop_index('ix_identities_customer_kind')
 
@@ -614,18 +759,40 @@ def downgrade() -> None:
         batch_op.drop_index('ix_customer_tags_customer_tag')
 
     op.drop_table('customer_tags')
+    with op.batch_alter_table('customer_scores', schema=None) as batch_op:
+        batch_op.drop_index('ix_customer_scores_rfm_segment')
+        batch_op.drop_index('ix_customer_scores_lifecycle_tier')
+        batch_op.drop_index('ix_customer_scores_intent', sqlite_where=sa.text('intent_value IS NOT NULL'), postgresql_where=sa.text('intent_value IS NOT NULL'))
+        batch_op.drop_index('ix_customer_scores_at_risk', sqlite_where=sa.text('value_at_stake IS NOT NULL'), postgresql_where=sa.text('value_at_stake IS NOT NULL'))
+        batch_op.drop_index('ix_customer_scores_aipl_stage')
+
+    op.drop_table('customer_scores')
     with op.batch_alter_table('customer_notes', schema=None) as batch_op:
         batch_op.drop_index('ix_customer_notes_customer_id_id')
 
     op.drop_table('customer_notes')
     op.drop_table('customer_groups')
+    with op.batch_alter_table('channel_costs', schema=None) as batch_op:
+        batch_op.drop_index('ix_channel_costs_code_days')
+
+    op.drop_table('channel_costs')
     op.drop_table('channel_code_staff')
     op.drop_table('channel_code_daily')
+    with op.batch_alter_table('tags', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tags_group_name'))
+
     op.drop_table('tags')
+    op.drop_table('tag_groups')
     with op.batch_alter_table('staff', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_store'))
 
     op.drop_table('staff')
+    op.drop_table('segments')
+    op.drop_table('segment_watermarks')
+    with op.batch_alter_table('score_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_score_runs_started_at'))
+
+    op.drop_table('score_runs')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_send_after')
         batch_op.drop_index(batch_op.f('ix_outbox_customer_id'))

@@ -45,6 +45,22 @@ class Settings(BaseSettings):
         default=300, ge=0, le=86_400,
         description="How often `siyu serve` (and `siyu worker`) refresh the dashboard's summaries in the "
                     "background, in seconds; 0 turns the server's refresher off (a dashboard view still refreshes).")
+    segment_refresh_seconds: int = Field(
+        default=60, ge=0, le=86_400,
+        description="How often `siyu serve` (and `siyu worker`) re-evaluate segments and rule tags for the customers "
+                    "whose facts arrived, in seconds; 0 turns the server's segment refresher off.")
+    segment_full_refresh_seconds: int = Field(
+        default=3_600, ge=60, le=7 * 86_400,
+        description="How often segments, rule tags and interest tags are re-evaluated for every customer (rules "
+                    "that move with the clock, and changes no fact records); also at each brand-local midnight.")
+    interest_half_life_days: float = Field(
+        default=30.0, gt=0, le=3_650,
+        description="Content-interest scores halve every this many days (docs/segments.md#content-interest-tags).")
+    interest_top: int = Field(default=3, ge=1, le=20, description="How many top interests become interest tags.")
+    scores_refresh_seconds: int = Field(
+        default=3600, ge=0, le=7 * 86_400,
+        description="How often the background refresher writes the customer scores back (RFM, AIPL, lifecycle, "
+                    "CLV, churn warnings, intent), in seconds; 0 turns the scheduled write-back off.")
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
         default="NORMAL", description="SQLite durability: NORMAL survives process crashes; FULL also power loss.")
     spark_master: str = Field(default="local[2]", description="Spark master for `--engine spark` analyses "

@@ -128,6 +128,8 @@ def test_rfm_equals_the_reference_on_every_engine(brand: Engine, settings: Any, 
     assert sum(result.segments.values()) == len(expected) and sum(result.grid.values()) == len(expected)
     assert result.means == {k: round(sum(x[k] for x in expected) / len(expected), 4) for k in "rfm"}
     assert result.segments == {code: sum(x["segment"] == code for x in expected) for code in rfm.SEGMENT_ORDER}
+    assert result.spend_fen == {code: sum(x["monetary_fen"] for x in expected if x["segment"] == code)
+                                for code in rfm.SEGMENT_ORDER}
     edge = next(x for x in expected if x["monetary_fen"] == 100 and x["recency_days"] == 0 and x["frequency"] == 1)
     assert edge  # the order at 23:59:59 on the as-of day counts; the one a second later does not
     with unit_of_work(brand, write=False) as s:

@@ -160,6 +160,24 @@ def test_missing_required_columns_is_a_file_error(settings, tmp_path, db_engine)
     assert "occurred_at" in err.value.message and "amount" in err.value.message
 
 
+def test_rows_of_both_paths_dedupe_and_reject_in_file_order(db_engine, settings, tmp_path):
+    # "e1" rows take the column-wise path; " e1" (stripped by the API), "²" and the blank line take the per-item one
+    text = ("event_id,type,occurred_at,id.openid:wx1,prop.n\n"
+            "e1,content_viewed,1795000000,oBOTHPATHS1,1\n"
+            " e1,content_viewed,1795000001,oBOTHPATHS1,2\n"
+            "\n"
+            "e2,content_viewed,²,oBOTHPATHS1,3\n"
+            "e1,content_viewed,1795000002,oBOTHPATHS1,4\n"
+            "e3,contact_added,2026-01-01T10:00:00Z,oBOTHPATHS2,5\n")
+    path = _write(tmp_path, "both.csv", text)
+    summary = run_import("events", path, eng=db_engine, settings=settings, chunk_size=3)
+    assert (summary.read, summary.accepted, summary.duplicates, summary.rejected) == (5, 2, 2, 1)
+    assert [(r[0], r[1]) for r in _rejects(path)[1:]] == [("5", "bad_timestamp")]
+    with unit_of_work(db_engine) as s:
+        stored = dict(s.execute(select(Event.event_id, Event.properties)).all())
+    assert stored == {"e1": {"n": "1"}, "e3": {"n": "5"}}
+
+
 def _stream_csv(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
         f.write("event_id,type,occurred_at,id.openid:wx1,prop.n\n")

@@ -13,13 +13,11 @@ from siyu.cli.main import app
 from siyu.config import get_settings
 from siyu.db.engine import make_engine, unit_of_work
 from siyu.db.migrate import upgrade
-from siyu.demo.feed import Feed
 from siyu.demo.people import simulate
 from siyu.demo.plan import make_plan
 from siyu.demo.runner import DemoOptions, build, window
 from siyu.domains.customers import Customer
 from siyu.domains.ingest import bulk_repository
-from siyu.domains.ingest.bulk import GraphLoader
 from siyu.domains.identity import IdentityIssue
 from siyu.domains.staff.models import Staff, StaffTransfer
 
@@ -75,7 +73,7 @@ def test_bulk_path_leaves_the_same_state_as_the_services(db_engine, settings, tm
     reference.dispose()
 
 
-def test_parallel_bulk_path_and_its_safety_net_leave_the_same_state(settings, tmp_path, monkeypatch):
+def test_parallel_bulk_path_leaves_the_same_state(settings, tmp_path):
     reference = _sqlite(tmp_path / "ref.db")
     expected = _build(reference, settings, "ingest").counts
     want = fingerprints(reference)
@@ -86,19 +84,7 @@ def test_parallel_bulk_path_and_its_safety_net_leave_the_same_state(settings, tm
     with split.connect() as conn:
         assert bulk_repository.foreign_key_violations(conn) == []
     assert not list(tmp_path.glob("split.db.graph*"))  # the scratch graph is gone
-    reruns = []
-    resolve = GraphLoader._resolve
-
-    def counting(self, *args, again=False):
-        reruns.append(again)
-        return resolve(self, *args, again=again)
-
-    monkeypatch.setattr(Feed, "_risky_people", lambda self, people, norm: [])  # no hints: repeats come apart
-    monkeypatch.setattr(GraphLoader, "_resolve", counting)
-    unhinted = _sqlite(tmp_path / "unhinted.db")
-    assert _build(unhinted, settings, "bulk").counts == expected
-    assert any(reruns) and fingerprints(unhinted) == want
-    for engine in (reference, split, unhinted):
+    for engine in (reference, split):
         engine.dispose()
 
 

@@ -1,4 +1,5 @@
-"""Analysis API: RFM, lifecycle tiers, AIPL and retention (the definitions of `siyu analyze`, docs/analytics.md)."""
+"""Analysis API: RFM, lifecycle tiers, AIPL, retention, CLV, the holdout report and the scores write-back
+(the definitions of `siyu analyze`, docs/analytics.md and docs/clv.md)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from siyu.analytics import aipl, lifecycle, retention, rfm
+from siyu.analytics import aipl, customer_value, lifecycle, retention, rfm, scores
+from siyu.analytics.clv_schemas import ClvOut, HoldoutOut, ScoresRunOut, clv_out, holdout_out, scores_out, top_indices
 from siyu.analytics.engines import Facts, open_facts
 from siyu.analytics.schemas import (AiplOut, LifecycleOut, RetentionOut, RfmOut, aipl_out, lifecycle_out,
                                     retention_out, rfm_out)
 from siyu.domains.access import Principal
-from siyu.domains.access.deps import require_reader
+from siyu.domains.access.deps import require_reader, require_scope
 from siyu.config import Settings
 from siyu.errors import Forbidden
 
@@ -106,3 +108,48 @@ def get_retention(request: Request, start: date = Query(..., alias="from", descr
         return retention_out(retention.compute(facts, params, settings.tz))
     finally:
         facts.close()
+
+
+@router.get("/clv", response_model=ClvOut)
+def get_clv(request: Request, as_of: date = Query(..., description="Fit on facts up to the end of this day."),
+            time_unit: Literal["day", "week"] = Query("week", description="Unit of recency, age and alpha."),
+            months: int = Query(12, description="CLV horizon in months (1–120)."),
+            discount_rate: float = Query(0.12, description="Annual discount rate (0.12 = 12%)."),
+            top: int = Query(20, ge=0, le=10_000, description="Buyers returned, highest CLV first (0 = all)."),
+            customer_id: int | None = Query(None, description="Return only this buyer's values."),
+            _principal: Principal = Depends(_analyst)) -> ClvOut:
+    """Fit BG/NBD and Gamma-Gamma as of a day; return the parameters and buyers' expected purchases, P(alive), spend, CLV."""
+    settings, params, _none = _params(request, as_of, 365, None)
+    facts = _facts(request)
+    try:
+        values = customer_value.customer_values(facts, params.as_of, settings.tz, time_unit, months=months,
+                                                annual_discount_rate=discount_rate)
+    finally:
+        facts.close()
+    return clv_out(values, top_indices(values, top, customer_id))
+
+
+@router.get("/clv/holdout", response_model=HoldoutOut)
+def get_clv_holdout(request: Request, calibration_end: date = Query(..., description="Fit on facts up to this day."),
+                    holdout_end: date = Query(..., description="Count purchases after the calibration up to this day."),
+                    time_unit: Literal["day", "week"] = Query("week"),
+                    _principal: Principal = Depends(_analyst)) -> HoldoutOut:
+    """Return predicted against actual holdout purchases by calibration frequency (Fader-Hardie's figure)."""
+    settings, params, later = _params(request, calibration_end, 365, holdout_end)
+    facts = _facts(request)
+    try:
+        fitted, report = customer_value.holdout(facts, params.as_of, holdout_end, settings.tz, time_unit)
+    finally:
+        facts.close()
+    return holdout_out(fitted, report, holdout_end)
+
+
+@router.post("/scores", response_model=ScoresRunOut)
+def post_scores(request: Request, as_of: date | None = Query(None, description="Score as of the end of this day "
+                                                                                "(default: today, every fact so far)."),
+                _principal: Principal = Depends(require_scope("admin"))) -> ScoresRunOut:
+    """Compute every live customer's scores and replace customer_scores (seconds per 100k customers)."""
+    settings: Settings = request.app.state.settings
+    day = as_of or datetime.now(settings.tz).date()
+    return scores_out(scores.write_back(request.app.state.engine, settings.data_dir, day, settings.tz, trigger="api",
+                                        master=settings.spark_master))

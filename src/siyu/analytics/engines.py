@@ -1,8 +1,10 @@
 """Where an analysis runs: one Ibis expression, three engines.
 
 Every analysis is written once against the tables of :class:`Facts` (``identities``, ``customers``
-(live ones), ``orders``, ``order_facts``, ``events``, with the columns of
-:data:`siyu.analytics.mirror.TABLES`) and runs on whichever engine holds them:
+(live ones), ``orders``, ``order_facts``, ``events``, ``ownerships``, with the columns of
+:func:`siyu.analytics.mirror.columns`: those of :data:`siyu.analytics.mirror.TABLES`, and on orders
+and events the ``customer_id`` their identity belongs to after OneID) and runs on whichever engine
+holds them:
 
 - ``duckdb``: the embedded default. The SQLite store is mirrored into DuckDB first
   (:mod:`siyu.analytics.mirror`, incremental) and the expression runs in-process on columns.
@@ -33,7 +35,7 @@ from siyu.analytics import mirror
 from siyu.errors import ValidationFailed
 
 ENGINES = ("auto", "duckdb", "postgres", "spark")
-SPARK_TABLES = ("identities", "customers", "orders", "order_facts", "events")
+SPARK_TABLES = ("identities", "customers", "orders", "order_facts", "events", "ownerships")
 
 
 class UnknownEngine(ValidationFailed):
@@ -51,10 +53,19 @@ class Facts:
     lock: IO[bytes] | None = None
 
     def table(self, name: str) -> ibis.Table:
-        """Return the table ``name`` (``customers`` holds live customers only)."""
+        """Return the table ``name`` (``customers`` holds live customers only).
+
+        ``orders`` and ``events`` carry ``customer_id``, the customer their identity belongs to now: the
+        mirror keeps it; on PostgreSQL it comes from a left join on the identity's primary key, which
+        the planner drops when a query does not read it.
+        """
         if self.engine == "postgres" and name == "customers":
             t = self.con.table("customers")
             return t.filter(t.merged_into_id.isnull()).select(*mirror_columns("customers"))
+        if self.engine == "postgres" and name in mirror.OWNED:
+            t, idents = self.con.table(name), self.con.table("identities")
+            own = idents.select(owner_identity=idents.id, customer_id=idents.customer_id)
+            return t.left_join(own, t.identity_id == own.owner_identity).select(*mirror_columns(name))
         if self.engine == "postgres":
             return self.con.table(name).select(*mirror_columns(name))
         return self.con.table(name)
@@ -79,13 +90,15 @@ def _lock_mirror(path: Path) -> IO[bytes]:
 
 def mirror_columns(name: str) -> list[str]:
     """Return the column names the analyses may use of table ``name``."""
-    return [c.strip() for c in mirror.TABLES[name][1].split(",")]
+    return mirror.columns(name)
 
 
-def open_facts(store: Engine, data_dir: Path, engine: str = "auto", *, master: str = "local[2]") -> Facts:
+def open_facts(store: Engine, data_dir: Path, engine: str = "auto", *, master: str = "local[2]",
+               sync: bool = True) -> Facts:
     """Return the facts of ``store`` on ``engine`` (``auto``: DuckDB for SQLite, PostgreSQL in place).
 
-    On DuckDB the mirror is synced first, so the answer includes every fact committed before.
+    On DuckDB the mirror is synced first, so the answer includes every fact committed before; with
+    ``sync=False`` it is read as last synced (the console syncs in the background and says when).
     """
     backend = store.dialect.name
     chosen = engine if engine != "auto" else ("postgres" if backend == "postgresql" else "duckdb")
@@ -103,7 +116,8 @@ def open_facts(store: Engine, data_dir: Path, engine: str = "auto", *, master: s
     path = mirror.mirror_path(data_dir)
     lock = _lock_mirror(path)
     try:
-        mirror.sync(store, path)
+        if sync:
+            mirror.sync(store, path)
         facts = Facts("duckdb", ibis.duckdb.connect(str(path), read_only=True)) if chosen == "duckdb" else _spark(path, master)
     except BaseException:
         lock.close()

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from siyu.analytics import contribution_workers as workers_
 from siyu.analytics import summaries as sql
 from siyu.analytics.contributions import contributions
 from siyu.analytics.spans import Contribution, Delta
@@ -38,7 +39,6 @@ from siyu.errors import Conflict
 from siyu.kit.time import day_bounds_utc
 
 CUSTOMER_CHUNK = 2000
-REBUILD_RANGE = 5000  # customer ids per step of a full rebuild
 DEPARTED = "departed:"  # state names of departed staff already taken into account
 
 
@@ -110,8 +110,12 @@ def refresh_if_stale(session: Session, tz: ZoneInfo) -> None:
 
 
 def rebuild(session: Session, tz: ZoneInfo, *, progress: Callable[[int], None] | None = None,
-            locked: bool = False) -> RefreshResult:
-    """Recompute every summary from the facts (an existing store's first build, or a repair)."""
+            locked: bool = False, workers: int | None = None) -> RefreshResult:
+    """Recompute every summary from the facts (an existing store's first build, or a repair).
+
+    ``workers`` processes compute the customers' contributions (None: one per CPU on a large store,
+    see :mod:`siyu.analytics.contribution_workers`); they read committed facts only.
+    """
     if not locked:
         identity.lock(session)
     top = sql.tops(session)
@@ -120,7 +124,7 @@ def rebuild(session: Session, tz: ZoneInfo, *, progress: Callable[[int], None] |
     span = sql.fact_days(session, tz)
     days = [span[0] + timedelta(days=i) for i in range((span[1] - span[0]).days + 1)] if span else []
     _recompute_days(session, tz, days, every=True)
-    customers = _rebuild_customers(session, tz, progress)
+    customers = _rebuild_customers(session, tz, progress, workers)
     sql.set_state(session, {**top, **{f"{DEPARTED}{s}": 1 for s in departed}})
     session.flush()
     return RefreshResult(len(days), customers, True)
@@ -154,11 +158,11 @@ def _stored(row: Any) -> Contribution:
                                 "now": row.now_in})
 
 
-def _apply(session: Session, delta: Delta) -> None:
-    """Write a delta's daily values, span counts and state counts."""
-    sql.add_daily(session, {(m, date.fromordinal(d), dim): v for (m, d, dim), v in delta.daily.items()})
+def _apply(session: Session, delta: Delta, *, fresh: bool = False) -> None:
+    """Write a delta's daily values, span counts and state counts (``fresh``: into emptied tables)."""
+    sql.add_daily(session, {(m, date.fromordinal(d), dim): v for (m, d, dim), v in delta.daily.items()}, fresh=fresh)
     sql.add_spans(session, {(m, dim, date.fromordinal(e), date.fromordinal(s)): n
-                            for (m, dim, e, s), n in delta.spans.items()})
+                            for (m, dim, e, s), n in delta.spans.items()}, fresh=fresh)
     sql.add_state(session, dict(delta.state))
 
 
@@ -174,44 +178,28 @@ def _recompute_customers(session: Session, tz: ZoneInfo, customer_ids: Sequence[
         for c in new.values():
             delta.add(c, 1)
         _apply(session, delta)
-        sql.replace_customers(session, part, [_row(cid, c) for cid, c in new.items() if c.live])
-        sql.replace_moves(session, part, _moves(new))
+        sql.replace_customers(session, part, [workers_.customer_row(cid, c) for cid, c in new.items() if c.live])
+        sql.replace_moves(session, part, workers_.move_rows(new))
         if progress:
             progress(len(part))
 
 
-def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int], None] | None) -> int:
+def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int], None] | None,
+                       workers: int | None) -> int:
     """Compute every customer's contribution into emptied tables; return how many customers were read.
 
     The same contributions as :func:`_recompute_customers`, without its incremental bookkeeping:
-    customers are read in id ranges, nothing stored has to be taken back, and the daily and span
-    sums are written once at the end instead of once per chunk.
+    customers are read in id ranges (by worker processes on a large store), nothing stored has to
+    be taken back, and the daily and span sums are written once at the end instead of once per chunk.
     """
     delta = Delta()
     count = 0
     low, high = sql.customer_id_bounds(session)
-    for start in range(low, high + 1 if high else 0, REBUILD_RANGE):
-        new = contributions(sql.customer_facts_between(session, start, start + REBUILD_RANGE), tz)
-        for c in new.values():
-            delta.add(c, 1)
-        sql.insert_customers(session, [_row(cid, c) for cid, c in sorted(new.items()) if c.live])
-        sql.insert_moves(session, _moves(new))
-        count += len(new)
-        if progress:
-            progress(len(new))
-    _apply(session, delta)
+    starts = list(range(low, high + 1 if high else 0, workers_.REBUILD_RANGE))
+    processes = workers_.workers_for(session, low, high, workers)
+    for part in workers_.parts(session, tz, starts, workers_.REBUILD_RANGE, delta, processes, progress):
+        sql.insert_customers(session, part.customers)
+        sql.insert_moves(session, part.moves)
+        count += part.count
+    _apply(session, delta, fresh=True)
     return count
-
-
-def _moves(contributions: dict[int, Contribution]) -> list[dict[str, Any]]:
-    """Return the rows of ``health_moves``: each live customer's days of entries and losses, each once."""
-    rows = {(("in" if m > 0 else "out"), abs(m), cid) for cid, c in contributions.items() if c.live for m in c.moves}
-    return [{"kind": kind, "day": date.fromordinal(day), "customer_id": cid} for kind, day, cid in sorted(rows)]
-
-
-def _row(customer_id: int, c: Contribution) -> dict[str, Any]:
-    text = c.encode()
-    return {"customer_id": customer_id, "live": c.live,
-            "first_day": date.fromordinal(c.first_day) if c.first_day is not None else None,
-            "platform": c.platform, "active": text["active"], "paid": text["paid"], "items": text["items"],
-            "moves": text["moves"], "now_in": text["now"]}

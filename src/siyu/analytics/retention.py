@@ -55,15 +55,16 @@ class RetentionParams:
     def check(self, today: date) -> None:
         """Raise InvalidRetention when the parameters cannot give a meaningful answer."""
         if self.end > today:
-            raise InvalidRetention(f"end {self.end} is in the future (today is {today})", code="as_of_in_future")
+            raise InvalidRetention(f"end {self.end} is in the future (today is {today})", code="as_of_in_future", field="to")
         if self.start > self.end:
-            raise InvalidRetention(f"start {self.start} is after end {self.end}")
+            raise InvalidRetention(f"start {self.start} is after end {self.end}", field="from")
         if self.unit not in ("day", "week", "month"):
-            raise InvalidRetention(f"unit must be day, week or month, got {self.unit!r}")
+            raise InvalidRetention(f"unit must be day, week or month, got {self.unit!r}", field="unit")
         if not 1 <= self.periods <= 400:
-            raise InvalidRetention(f"periods must be 1–400, got {self.periods}")
+            raise InvalidRetention(f"periods must be 1–400, got {self.periods}", field="periods")
         if self.mode == "recurring" and self.cohort_by == "joined":
-            raise InvalidRetention("recurring retention starts a cohort at each activity; use cohort_by first_order")
+            raise InvalidRetention("recurring retention starts a cohort at each activity; use cohort_by first_order",
+                                   field="mode")
 
 
 @dataclass
@@ -105,16 +106,23 @@ def _periods(epoch_s: Any, offset: int, unit: Unit) -> Any:
 
 
 def _activity(facts: Facts, params: RetentionParams, offset: int, end_s: int) -> ibis.Table:
-    """Return (customer_id, period) of every activity up to the end."""
-    idents = facts.table("identities")
+    """Return (customer_id, period) of every activity from the first cohort's period up to the end.
+
+    Earlier activity cannot fill a cell (k ≥ 0 means a period at or after the cohort's, and cohorts
+    start at the first reported one) nor start a reported recurring entry, so it is not read: at 50M
+    events a 12-week triangle scans a few months of facts, not two years. ``customer_id`` is the
+    identity's customer now.
+    """
+    first_day = (period_start(period_number(params.start, params.unit), params.unit) - EPOCH).days
+    since_s = first_day * 86400 - offset  # the first local second of the first cohort's period
     if params.activity:
         ev = facts.table("events")
         ev = ev.filter(ev.type.isin(list(params.activity))).mutate(at_s=ev.occurred_at.epoch_seconds().floor())
-        rows = ev.filter(ev.at_s < end_s).inner_join(idents, ev.identity_id == idents.id)
+        rows = ev.filter(ev.at_s < end_s, ev.at_s >= since_s)
     else:
         orders = facts.table("orders")
         paid = orders.filter(orders.paid_at.notnull()).mutate(at_s=orders.paid_at.epoch_seconds().floor())
-        rows = paid.filter(paid.at_s < end_s).inner_join(idents, paid.identity_id == idents.id)
+        rows = paid.filter(paid.at_s < end_s, paid.at_s >= since_s)
     return rows.select(customer_id=_.customer_id, period=_periods(rows.at_s, offset, params.unit).cast("int64")).distinct()
 
 
@@ -130,9 +138,7 @@ def expressions(facts: Facts, params: RetentionParams, tz: ZoneInfo) -> tuple[ib
     elif params.cohort_by == "first_order":
         orders = facts.table("orders")
         paid = orders.filter(orders.paid_at.notnull()).mutate(at_s=orders.paid_at.epoch_seconds().floor())
-        idents = facts.table("identities")
-        joined = paid.inner_join(idents, paid.identity_id == idents.id)
-        firsts = joined.group_by("customer_id").aggregate(first_s=joined.at_s.min())
+        firsts = paid.group_by("customer_id").aggregate(first_s=paid.at_s.min())
         entries = firsts.select("customer_id", cohort=_periods(firsts.first_s, offset, params.unit).cast("int64"))
     else:
         customers = facts.table("customers")

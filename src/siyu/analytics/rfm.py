@@ -74,7 +74,8 @@ class Thresholds:
         for name in ("recency_days", "frequency", "monetary_fen"):
             cuts = getattr(self, name)
             if len(cuts) != 4 or list(cuts) != sorted(cuts) or len(set(cuts)) != 4:
-                raise InvalidRfm(f"thresholds.{name} needs four strictly ascending values, got {list(cuts)}")
+                raise InvalidRfm(f"thresholds.{name} needs four strictly ascending values, got {list(cuts)}",
+                                 field=f"thresholds.{name}")
 
 
 @dataclass(frozen=True)
@@ -89,19 +90,20 @@ class RfmParams:
         """Raise InvalidRfm when the parameters cannot give a meaningful answer."""
         if self.as_of > today:
             raise InvalidRfm(f"as-of date {self.as_of} is in the future (today is {today} in the brand's time zone)",
-                             code="as_of_in_future")
+                             code="as_of_in_future", field="as_of")
         if not 1 <= self.window_days <= 3660:
-            raise InvalidRfm(f"window must be 1–3660 days, got {self.window_days}")
+            raise InvalidRfm(f"window must be 1–3660 days, got {self.window_days}", field="window_days")
 
 
 @dataclass
 class RfmResult:
-    """Scored customers (optional), and the distribution over segments and the R×F×M score grid."""
+    """Scored customers (optional), the distribution over segments (and their net spend), the R×F×M grid."""
 
     params: RfmParams
     engine: str
     customers: int
     segments: dict[str, int] = field(default_factory=dict)
+    spend_fen: dict[str, int] = field(default_factory=dict)  # the segment's monetary values summed
     grid: dict[tuple[int, int, int], int] = field(default_factory=dict)
     means: dict[str, float] = field(default_factory=dict)
     rows: list[dict[str, Any]] | None = None
@@ -152,13 +154,16 @@ def compute(facts: Facts, params: RfmParams, tz: ZoneInfo, *, with_rows: bool = 
     """Run RFM on ``facts`` and return the distribution (and every scored customer with ``with_rows``)."""
     expr = expression(facts, params, tz)
     result = RfmResult(params, facts.engine, 0)
-    grid = expr.group_by("r", "f", "m", "r_high", "f_high", "m_high").aggregate(n=_.count())
+    grid = expr.group_by("r", "f", "m", "r_high", "f_high", "m_high").aggregate(n=_.count(), spend=_.monetary_fen.sum())
     segments: Counter[str] = Counter()
+    spend: Counter[str] = Counter()
     for row in grid.to_pyarrow().to_pylist():
         result.grid[(int(row["r"]), int(row["f"]), int(row["m"]))] = int(row["n"])  # the highs follow from r, f, m
         segments[segment_of(row["r_high"], row["f_high"], row["m_high"])] += int(row["n"])
+        spend[segment_of(row["r_high"], row["f_high"], row["m_high"])] += int(row["spend"])
     result.customers = sum(segments.values())
     result.segments = {code: segments.get(code, 0) for code in SEGMENT_ORDER}
+    result.spend_fen = {code: spend.get(code, 0) for code in SEGMENT_ORDER}
     if result.customers:  # the mean scores follow from the grid: no second pass over the customers
         result.means = {k: round(sum(key[i] * n for key, n in result.grid.items()) / result.customers, 4)
                         for i, k in enumerate("rfm")}

@@ -22,6 +22,7 @@ class RfmSegmentOut(BaseModel):
     name_zh: str
     name_en: str
     customers: int
+    monetary_fen: int = Field(description="The segment's customers' monetary values (net spend in the window), summed.")
 
 
 class RfmCellOut(BaseModel):
@@ -67,7 +68,8 @@ def rfm_out(result: rfm.RfmResult, earlier: rfm.RfmParams | None = None,
         params=RfmParamsOut(as_of=result.params.as_of, window_days=result.params.window_days,
                             scoring="thresholds" if result.params.thresholds else "quintiles", engine=result.engine),
         customers=result.customers, mean_scores=result.means,
-        segments=[RfmSegmentOut(code=code, name_zh=names[code][0], name_en=names[code][1], customers=n)
+        segments=[RfmSegmentOut(code=code, name_zh=names[code][0], name_en=names[code][1], customers=n,
+                                monetary_fen=result.spend_fen.get(code, 0))
                   for code, n in result.segments.items()],
         grid=[RfmCellOut(r=r, f=f, m=m, customers=n) for (r, f, m), n in sorted(result.grid.items())],
         migration=migration)

@@ -159,6 +159,12 @@ class Delta:
         for move in c.moves:
             self.daily[(IN_MOVES, move, "") if move > 0 else (OUT_MOVES, -move, "")] += sign
 
+    def merge(self, other: Delta) -> None:
+        """Add another delta's changes to this one."""
+        self.daily.update(other.daily)
+        self.spans.update(other.spans)
+        self.state.update(other.state)
+
 
 def _pairs(delta: Delta, metric: str, dim: str, days: tuple[int, ...] | list[int], k: int, sign: int) -> None:
     for i in range(k, len(days)):

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_col
 from sqlalchemy.orm import Session
 
 from siyu.analytics.models import HealthCustomer, HealthDaily, HealthMove, HealthSpan, HealthState
-from siyu.db.bulk import chunks, dialect_insert, fast_insert, is_postgres
+from siyu.db.bulk import chunks, dialect_insert, fast_insert_tuples, is_postgres, write_rows
 from siyu.domains.access.models import AuditEntry
 from siyu.domains.customers import Customer
 from siyu.domains.events import Event
@@ -251,27 +251,31 @@ def stored_customers(session: Session, customer_ids: Sequence[int]) -> list[Heal
     return list(session.scalars(select(HealthCustomer).where(HealthCustomer.customer_id.in_(list(customer_ids)))))
 
 
-def replace_customers(session: Session, customer_ids: Sequence[int], rows: list[dict[str, Any]]) -> None:
-    """Replace the stored contributions of ``customer_ids`` with ``rows``."""
+CUSTOMER_COLUMNS = ("customer_id", "live", "first_day", "platform", "active", "paid", "items", "moves", "now_in")
+MOVE_COLUMNS = ("kind", "day", "customer_id")
+
+
+def replace_customers(session: Session, customer_ids: Sequence[int], rows: list[tuple[Any, ...]]) -> None:
+    """Replace the stored contributions of ``customer_ids`` with ``rows`` (tuples of CUSTOMER_COLUMNS)."""
     session.execute(delete(HealthCustomer).where(HealthCustomer.customer_id.in_(list(customer_ids))))
     insert_customers(session, rows)
 
 
-def replace_moves(session: Session, customer_ids: Sequence[int], rows: list[dict[str, Any]]) -> None:
-    """Replace the private-domain moves of ``customer_ids`` with ``rows`` ({kind, day, customer_id})."""
+def replace_moves(session: Session, customer_ids: Sequence[int], rows: list[tuple[Any, ...]]) -> None:
+    """Replace the private-domain moves of ``customer_ids`` with ``rows`` (tuples of MOVE_COLUMNS)."""
     for part in chunks(list(customer_ids)):
         session.execute(delete(HealthMove).where(HealthMove.customer_id.in_(part)))
-    fast_insert(session, HealthMove.__table__, rows)
+    insert_moves(session, rows)
 
 
-def insert_moves(session: Session, rows: list[dict[str, Any]]) -> None:
+def insert_moves(session: Session, rows: list[tuple[Any, ...]]) -> None:
     """Insert moves of customers that have none stored (a full rebuild)."""
-    fast_insert(session, HealthMove.__table__, rows)
+    fast_insert_tuples(session, HealthMove.__table__, MOVE_COLUMNS, rows)
 
 
-def insert_customers(session: Session, rows: list[dict[str, Any]]) -> None:
+def insert_customers(session: Session, rows: list[tuple[Any, ...]]) -> None:
     """Insert contributions of customers that have none stored (a full rebuild starts from empty tables)."""
-    fast_insert(session, HealthCustomer.__table__, rows)
+    fast_insert_tuples(session, HealthCustomer.__table__, CUSTOMER_COLUMNS, rows)
 
 
 # --- day metrics ---------------------------------------------------------------------------------
@@ -306,26 +310,30 @@ def replace_days(session: Session, first: date, last: date, metrics: Iterable[st
         session.execute(insert(HealthDaily), list(part))
 
 
-def add_daily(session: Session, delta: dict[tuple[str, date, str], int]) -> None:
-    """Add values to daily rows (creating them), in key order."""
-    _add(session, HealthDaily.__table__, ("metric", "day", "dim"), "value", delta)
+def add_daily(session: Session, delta: dict[tuple[str, date, str], int], *, fresh: bool = False) -> None:
+    """Add values to daily rows (creating them), in key order; ``fresh``: no such row exists yet."""
+    _add(session, HealthDaily.__table__, ("metric", "day", "dim"), "value", delta, fresh)
 
 
-def add_spans(session: Session, delta: dict[tuple[str, str, date, date], int]) -> None:
-    """Add counts to span rows (creating them), in key order."""
-    _add(session, HealthSpan.__table__, ("metric", "dim", "end_day", "start_day"), "n", delta)
+def add_spans(session: Session, delta: dict[tuple[str, str, date, date], int], *, fresh: bool = False) -> None:
+    """Add counts to span rows (creating them), in key order; ``fresh``: no such row exists yet."""
+    _add(session, HealthSpan.__table__, ("metric", "dim", "end_day", "start_day"), "n", delta, fresh)
 
 
-def _add(session: Session, table: Any, keys: tuple[str, ...], value: str, delta: dict[Any, int]) -> None:
+def _add(session: Session, table: Any, keys: tuple[str, ...], value: str, delta: dict[Any, int], fresh: bool) -> None:
     """Upsert ``key → value`` increments with one driver-level executemany (same SQL on both stores).
 
     SQLAlchemy's executemany of an ON CONFLICT statement ran row by row and cost ten times the
     statement itself on a full rebuild. Dates are bound as ISO text on SQLite, as the ORM writes them.
+    A ``fresh`` write (a full rebuild, into emptied tables) inserts plainly: no key can exist yet.
     """
     sqlite = not is_postgres(session)
     rows = [(*(k.isoformat() if sqlite and isinstance(k, date) else k for k in key), n)
             for key, n in sorted(delta.items()) if n]
     if not rows:
+        return
+    if fresh:
+        write_rows(session, table.name, [*keys, value], rows)
         return
     mark = "?" if sqlite else "%s"
     marks = ", ".join([mark] * (len(keys) + 1))

@@ -12,14 +12,20 @@ from enum import Enum
 import orjson
 import typer
 
-from siyu.analytics import aipl, customer_value, lifecycle, retention, rfm
+from siyu.analytics import aipl, customer_value, lifecycle, retention, rfm, scores
 from siyu.analytics.engines import ENGINES, open_facts
+from siyu.analytics.clv_schemas import top_indices
 from siyu.analytics.schemas import aipl_out, lifecycle_out, retention_out, rfm_out
+from siyu.cli import clv_report
 from siyu.cli.common import engine, settings
+from siyu.db.engine import unit_of_work
+from siyu.domains.access.principal import CLI
+from siyu.domains.scores import service as scores_service
+from siyu.domains.scores.schemas import attention_out
 from siyu.errors import SiyuError
 from siyu.kit.money import from_fen
 
-app = typer.Typer(no_args_is_help=True, help="Customer intelligence: RFM, lifecycle tiers, AIPL, retention and CLV (more analyses to come).")
+app = typer.Typer(no_args_is_help=True, help="Customer intelligence: RFM, lifecycle tiers, AIPL, retention, CLV, the stored scores and staff lists.")
 
 
 class Format(str, Enum):
@@ -232,43 +238,96 @@ def retention_command(
             typer.echo(f"{c['cohort'].isoformat()} {c['size']:>6,}  {cells}")
 
 
+def _clv_checks(time_unit: str, as_of: datetime, tz: Any, later: datetime | None = None) -> rfm.RfmParams:
+    if time_unit not in ("day", "week"):
+        raise customer_value.InvalidClvInput(f"--time-unit must be day or week, got {time_unit!r}",
+                                             code="invalid_time_unit")
+    params = rfm.RfmParams(as_of=as_of.date())
+    params.check(datetime.now(tz).date())
+    if later is not None:
+        rfm.RfmParams(as_of=later.date()).check(datetime.now(tz).date())
+    return params
+
+
 @app.command("clv")
 def clv_command(
-    as_of: datetime = typer.Option(..., "--as-of", formats=["%Y-%m-%d"], help="Fit on facts up to the end of this day."),
+    as_of: datetime = typer.Option(..., "--as-of", formats=["%Y-%m-%d"], help="Fit on facts up to the end of this day "
+                                   "(with --holdout-to: the end of the calibration period)."),
     time_unit: str = typer.Option("week", "--time-unit", help="day or week: the unit of recency, age and alpha."),
+    months: int = typer.Option(12, "--months", help="CLV horizon in months (1-120)."),
+    discount: float = typer.Option(0.12, "--discount-rate", help="Annual discount rate of the CLV (0.12 = 12%)."),
+    top: int | None = typer.Option(None, "--top", min=0, help="Customers shown, highest CLV first (default: 10 in "
+                                   "table, 20 in json, all in csv; 0 = all)."),
+    customer: int | None = typer.Option(None, "--customer", help="Show only this customer's values."),
+    holdout_to: datetime | None = typer.Option(None, "--holdout-to", formats=["%Y-%m-%d"],
+                                               help="Calibration/holdout report: fit up to --as-of, compare with the "
+                                                    "purchases made after it up to this day."),
     engine_name: str = typer.Option("auto", "--engine", help=f"One of {', '.join(ENGINES)}."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table or json (parameters under params)."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json (parameters under params) or csv."),
 ) -> None:
-    """Fit BG/NBD (purchases, P(alive)) and Gamma-Gamma (spend) on every buyer as of a day; print the parameters."""
+    """Fit BG/NBD (purchases, P(alive)) and Gamma-Gamma (spend) on every buyer as of a day; print each buyer's CLV."""
     conf = settings()
     try:
-        if time_unit not in ("day", "week"):
-            raise customer_value.InvalidClvInput(f"--time-unit must be day or week, got {time_unit!r}",
-                                                 code="invalid_time_unit")
-        params = rfm.RfmParams(as_of=as_of.date())
-        params.check(datetime.now(conf.tz).date())
+        params = _clv_checks(time_unit, as_of, conf.tz, holdout_to)
         facts = open_facts(engine(), conf.data_dir, engine_name, master=conf.spark_master)
     except SiyuError as exc:
         raise _fail(exc) from exc
     try:
-        fitted = customer_value.fit(facts, params.as_of, conf.tz, time_unit)  # type: ignore[arg-type]
+        if holdout_to is not None:
+            fitted, report = customer_value.holdout(facts, params.as_of, holdout_to.date(), conf.tz, time_unit)  # type: ignore[arg-type]
+        else:
+            values = customer_value.customer_values(facts, params.as_of, conf.tz, time_unit, months=months,  # type: ignore[arg-type]
+                                                    annual_discount_rate=discount)
     except SiyuError as exc:
         raise _fail(exc) from exc
     finally:
         facts.close()
-    g, s = fitted.bgnbd, fitted.gamma_gamma
-    values = {"r": g.r, "alpha": g.alpha, "a": g.a, "b": g.b, "p": s.p, "q": s.q, "v": s.v}
-    if fmt is Format.json:
-        typer.echo(orjson.dumps({
-            "as_of": fitted.as_of.isoformat(), "time_unit": fitted.time_unit, "engine": fitted.engine,
-            "customers": fitted.customers, "repeat_buyers": fitted.repeat_buyers, "distinct_rows": fitted.distinct_rows,
-            "params": values, "bgnbd": g.to_dict(), "gamma_gamma": s.to_dict()}, option=orjson.OPT_INDENT_2).decode())
+    if holdout_to is not None:
+        clv_report.print_holdout(fitted, report, fmt.value, holdout_to.date())
         return
-    typer.echo(f"CLV models as of {fitted.as_of} (time unit {fitted.time_unit}, {fitted.engine}): "
-               f"{fitted.customers:,} buyers, {fitted.repeat_buyers:,} bought again")
-    typer.echo(f"  BG/NBD       r={g.r:.4f} alpha={g.alpha:.4f} a={g.a:.4f} b={g.b:.4f}  (log-likelihood "
-               f"{g.log_likelihood:,.1f})")
-    typer.echo(f"  Gamma-Gamma  p={s.p:.4f} q={s.q:.4f} v={s.v:.4f}  (fen; frequency-spend correlation "
-               f"{s.frequency_monetary_correlation:.3f})")
-    for warning in (*g.warnings, *s.warnings):
-        typer.echo(f"  warning: {warning}")
+    limit = top if top is not None else {"table": 10, "json": 20, "csv": 0}[fmt.value]
+    try:
+        rows = top_indices(values, limit, customer)
+    except SiyuError as exc:
+        raise _fail(exc) from exc
+    clv_report.print_values(values, rows, fmt.value)
+
+
+@app.command("scores")
+def scores_command(
+    as_of: datetime | None = typer.Option(None, "--as-of", formats=["%Y-%m-%d"], help="Score as of the end of this "
+                                          "day (default: today, with every fact so far)."),
+    engine_name: str = typer.Option("auto", "--engine", help=f"One of {', '.join(ENGINES)}."),
+    status: bool = typer.Option(False, "--status", help="Only show how fresh the stored scores are."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json."),
+) -> None:
+    """Write every live customer's RFM, AIPL, lifecycle, CLV, churn and intent scores into customer_scores."""
+    conf = settings()
+    if status:
+        clv_report.print_freshness(engine(), fmt.value)
+        return
+    day = as_of.date() if as_of else datetime.now(conf.tz).date()
+    try:
+        result = scores.write_back(engine(), conf.data_dir, day, conf.tz, trigger="cli", engine=engine_name,
+                                   master=conf.spark_master)
+    except SiyuError as exc:
+        raise _fail(exc) from exc
+    clv_report.print_scores(result, fmt.value)
+
+
+@app.command("attention")
+def attention_command(
+    staff: str = typer.Option(..., "--staff", help="The staff member's WeCom userid."),
+    kind: str = typer.Option("at_risk", "--kind", help="at_risk (churn warnings, by value at stake) or high_intent "
+                             "(interest without an order, by intent value)."),
+    limit: int = typer.Option(20, "--limit", help="How many customers (1-500)."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Print a staff member's customers to act on today, from the stored scores, ranked (docs/clv.md)."""
+    try:
+        with unit_of_work(engine(), write=False) as session:
+            found = scores_service.attention(session, CLI, staff, kind, limit)
+            out = attention_out(found)
+    except SiyuError as exc:
+        raise _fail(exc) from exc
+    clv_report.print_attention(out, fmt.value)

@@ -37,8 +37,8 @@ from tqdm import tqdm
 from siyu.cli.common import engine as configured_engine
 from siyu.cli.common import session_scope
 from siyu.cli.common import settings as configured_settings
-from siyu.cli.import_files import (LAYOUTS, ImportFileError, PreparedChunk, detect_format, open_text,
-                                   prepared_chunks, read_rows)
+from siyu.cli.import_files import (LAYOUTS, ImportFileError, PreparedChunk, detect_format, open_source, open_text,
+                                   prepared_chunks)
 from siyu.config import Settings
 from siyu.domains.ingest.customers import write_customers
 from siyu.domains.ingest.schemas import IngestResult
@@ -149,8 +149,8 @@ def _read_ahead(kind: str, path: Path, fmt: str, ctx: IngestContext, size: int, 
     """Reader process: prepare chunks into ``out``; end with ("done",) or ("error", code, message)."""
     try:
         with open_text(path) as handle:
-            _header, rows = read_rows(handle, kind, fmt)
-            for chunk in prepared_chunks(ctx, kind, rows, size, path.name):
+            source = open_source(handle, kind, fmt)
+            for chunk in prepared_chunks(ctx, kind, source, size, path.name):
                 out.put(("chunk", chunk))
         out.put(("done",))
     except ImportFileError as exc:
@@ -225,15 +225,15 @@ def run_import(kind: str, path: Path, *, eng: Engine, settings: Settings, fmt: s
     summary = ImportSummary()
     started = time.perf_counter()
     with open_text(path) as handle:
-        header, rows = read_rows(handle, kind, fmt)  # header errors surface here, before any write
-        rejects = RejectsWriter(path.with_name(path.name + ".rejects.csv"), header)
+        source = open_source(handle, kind, fmt)  # header errors surface here, before any write
+        rejects = RejectsWriter(path.with_name(path.name + ".rejects.csv"), source.header)
         bar = tqdm(unit=" rows", disable=not progress, file=sys.stderr, mininterval=0.5, desc=f"import {kind}")
         try:
             if _parallel(path, parallel):
                 with _reader_process(kind, path, fmt, ctx, chunk_size) as chunks:
                     _write_all(eng, ctx, write or WRITE[kind], chunks, rejects, summary, bar)
             else:
-                chunks = prepared_chunks(ctx, kind, rows, chunk_size, path.name)
+                chunks = prepared_chunks(ctx, kind, source, chunk_size, path.name)
                 _write_all(eng, ctx, write or WRITE[kind], chunks, rejects, summary, bar)
         finally:
             bar.close()

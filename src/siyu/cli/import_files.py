@@ -4,6 +4,10 @@ Everything here is CPU-only and runs wherever the caller wants: in the importing
 reader process that prepares chunks ahead while the importing process writes (see import_cmds).
 A prepared chunk is plain picklable data: the rows' line numbers and raw fields (for the rejects
 file), rows refused while reading, and the ingestion service's :class:`Prepared` batch.
+
+CSV rows are kept as read (lists of strings) until a chunk is prepared: event files then go
+through the column-wise fast path of :mod:`siyu.domains.ingest.columns`, and only the rows it
+declines are turned into API items one by one.
 """
 
 from __future__ import annotations
@@ -11,14 +15,14 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
 
+from siyu.domains.ingest.columns import EventColumns, prepare_event_columns
 from siyu.domains.ingest.customers import prepare_customers
-from siyu.domains.ingest.service import IngestContext, Prepared, prepare_events, prepare_orders
+from siyu.domains.ingest.service import IngestContext, Prepared, collect_events, event_outcome, prepare_orders
 from siyu.errors import ValidationFailed
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -63,14 +67,12 @@ class RowError(Exception):
 
 
 @dataclass(slots=True)
-class SourceRow:
-    """One data row of the file: its first line number, the item (or why there is none) and the raw text."""
+class RawChunk:
+    """Rows as read: the line each starts on and its raw fields; for JSON Lines also each item or why there is none."""
 
-    line: int
-    item: dict[str, Any] | None
-    raw: list[str]
-    error: RowError | None = None
-
+    lines: list[int]
+    raws: list[list[str]]
+    items: list[Any] | None = None
 
 
 class CsvMapper:
@@ -114,7 +116,7 @@ class CsvMapper:
             raise RowError("wrong_column_count", f"row has {len(cells)} cells; the header has {self.width}")
         item: dict[str, Any] = {name: cells[i] for i, name in self.plain if cells[i] != ""}
         when = item.get("occurred_at")
-        if when is not None and when.isdigit():
+        if when is not None and when.isdigit() and when.isascii():
             item["occurred_at"] = int(when)  # epoch seconds or milliseconds, as the API takes them
         for i, name in self.json:
             if cells[i] != "":
@@ -130,6 +132,17 @@ class CsvMapper:
                 target[key] = cells[i]
         item["identities"] = {kind: cells[i] for i, kind in self.idents if cells[i] != ""}
         return item
+
+    def event_columns(self) -> EventColumns | None:
+        """Return where an event's fields sit, or None when the header needs the per-row path (names repeated or untrimmed)."""
+        kinds, keys = [kind for _i, kind in self.idents], [key for _i, _bag, key in self.bags]
+        names = [name for _i, name in (*self.plain, *self.json)]
+        if any(len(set(group)) != len(group) for group in (kinds, keys, names)) \
+                or any(key.strip() != key for key in (*kinds, *keys)):
+            return None
+        plain, json_columns = {n: i for i, n in self.plain}, {n: i for i, n in self.json}
+        return EventColumns(self.width, plain["event_id"], plain["type"], plain["occurred_at"], plain.get("channel"),
+                            json_columns.get("properties"), tuple((i, key) for i, _bag, key in self.bags), tuple(self.idents))
 
 
 def detect_format(path: Path, fmt: str | None) -> str:
@@ -155,62 +168,97 @@ def open_text(path: Path) -> TextIO:
         raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}", code="unreadable_file") from exc
 
 
-def csv_rows(handle: TextIO, kind: str) -> tuple[list[str], Iterator[SourceRow]]:
-    """Return the header and a lazy iterator of rows of a CSV file."""
-    reader = csv.reader(handle)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportFileError("the file is empty: a header row is required", code="missing_columns") from None
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise ImportFileError(f"cannot read the header: {exc}", code="unreadable_file") from exc
-    mapper = CsvMapper(kind, header)
+class CsvSource:
+    """A CSV file's header and its rows, read in chunks; rows become items only when the fast path declines them."""
 
-    def rows() -> Iterator[SourceRow]:
-        """Yield data rows with the line each starts on."""
-        start = reader.line_num + 1
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except (csv.Error, UnicodeDecodeError) as exc:
-                raise ImportFileError(f"line {start}: {exc}", code="unreadable_file") from exc
-            line, start = start, reader.line_num + 1
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue
-            try:
-                yield SourceRow(line, mapper(cells), cells)
-            except RowError as exc:
-                yield SourceRow(line, None, cells, exc)
+    def __init__(self, handle: TextIO, kind: str):
+        self.reader = csv.reader(handle)
+        try:
+            self.header = next(self.reader)
+        except StopIteration:
+            raise ImportFileError("the file is empty: a header row is required", code="missing_columns") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ImportFileError(f"cannot read the header: {exc}", code="unreadable_file") from exc
+        self.mapper = CsvMapper(kind, self.header)
+        self.events = self.mapper.event_columns() if kind == "events" else None
 
-    return header, rows()
+    def chunks(self, size: int) -> Iterator[RawChunk]:
+        """Yield the data rows ``size`` at a time with the line each starts on (blank rows are skipped)."""
+        reader, width = self.reader, self.mapper.width
+        end = reader.line_num
+        lines: list[int] = []
+        raws: list[list[str]] = []
+        try:
+            for cells in reader:
+                start, end = end + 1, reader.line_num
+                if (len(cells) != width or width == 1) and (not cells or (len(cells) == 1 and not cells[0].strip())):
+                    continue
+                lines.append(start)
+                raws.append(cells)
+                if len(raws) == size:
+                    yield RawChunk(lines, raws)
+                    lines, raws = [], []
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ImportFileError(f"line {end + 1}: {exc}", code="unreadable_file") from exc
+        if raws:
+            yield RawChunk(lines, raws)
 
-
-def jsonl_rows(handle: TextIO) -> Iterator[SourceRow]:
-    """Yield the rows of a JSON Lines file lazily (blank lines are skipped but counted)."""
-    line = 0
-    try:
-        for text in handle:
-            line += 1
-            if not text.strip():
-                continue
-            raw = [text.rstrip("\r\n")]
-            try:
-                item = orjson.loads(text)
-            except orjson.JSONDecodeError as exc:
-                yield SourceRow(line, None, raw, RowError("malformed_json", f"not valid JSON: {exc}"))
-                continue
-            yield SourceRow(line, item, raw)
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(f"line {line + 1} is not UTF-8: {exc}", code="unreadable_file") from exc
+    def item(self, chunk: RawChunk, pos: int) -> Any:
+        """Return the API item of one row, or the RowError that says why there is none."""
+        try:
+            return self.mapper(chunk.raws[pos])
+        except RowError as exc:
+            return exc
 
 
+class JsonlSource:
+    """A JSON Lines file: one API item per line (blank lines are skipped but counted)."""
+
+    header = ["raw"]
+    events = None
+
+    def __init__(self, handle: TextIO):
+        self.handle = handle
+
+    def chunks(self, size: int) -> Iterator[RawChunk]:
+        """Yield the lines ``size`` at a time, each parsed, with its line number."""
+        line = 0
+        chunk = RawChunk([], [], [])
+        try:
+            for text in self.handle:
+                line += 1
+                if not text.strip():
+                    continue
+                chunk.lines.append(line)
+                chunk.raws.append([text.rstrip("\r\n")])
+                try:
+                    chunk.items.append(orjson.loads(text))  # type: ignore[union-attr]
+                except orjson.JSONDecodeError as exc:
+                    chunk.items.append(RowError("malformed_json", f"not valid JSON: {exc}"))  # type: ignore[union-attr]
+                if len(chunk.lines) == size:
+                    yield chunk
+                    chunk = RawChunk([], [], [])
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(f"line {line + 1} is not UTF-8: {exc}", code="unreadable_file") from exc
+        if chunk.lines:
+            yield chunk
+
+    @staticmethod
+    def item(chunk: RawChunk, pos: int) -> Any:
+        """Return the parsed item of one line, or the RowError that says why there is none."""
+        return chunk.items[pos]  # type: ignore[index]
+
+
+Source = CsvSource | JsonlSource
+
+
+def open_source(handle: TextIO, kind: str, fmt: str) -> Source:
+    """Return the rows of an open file (a CSV header is read and checked here, before any write)."""
+    return CsvSource(handle, kind) if fmt == "csv" else JsonlSource(handle)
 
 
 Prepare = Callable[[IngestContext, list[Any], list[str]], Prepared]
 PREPARE: dict[str, Prepare] = {
-    "events": lambda ctx, items, _refs: prepare_events(ctx, items),
     "orders": lambda ctx, items, _refs: prepare_orders(ctx, items),
     "customers": prepare_customers,
 }
@@ -227,30 +275,43 @@ class PreparedChunk:
     prepared: Prepared | None = None
 
 
-def read_rows(handle: TextIO, kind: str, fmt: str) -> tuple[list[str], Iterator[SourceRow]]:
-    """Return the header (``["raw"]`` for JSON Lines) and the lazy rows of an open file."""
-    if fmt == "csv":
-        return csv_rows(handle, kind)
-    return ["raw"], jsonl_rows(handle)
+def _prepare_events(ctx: IngestContext, source: Source, raw: RawChunk, chunk: PreparedChunk) -> None:
+    fast = prepare_event_columns(ctx, source.events, raw.raws) if source.events else [None] * len(raw.lines)
+    outcomes = []
+    for pos, done in enumerate(fast):
+        if done is None:  # declined by the column-wise path (or JSON Lines): the per-item path decides
+            item = source.item(raw, pos)
+            if isinstance(item, RowError):
+                chunk.refused.append((pos, item.code, item.message))
+                continue
+            done = event_outcome(ctx, item)
+        chunk.good.append(pos)
+        outcomes.append(done)
+    if outcomes:
+        chunk.prepared = collect_events(outcomes)
 
 
-def prepare_chunk(ctx: IngestContext, kind: str, rows: list[SourceRow], ref: str) -> PreparedChunk:
-    """Validate one chunk's items with the kind's service (no database)."""
-    chunk = PreparedChunk([r.line for r in rows], [r.raw for r in rows])
+def prepare_chunk(ctx: IngestContext, kind: str, source: Source, raw: RawChunk, ref: str) -> PreparedChunk:
+    """Validate one chunk's rows with the kind's service (no database)."""
+    chunk = PreparedChunk(raw.lines, raw.raws)
+    if kind == "events":
+        _prepare_events(ctx, source, raw, chunk)
+        return chunk
     items, refs = [], []
-    for pos, row in enumerate(rows):
-        if row.error is not None:
-            chunk.refused.append((pos, row.error.code, row.error.message))
-        else:
-            chunk.good.append(pos)
-            items.append(row.item)
-            refs.append(f"{ref}:{row.line}")
+    for pos in range(len(raw.lines)):
+        item = source.item(raw, pos)
+        if isinstance(item, RowError):
+            chunk.refused.append((pos, item.code, item.message))
+            continue
+        chunk.good.append(pos)
+        items.append(item)
+        refs.append(f"{ref}:{raw.lines[pos]}")
     if items:
         chunk.prepared = PREPARE[kind](ctx, items, refs)
     return chunk
 
 
-def prepared_chunks(ctx: IngestContext, kind: str, rows: Iterator[SourceRow], size: int, ref: str) -> Iterator[PreparedChunk]:
-    """Yield the prepared chunks of ``rows``, ``size`` rows at a time."""
-    while chunk := list(islice(rows, size)):
-        yield prepare_chunk(ctx, kind, chunk, ref)
+def prepared_chunks(ctx: IngestContext, kind: str, source: Source, size: int, ref: str) -> Iterator[PreparedChunk]:
+    """Yield the prepared chunks of ``source``, ``size`` rows at a time."""
+    for raw in source.chunks(size):
+        yield prepare_chunk(ctx, kind, source, raw, ref)

@@ -1,4 +1,4 @@
-"""``siyu worker``: background jobs in the foreground (today: the dashboard summaries' scheduled refresh)."""
+"""``siyu worker``: background jobs in the foreground (the dashboard summaries' refresh and the scores' write-back)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import typer
 from siyu.cli.common import engine, settings
 from siyu.kit import logs
 from siyu.worker.refresher import SummaryRefresher
+from siyu.worker.scores import score_schedule
+from siyu.worker.segments import SegmentRefresher
 
 
 def worker(
@@ -18,17 +20,35 @@ def worker(
     cfg = settings()
     logs.configure(cfg.log_level)
     every = interval if interval is not None else cfg.summary_refresh_seconds
-    refresher = SummaryRefresher(engine(), cfg.tz, every)
+    store = engine()
+    refresher = SummaryRefresher(store, cfg.tz, every, scores=score_schedule(store, cfg))
+    segments = SegmentRefresher(store, cfg)
     if once:
         result = refresher.run_once()
         typer.echo("nothing to refresh (or another process is refreshing)" if result is None else
                    f"summaries refreshed: {result.days} days and {result.customers} customers recomputed")
+        scored = refresher.scores.run_once() if refresher.scores else None
+        if scored is not None:
+            typer.echo(f"scores written as of {scored.as_of} for {scored.written} customers")
+        _segments_once(segments)
         return
     if every <= 0:
         typer.echo("error: SIYU_SUMMARY_REFRESH_SECONDS is 0; pass --interval SECONDS", err=True)
         raise typer.Exit(2)
     typer.echo(f"refreshing the dashboard's summaries every {every} s; Ctrl-C stops")
+    if segments.interval > 0:
+        typer.echo(f"and segments, rule tags and interests every {segments.interval} s (in full every "
+                   f"{cfg.segment_full_refresh_seconds} s)")
+        segments.start()
     try:
         refresher.run()
     except KeyboardInterrupt:
         refresher.stop(timeout=0)
+        segments.stop(timeout=0)
+
+
+def _segments_once(segments: SegmentRefresher) -> None:
+    outcome = segments.run_once()
+    if outcome is not None:
+        typer.echo(f"segments refreshed ({'full' if outcome.full else f'{outcome.customers} customers'}): "
+                   f"{sum(outcome.entered.values())} entered, {sum(outcome.exited.values())} exited")

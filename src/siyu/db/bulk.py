@@ -130,16 +130,34 @@ def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]], *, c
     sqlite = not is_postgres(session)
     names = list(rows[0])
     convert = [(_converter(table.c[n], sqlite)) for n in names]
-    mark = "?" if sqlite else "%s"
-    sql = f'INSERT INTO "{table.name}" ({", ".join(names)}) VALUES ({", ".join([mark] * len(names))})'
-    if conflict:
-        sql += f' ON CONFLICT ({", ".join(conflict)}) DO NOTHING'
     columns = [[r[n] for r in rows] for n in names]
     params = list(zip(*(list(map(f, col)) if f else col for col, f in zip(columns, convert, strict=True))))
+    write_rows(session, table.name, names, params, conflict)
+
+
+def fast_insert_tuples(session: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows`` (tuples of ``names`` values) as :func:`fast_insert` does, without building dicts."""
+    if not rows:
+        return
+    sqlite = not is_postgres(session)
+    convert = [(_converter(table.c[n], sqlite)) for n in names]
+    if any(convert):
+        rows = list(zip(*(list(map(f, col)) if f else col for col, f in zip(zip(*rows), convert, strict=True))))
+    write_rows(session, table.name, list(names), rows)
+
+
+def write_rows(session: Session, table: str, names: list[str], params: Sequence[Sequence[Any]],
+               conflict: list[str] | None = None) -> None:
+    """Insert rows already in storage form (executemany; COPY on PostgreSQL unless ``conflict`` columns skip clashes)."""
+    sqlite = not is_postgres(session)
+    mark = "?" if sqlite else "%s"
+    sql = f'INSERT INTO "{table}" ({", ".join(names)}) VALUES ({", ".join([mark] * len(names))})'
+    if conflict:
+        sql += f' ON CONFLICT ({", ".join(conflict)}) DO NOTHING'
     cursor = session.connection().connection.driver_connection.cursor()
     try:
         if not sqlite and not conflict:
-            _copy(cursor, table.name, names, params)
+            _copy(cursor, table, names, params)
         else:
             for part in chunks(params, 5000):
                 cursor.executemany(sql, part)
@@ -147,7 +165,7 @@ def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]], *, c
         cursor.close()
 
 
-def _copy(cursor: Any, table: str, names: list[str], params: list[tuple[Any, ...]]) -> None:
+def _copy(cursor: Any, table: str, names: list[str], params: Sequence[Sequence[Any]]) -> None:
     # PostgreSQL: COPY streams the rows in one round trip; executemany binds and executes per row
     with cursor.copy(f'COPY "{table}" ({", ".join(names)}) FROM STDIN') as copy:
         for row in params:

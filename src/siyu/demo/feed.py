@@ -39,7 +39,6 @@ class Work:
     norms: list[Norm]
     batches: list[tuple[list[EventFact], list[OrderFact]]]
     records: list[list[Record]]
-    risky: set[int] = field(default_factory=set)
     rejected: Counter[str] = field(default_factory=Counter)
 
 
@@ -79,7 +78,6 @@ class Feed:
     def __init__(self, ids: identity.IdentityContext, states: set[str], batch: int, end: int, tops: dict[str, int]):
         self.ids, self.states, self.batch, self.end = ids, states, batch, end
         self.next = {t: n + 1 for t, n in tops.items()}
-        self.gifted: set[int] = set()  # people whose phone someone else put on an order
 
     # -- before the graph -----------------------------------------------------------------------------------
     def prepare(self, people: list[Person]) -> tuple[Work, _Pending]:
@@ -98,7 +96,6 @@ class Feed:
 
         work = Work(norms, [], [])
         pending = _Pending([], [], [], [])
-        work.risky.update(self._risky_people(people, norm))
         states: dict[str, _Order] = {}
         for number, facts in enumerate(batches(people, self.batch)):
             events: list[EventFact] = []
@@ -128,19 +125,6 @@ class Feed:
         records = [(f"crm:{p.index}", norm(_crm_idents(p)), t, self._profile(p), p.owner) for p in people]
         work.records = [records[i:i + self.batch] for i in range(0, len(records), self.batch)]
         return work, pending
-
-    def _risky_people(self, people: list[Person], norm: Any) -> list[int]:
-        """Return the identity sets of people whose identities may meet a unique-kind conflict.
-
-        Only a gift order (someone else's phone on one's own order) brings two people's identities
-        together, so the giver and the owner of that phone are the ones whose sets may come apart.
-        A hint for the loader, which checks it after every resolver call (see GraphLoader._echoes).
-        """
-        givers = {p.index for p in people if p.gave_phone}
-        self.gifted.update(i + 1 for i in givers)
-        risky = [p for p in people if p.index in givers or p.index in self.gifted]
-        self.gifted.difference_update(p.index for p in people)
-        return [norm(f.idents) for p in risky for f in p.facts if f.idents]
 
     def _orders(self, facts: list[DemoOrder], states: dict[str, _Order], number: int, index: dict[Idents, int],
                 norm: Any, norms: list[Norm], work: Work) -> tuple[list[OrderFact], list[tuple[DemoOrder, int]],

@@ -6,12 +6,14 @@ Two sides share the work of each block of people:
   sets and blind indexes, order summaries, refusals, encrypted profiles), and once the graph
   side has answered with anchors writes the block's events, orders, order lines and order facts;
 * the **graph side** resolves each block's identities batch by batch with
-  :class:`siyu.domains.ingest.bulk.GraphLoader` (the OneID resolver) and replays what contact,
-  group and CRM events derive, then writes that derived state at the end.
+  :class:`siyu.domains.ingest.bulk.GraphLoader` (the OneID resolver's rules on a graph held in
+  memory) and replays what contact, group and CRM events derive, then writes the graph and that
+  derived state at the end.
 
 With ``parallel`` (the default for SQLite files from :data:`PARALLEL_FROM` customers) the history
 side runs in a second process and writes straight into the target file, while the graph side
-works in a scratch file next to it; at the end the scratch tables are copied in and every
+works in memory and in a scratch file next to it (staff, codes, audit); at the end the scratch
+tables are copied in, the graph and derived rows written, and every
 secondary index (dropped for the load) is rebuilt. Otherwise both sides run in turn in this
 process, on the target database. Either way the database is the one the services leave.
 
@@ -86,7 +88,7 @@ class _Job:
     block: int
     batch: int
     tops: dict[str, int]
-    split: bool  # writing into the target beside a scratch graph: no foreign keys, build history indexes
+    split: bool  # writing into the target while the graph is elsewhere: no foreign keys
 
 
 class HistorySide:
@@ -167,9 +169,13 @@ def _answer(side: HistorySide, answer_q: Any) -> Anchors:
     return answer  # type: ignore[no-any-return]
 
 
-def resolve_block(engine: Engine, loader: bulk.GraphLoader, work: Work) -> Anchors:
-    """Run one block's batches and CRM records through the graph loader, in one transaction."""
-    loader.begin_block(work.norms, work.risky)
+def resolve_block(engine: Engine, loader: bulk.GraphLoader, work: Work, *, flush: bool = False) -> Anchors:
+    """Run one block's batches and CRM records through the graph loader, in one transaction.
+
+    ``flush`` writes the graph rows created so far, for history about to be written beside them
+    with foreign keys enforced (one database); a split load writes the graph once, at the end.
+    """
+    loader.begin_block(work.norms)
     answers = []
     with unit_of_work(engine) as session:
         for events, orders in work.batches:
@@ -178,6 +184,8 @@ def resolve_block(engine: Engine, loader: bulk.GraphLoader, work: Work) -> Ancho
             answers.append((ea, oa))
         for records in work.records:
             loader.customers(session, records)
+        if flush:
+            loader.flush_graph(session.connection())
     gc.freeze()  # the loader's memory only grows: keep the collector from walking it block after block
     return Anchors(answers)
 
@@ -235,7 +243,7 @@ def _build_inline(engine: Engine, settings: Settings, plan: BrandPlan, customers
     for first, stop in side.blocks():
         work, pending = side.prepare(first, stop)
         with timer("resolve"):
-            anchors = resolve_block(engine, loader, work)
+            anchors = resolve_block(engine, loader, work, flush=True)
         side.write(pending, anchors)
         if on_block:
             on_block(stop - first)
@@ -291,7 +299,7 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
         history.join()
         scratch.dispose()
         with timer("copy"):
-            skip = {*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES, *SUMMARY_TABLES}
+            skip = {*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES, *bulk.GRAPH_TABLES, *SUMMARY_TABLES}
             bulk_repo.copy_tables(engine, str(scratch_path), [t for t in bulk_repo.content_tables() if t not in skip])
         with timer("derived"), unit_of_work(engine) as session:
             loader.write_derived(session.connection())

@@ -27,6 +27,8 @@ from siyu.errors import SiyuError
 from siyu.kit import logs
 from siyu.web import console, routers
 from siyu.worker.refresher import SummaryRefresher
+from siyu.worker.segments import SegmentRefresher
+from siyu.worker.scores import score_schedule
 
 log = structlog.get_logger("siyu.http")
 SHUTDOWN_WAIT = 10.0  # seconds a stopping server waits for a refresh under way (it rolls back if cut short)
@@ -114,13 +116,19 @@ def _lifespan(settings: Settings, engine: Engine, schedule: bool) -> Callable[[F
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         refresher = None
         if schedule and settings.summary_refresh_seconds > 0:
-            refresher = SummaryRefresher(engine, settings.tz, settings.summary_refresh_seconds)
+            refresher = SummaryRefresher(engine, settings.tz, settings.summary_refresh_seconds,
+                                         scores=score_schedule(engine, settings))
             refresher.start()
+        segments = SegmentRefresher(engine, settings) if schedule and settings.segment_refresh_seconds > 0 else None
+        if segments is not None:
+            segments.start()
         try:
             yield
         finally:
             if refresher is not None:
                 await run_in_threadpool(refresher.stop, SHUTDOWN_WAIT)
+            if segments is not None:
+                await run_in_threadpool(segments.stop, SHUTDOWN_WAIT)
 
     return lifespan
 

@@ -6,12 +6,17 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from siyu.analytics import endpoints as analytics
+from siyu.analytics import growth_endpoints as growth
 from siyu.domains.channel_codes import endpoints as channel_codes
+from siyu.domains.channel_costs import endpoints as channel_costs
 from siyu.domains.customers import endpoints as customers
 from siyu.domains.groups import endpoints as groups
 from siyu.domains.identity import endpoints as identity
 from siyu.domains.ingest import endpoints as ingest
+from siyu.domains.segments import endpoints as segments
+from siyu.domains.scores import endpoints as scores
 from siyu.domains.staff import endpoints as staff
+from siyu.domains.tags import endpoints as tags
 
 
 def openapi_models() -> list[type[BaseModel]]:
@@ -22,4 +27,4 @@ def openapi_models() -> list[type[BaseModel]]:
 def all_routers() -> list[APIRouter]:
     """Return every domain router."""
     return [ingest.router, identity.router, staff.router, channel_codes.router, groups.router, customers.router,
-            analytics.router]
+            analytics.router, growth.router, scores.router, channel_costs.router, segments.router, tags.router]

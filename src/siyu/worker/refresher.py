@@ -9,7 +9,8 @@ PostgreSQL) therefore take turns: while one refreshes, the others skip their tur
 queueing on the lock. It runs in a daemon thread of ``siyu serve`` (requests are served by other
 threads meanwhile; a refresh that took the SQLite write lock delays writers, never readers) or in the
 foreground with ``siyu worker``. A store whose summaries were never built and that is large is left to
-``siyu analytics refresh --full``, as the dashboard does.
+``siyu analytics refresh --full``, as the dashboard does. With a :class:`ScoreSchedule`, each turn then
+writes the customer scores back when they are due (``SIYU_SCORES_REFRESH_SECONDS``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from siyu.analytics import lease
 from siyu.analytics import refresh as summaries
 from siyu.db.engine import unit_of_work
 from siyu.kit.time import utcnow
+from siyu.worker.scores import ScoreSchedule
 
 log = structlog.get_logger("siyu.worker")
 LEASE = "summaries"
@@ -38,8 +40,8 @@ LEASE_TTL = timedelta(minutes=30)  # longer than any incremental refresh; a dead
 class SummaryRefresher:
     """Refreshes the summaries every ``interval`` seconds (:meth:`start` in a thread, :meth:`run` in the foreground)."""
 
-    def __init__(self, engine: Engine, tz: ZoneInfo, interval: float) -> None:
-        self.engine, self.tz, self.interval = engine, tz, interval
+    def __init__(self, engine: Engine, tz: ZoneInfo, interval: float, scores: ScoreSchedule | None = None) -> None:
+        self.engine, self.tz, self.interval, self.scores = engine, tz, interval, scores
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -74,6 +76,11 @@ class SummaryRefresher:
                 self.run_once()
             except Exception:  # noqa: BLE001 - a failed turn must not end the schedule; the next one retries
                 log.exception("summaries_refresh_failed")
+            try:
+                if self.scores is not None and not self._stop.is_set():
+                    self.scores.run_once()  # the scores' write-back (worker/scores.py), when due
+            except Exception:  # noqa: BLE001 - as above; the run is recorded as failed
+                log.exception("scores_write_back_failed")
             self._stop.wait(self.interval)
 
     def start(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from lifetimes import BetaGeoFitter
@@ -218,3 +220,28 @@ def test_impossible_summaries_are_refused(x, t_x, t, fragment):
         fit_bgnbd(x, t_x, t)
     assert fragment in failure.value.message
     assert failure.value.status == 422
+
+
+def _series_tail(shape: float, b_x: float, c: float, z: float) -> float:
+    """(1 − z)^shape · 2F1(shape, b_x; c; z) summed term by term in plain Python (z small here)."""
+    term, total, n = 1.0, 1.0, 0
+    while abs(term) > 1e-17 * abs(total):
+        term *= (shape + n) * (b_x + n) / ((c + n) * (n + 1)) * z
+        total += term
+        n += 1
+    return math.exp(shape * math.log1p(-z)) * total
+
+
+def test_rates_without_heterogeneity_still_predict() -> None:
+    """A fit with r and α in the thousands (purchase rates that barely vary) must not give NaN purchases."""
+    params = BgNbdParams(r=42149.5, alpha=2840581.2, a=0.000268, b=6617.7)
+    x, t_x, t, horizon = [0.0, 1.0, 3.0], [0.0, 8.57, 30.0], [24.3, 8.57, 52.0], 52.18
+    got = expected_purchases(params, horizon, x, t_x, t)
+    alive = probability_alive(params, x, t_x, t)
+    for i in range(3):
+        a, b, r = params.a, params.b, params.r
+        tail = _series_tail(r + x[i], b + x[i], a + b + x[i] - 1, horizon / (params.alpha + t[i] + horizon))
+        expected = (a + b + x[i] - 1) / (a - 1) * (1 - tail) * alive[i]
+        assert math.isfinite(got[i]) and got[i] == pytest.approx(expected, rel=1e-3)
+    new = expected_purchases_new(params, [10.0, 52.0])
+    assert np.all(np.isfinite(new)) and new[1] == pytest.approx(52.0 * params.r / params.alpha, rel=0.01)

@@ -42,6 +42,30 @@ def test_junk_values_are_set_aside(settings, raw):
     assert norm.junk and norm.junk[0][0] == kind
 
 
+@pytest.mark.parametrize("kind,values", [
+    ("phone", ["13912345678", "+86 139-1234-5678", "", "null", "13800138000", "12345", "1" * 300, "13912345678"]),
+    ("unionid", ["uABCDEF001", " uABCDEF002 ", "u1", "NaN", "[object Object]", ""]),
+    ("openid:wx1", ["oABCDEF001", "bad value!", "undefined"]),
+    ("qq", ["12345", ""]),
+])
+def test_a_column_normalises_as_each_value_would(settings, kind, values):
+    ctx = identity.IdentityContext.from_settings(settings)
+    got, clean = identity.normalise_column(ctx, kind, values)
+    fresh = identity.IdentityContext.from_settings(settings)  # no memo shared with the column
+    for value, entry in zip(values, got, strict=True):
+        if not value:
+            assert entry is None
+            continue
+        try:
+            expected = identity.normalise_entry(fresh, kind, value)
+        except IdentityError as exc:
+            assert isinstance(entry, IdentityError) and entry.code == exc.code and entry.message == exc.message
+        else:
+            assert entry == expected
+    assert not clean  # every column above holds an empty, junk or refused cell
+    assert identity.normalise_column(ctx, "unionid", ["uABCDEF001", "uABCDEF003"])[1]
+
+
 def test_unknown_kind_is_refused(settings):
     ctx = identity.IdentityContext.from_settings(settings)
     with pytest.raises(IdentityError) as err:
@@ -111,6 +135,25 @@ def test_replaying_a_fact_adds_nothing(db_engine, ctx):
     with unit_of_work(db_engine) as s:
         assert s.scalar(select(func.count()).select_from(Customer)) == 1
         assert s.scalar(select(func.count()).select_from(IdentityLink)) == 1
+
+
+def test_facts_answered_from_the_look_up_land_like_the_others(db_engine, ctx):
+    # every fact below names identities that exist on one customer, so it is answered by the look-up alone
+    first = resolve(db_engine, ctx, [{"phone": "13812345678", "unionid": "uAAAAAA1", "openid:wxa": "oAAAAAA1"},
+                                     {"openid:wxb": "oBBBBBB1"}])
+    again = resolve(db_engine, ctx, [{"unionid": "uAAAAAA1", "openid:wxa": "oAAAAAA1", "phone": "13812345678"},
+                                     {"phone": "13812345678"}, {"openid:wxb": "oBBBBBB1"}], start=2)
+    assert again[0] == first[0]
+    assert again[1] == (first[0].identity_ids["phone"], first[0].customer_id, {"phone": first[0].identity_ids["phone"]})
+    assert again[2] == first[1]
+
+
+def test_a_look_up_answer_follows_a_merge_later_in_its_batch(db_engine, ctx):
+    older, younger = resolve(db_engine, ctx, [{"openid:wxa": "oAAAAAA1"}, {"openid:wxb": "oBBBBBB1"}])
+    got = resolve(db_engine, ctx, [{"openid:wxb": "oBBBBBB1"}, {"openid:wxa": "oAAAAAA1", "openid:wxb": "oBBBBBB1"}],
+                  start=2)
+    assert got[0].anchor_id == younger.anchor_id  # the fact keeps its anchor…
+    assert got[0].customer_id == got[1].customer_id == older.customer_id  # …and lands on the survivor
 
 
 def test_pii_is_encrypted_at_rest(db_engine, ctx):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import Engine, select
 
 from siyu.db.engine import unit_of_work
 from siyu.domains.access.models import AuditEntry
+from siyu.domains.staff import behavior
 from siyu.domains.staff import service as staff
 from siyu.domains.staff.models import StaffTransfer
+from siyu.kit.time import local_day, utcnow
 
 
 def _followed(db_engine: Engine, *staff_ids: int) -> list[int]:
@@ -81,3 +85,27 @@ def test_only_managers_transfer(console, brand) -> None:
     assert ana.submit(f"/staff/{brand.alice}/transfer", {"to_staff": str(brand.bob)}).status_code == 403
     assert 'data-testid="transfer-owner"' not in ana.get(f"/customers/{brand.zhang}").text
     assert console("alice_u").get("/staff").status_code == 403
+
+
+def _behavior(db_engine: Engine, settings, days_ago: int, chats: int, pct: str | None, minutes: int | None) -> None:
+    day = local_day(utcnow(), settings.tz) - timedelta(days=days_ago)
+    stat = behavior.BehaviorDay(stat_time=behavior.stat_time(day, settings.tz), chat_cnt=chats, message_cnt=chats,
+                                reply_percentage=None if pct is None else Decimal(pct), avg_reply_time=minutes,
+                                negative_feedback_cnt=0, new_apply_cnt=0, new_contact_cnt=0)
+    with unit_of_work(db_engine) as s:
+        behavior.record_behavior(s, "alice", [stat], settings.tz)
+
+
+def test_the_page_shows_response_over_30_days_against_the_30_before(console, brand, db_engine: Engine, settings) -> None:
+    assert 'data-testid="staff-response-none"' in console("ana").get(f"/staff/{brand.alice}").text
+    _behavior(db_engine, settings, 0, 10, "100", 2)  # today
+    _behavior(db_engine, settings, 29, 30, "50", 6)  # the first day of the 30
+    _behavior(db_engine, settings, 30, 8, "25", None)  # the last day of the 30 before
+    _behavior(db_engine, settings, 60, 99, "0", None)  # older than both periods
+    page = console("ana").get(f"/staff/{brand.alice}").text
+    cards = {n: re.sub(r"\s+", " ", re.search(rf'data-testid="staff-response-{n}">(.*?)</div>', page, re.DOTALL).group(1))
+             for n in (1, 2, 3)}
+    # now: 40 chats, (100×10 + 50×30)/40 = 62.5 %, (2×10 + 6×15)/25 = 4.4 min; before: 8 chats, 25 %, no reply time
+    assert "<dd>40</dd>" in cards[1] and "8</dd>" in cards[1]
+    assert "<dd>62.5%</dd>" in cards[2] and "25.0%</dd>" in cards[2]
+    assert "<dd>4.4 min</dd>" in cards[3] and cards[3].endswith("–</dd>")  # no reply time before

@@ -27,7 +27,15 @@ from siyu.analytics.clv.summary import (
     summarise_customers,
     summarise_purchases,
 )
-from siyu.analytics.clv.value import CustomerValue, customer_values, expected_clv, fen_to_yuan
+from siyu.analytics.clv.value import (
+    CustomerValue,
+    ValueArrays,
+    customer_values,
+    expected_clv,
+    fen_to_yuan,
+    round_fen,
+    value_arrays,
+)
 
 __all__ = [
     "BgNbdParams",
@@ -40,6 +48,7 @@ __all__ = [
     "HoldoutRow",
     "InvalidClvInput",
     "TimeUnit",
+    "ValueArrays",
     "calibration_report",
     "check_as_of",
     "collapse_identical_rows",
@@ -55,6 +64,8 @@ __all__ = [
     "log_likelihood",
     "probability_alive",
     "purchase_count_probability",
+    "round_fen",
     "summarise_customers",
     "summarise_purchases",
+    "value_arrays",
 ]

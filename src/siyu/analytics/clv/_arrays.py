@@ -75,5 +75,12 @@ def collapse_identical_rows(*columns: Sequence[float] | ArrayLike) -> tuple[tupl
     few hundred thousand rows or fewer.
     """
     table = np.column_stack([np.asarray(column, dtype=np.float64) for column in columns])
-    distinct, counts = np.unique(table, axis=0, return_counts=True)
+    if table.shape[0] == 0:
+        return tuple(table[:, i] for i in range(table.shape[1])), np.zeros(0)
+    # a lexicographic sort and a comparison of neighbours: the rows np.unique(axis=0) gives, in the same
+    # order, about twice as fast (np.unique sorts the rows as opaque byte strings)
+    ordered = table[np.lexsort(table.T[::-1])]
+    starts = np.flatnonzero(np.concatenate(([True], np.any(ordered[1:] != ordered[:-1], axis=1))))
+    counts = np.diff(np.append(starts, table.shape[0]))
+    distinct = ordered[starts]
     return tuple(distinct[:, i] for i in range(distinct.shape[1])), counts.astype(np.float64)

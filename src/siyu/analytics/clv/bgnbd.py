@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp1f1, hyp2f1
 from scipy.stats import nbinom
 
 from siyu.analytics.clv._arrays import Floats, summary_arrays, weights_or_ones
@@ -121,6 +121,24 @@ def _horizon(t_future: ArrayLike) -> Floats:
     return horizon
 
 
+def _tail(shape: Floats, b_x: Floats, a: float, c: Floats, start: Floats, horizon: Floats) -> Floats:
+    """Return ((s)/(s+h))^shape · 2F1(shape, b_x; c; h/(s+h)), the factor of the expected purchases.
+
+    With a huge ``shape`` (a fit where purchase rates barely vary: r and α both in the thousands)
+    scipy's hyp2f1 gives NaN; the factor then tends to its confluent limit 1F1(a − 1; c; −shape·h/s)
+    (Kummer's transformation of e^(−λh)·1F1(b_x; c; λh) with λ = shape/s), used where the direct value
+    is not finite.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        shrink = shape * (np.log(start) - np.log(start + horizon))
+        tail = np.exp(shrink) * hyp2f1(shape, b_x, c, horizon / (start + horizon))
+        bad = ~np.isfinite(tail)
+        if np.any(bad):
+            limit = hyp1f1(a - 1.0, c, -shape * horizon / start)
+            tail = np.where(bad, limit, tail)
+    return np.asarray(tail, dtype=np.float64)
+
+
 def expected_purchases(params: BgNbdParams, t_future: ArrayLike, frequency: ArrayLike, recency: ArrayLike,
                        age: ArrayLike) -> Floats:
     """Return E[Y(t) | x, t_x, T], each customer's expected purchases in the next ``t_future`` periods."""
@@ -128,8 +146,7 @@ def expected_purchases(params: BgNbdParams, t_future: ArrayLike, frequency: Arra
     horizon, r, alpha, b = _horizon(t_future), params.r, params.alpha, params.b
     results = []
     for a in _a_values(params.a):
-        shrink = (r + x) * (np.log(alpha + t) - np.log(alpha + t + horizon))
-        tail = np.exp(shrink) * hyp2f1(r + x, b + x, a + b + x - 1, horizon / (alpha + t + horizon))
+        tail = _tail(r + x, b + x, a, a + b + x - 1, alpha + t, np.broadcast_to(horizon, x.shape))
         head = (a + b + x - 1) / (a - 1) * (1.0 - tail)
         results.append(head * np.exp(-_log_alive_odds(r, alpha, a, b, x, t_x, t)))
     return np.mean(results, axis=0)
@@ -140,8 +157,8 @@ def expected_purchases_new(params: BgNbdParams, t_future: ArrayLike) -> Floats:
     horizon, r, alpha, b = _horizon(t_future), params.r, params.alpha, params.b
     results = []
     for a in _a_values(params.a):
-        shrink = r * (np.log(alpha) - np.log(alpha + horizon))
-        tail = np.exp(shrink) * hyp2f1(r, b, a + b - 1, horizon / (alpha + horizon))
+        tail = _tail(np.full_like(horizon, r), np.full_like(horizon, b), a, np.full_like(horizon, a + b - 1),
+                     np.full_like(horizon, alpha), horizon)
         results.append((a + b - 1) / (a - 1) * (1.0 - tail))
     return np.mean(results, axis=0)
 

@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from siyu.analytics.clv._arrays import Floats, spend_arrays, summary_arrays
 from siyu.analytics.clv.bgnbd import BgNbdParams, expected_purchases, probability_alive
@@ -69,10 +69,28 @@ def _check_months(months: int) -> None:
         raise InvalidClvInput(f"the horizon must be a whole number of months from 1 to {MAX_MONTHS}, got {months!r}")
 
 
-def expected_clv(bgnbd: BgNbdParams, gamma_gamma: GammaGammaParams, frequency: ArrayLike, recency: ArrayLike,
+@dataclass(frozen=True)
+class ValueArrays:
+    """Every customer's predictions over the horizon as arrays; amounts in fen (float)."""
+
+    expected_purchases: Floats
+    probability_alive: Floats
+    expected_spend: Floats
+    clv: Floats
+
+
+def round_fen(values: ArrayLike) -> NDArray[np.int64]:
+    """Return expected amounts in fen rounded half up to whole fen (as :func:`fen_to_yuan`, vectorised)."""
+    array = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(array)) or np.any(array < 0):
+        raise InvalidClvInput("expected amounts must be finite and ≥ 0")
+    return np.floor(array + 0.5).astype(np.int64)
+
+
+def value_arrays(bgnbd: BgNbdParams, gamma_gamma: GammaGammaParams, frequency: ArrayLike, recency: ArrayLike,
                  age: ArrayLike, monetary: ArrayLike, *, time_unit: TimeUnit, months: int = DEFAULT_MONTHS,
-                 annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE) -> Floats:
-    """Return each customer's expected discounted purchase value over ``months``, in fen (float)."""
+                 annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE) -> ValueArrays:
+    """Return each customer's expected purchases, P(alive), expected spend and CLV over ``months`` as arrays."""
     _check_months(months)
     x, t_x, t = summary_arrays(frequency, recency, age)
     spend = expected_spend(gamma_gamma, *spend_arrays(x, monetary))
@@ -82,19 +100,22 @@ def expected_clv(bgnbd: BgNbdParams, gamma_gamma: GammaGammaParams, frequency: A
     value = np.zeros_like(x)
     for i in range(1, months + 1):
         value += (cumulative[i] - cumulative[i - 1]) / discount**i
-    return value * spend
+    return ValueArrays(cumulative[months], probability_alive(bgnbd, x, t_x, t), spend, value * spend)
+
+
+def expected_clv(bgnbd: BgNbdParams, gamma_gamma: GammaGammaParams, frequency: ArrayLike, recency: ArrayLike,
+                 age: ArrayLike, monetary: ArrayLike, *, time_unit: TimeUnit, months: int = DEFAULT_MONTHS,
+                 annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE) -> Floats:
+    """Return each customer's expected discounted purchase value over ``months``, in fen (float)."""
+    return value_arrays(bgnbd, gamma_gamma, frequency, recency, age, monetary, time_unit=time_unit, months=months,
+                        annual_discount_rate=annual_discount_rate).clv
 
 
 def customer_values(bgnbd: BgNbdParams, gamma_gamma: GammaGammaParams, frequency: ArrayLike, recency: ArrayLike,
                     age: ArrayLike, monetary: ArrayLike, *, time_unit: TimeUnit, months: int = DEFAULT_MONTHS,
                     annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE) -> list[CustomerValue]:
     """Return each customer's expected purchases, P(alive), expected spend and CLV over ``months``."""
-    clv = expected_clv(bgnbd, gamma_gamma, frequency, recency, age, monetary, time_unit=time_unit, months=months,
-                       annual_discount_rate=annual_discount_rate)
-    x, t_x, t = summary_arrays(frequency, recency, age)
-    horizon = months * DAYS_PER_MONTH / unit_days(time_unit)
-    purchases = expected_purchases(bgnbd, horizon, x, t_x, t)
-    alive = probability_alive(bgnbd, x, t_x, t)
-    spend = expected_spend(gamma_gamma, x, monetary)
-    return [CustomerValue(float(n), float(p), fen_to_yuan(s), fen_to_yuan(v))
-            for n, p, s, v in zip(purchases, alive, spend, clv)]
+    v = value_arrays(bgnbd, gamma_gamma, frequency, recency, age, monetary, time_unit=time_unit, months=months,
+                     annual_discount_rate=annual_discount_rate)
+    return [CustomerValue(float(n), float(p), fen_to_yuan(s), fen_to_yuan(c))
+            for n, p, s, c in zip(v.expected_purchases, v.probability_alive, v.expected_spend, v.clv)]

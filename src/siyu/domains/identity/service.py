@@ -6,6 +6,7 @@ what operators and other domains call. Services flush, never commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,9 +61,12 @@ class Normalised:
         return Normalised, (self.items, self.junk)
 
 
-def normalise_one(ctx: IdentityContext, kind: str, raw: object) -> tuple[KindSpec, str]:
-    """Return (spec, normalised value); raise IdentityError (unknown kind, junk, malformed)."""
-    spec = ctx.kinds.spec(kind)
+def normalise_one(ctx: IdentityContext, kind: str, raw: object, spec: KindSpec | None = None) -> tuple[KindSpec, str]:
+    """Return (spec, normalised value); raise IdentityError (unknown kind, junk, malformed).
+
+    ``spec``: the kind's rules when the caller already has them (a column of one kind).
+    """
+    spec = spec or ctx.kinds.spec(kind)
     if raw is None or isinstance(raw, (bool, dict, list)):
         raise IdentityError("invalid_identity", f"identity {kind!r} must be a string")
     text = str(raw)
@@ -76,10 +80,10 @@ def normalise_one(ctx: IdentityContext, kind: str, raw: object) -> tuple[KindSpe
     return spec, value
 
 
-def _normalised_entry(ctx: IdentityContext, kind: str, value: object) -> Any:
+def _normalised_entry(ctx: IdentityContext, kind: str, value: object, spec: KindSpec | None) -> Any:
     """Return (spec, kind, value, lookup), or ("junk", masked) for a placeholder; raise if invalid."""
     try:
-        spec, norm = normalise_one(ctx, kind, value)
+        spec, norm = normalise_one(ctx, kind, value, spec)
     except IdentityError as exc:
         if exc.code != "junk_identity":
             raise
@@ -87,19 +91,75 @@ def _normalised_entry(ctx: IdentityContext, kind: str, value: object) -> Any:
     return (spec, kind, norm, ctx.vault.blind_index(kind, norm))
 
 
+def normalise_entry(ctx: IdentityContext, kind: str, value: object, spec: KindSpec | None = None) -> Any:
+    """Return (spec, kind, value, lookup) or ("junk", masked) for one raw identity, remembered; raise if invalid."""
+    key = (kind, value) if type(value) is str else None
+    entry = ctx.memo.get(key) if key else None
+    if entry is None:
+        entry = _normalised_entry(ctx, kind, value, spec)
+        if key:
+            if len(ctx.memo) >= ctx.memo_limit:
+                ctx.memo.clear()
+            ctx.memo[key] = entry
+    return entry
+
+
+def _plain_entry(ctx: IdentityContext, spec: KindSpec, kind: str, value: str) -> Any:
+    """Return the remembered entry of a string that is neither empty, junk nor refused; None for the others.
+
+    The common case of normalise_entry without its layers (a fresh value costs one HMAC and this):
+    callers send every value it declines to :func:`normalise_entry`, which says why.
+    """
+    try:
+        norm = spec.normalise(value) if value and len(value) <= 256 and not is_junk(value, ctx.test_numbers) else None
+    except IdentityError:
+        return None
+    if norm is None or norm in ctx.test_numbers:
+        return None
+    entry = (spec, kind, norm, ctx.vault.blind_index(kind, norm))
+    if len(ctx.memo) >= ctx.memo_limit:
+        ctx.memo.clear()
+    ctx.memo[(kind, value)] = entry
+    return entry
+
+
+def normalise_column(ctx: IdentityContext, kind: str, values: Sequence[str]) -> tuple[list[Any], bool]:
+    """Return :func:`normalise_entry` of each string of one kind (None for "", the IdentityError of a refused one).
+
+    The second value says whether every entry is a usable identity (no empty cell, junk or refusal).
+    Imports call this once per identity column of a chunk, so the kind's rules are looked up once.
+    """
+    try:
+        spec = ctx.kinds.spec(kind)
+    except IdentityError as exc:
+        return [exc if value else None for value in values], False
+    memo = ctx.memo
+    out: list[Any] = []
+    clean = True
+    for value in values:
+        entry = memo.get((kind, value)) or _plain_entry(ctx, spec, kind, value)
+        if entry is None:
+            clean = False
+            try:
+                entry = normalise_entry(ctx, kind, value, spec) if value else None
+            except IdentityError as exc:
+                entry = exc
+        elif type(entry[0]) is str:  # remembered junk
+            clean = False
+        out.append(entry)
+    return out, clean
+
+
 def normalise_all(ctx: IdentityContext, raw: dict[str, Any]) -> Normalised:
     """Normalise a fact's ``{kind: value}``; junk is set aside, anything else invalid raises."""
     out = Normalised()
     memo = ctx.memo
     for kind, value in raw.items():
-        key = (kind, value) if type(value) is str else None
-        entry = memo.get(key) if key else None
-        if entry is None:
-            entry = _normalised_entry(ctx, kind, value)
-            if key:
-                if len(memo) >= ctx.memo_limit:
-                    memo.clear()
-                memo[key] = entry
+        if type(value) is str:
+            entry = memo.get((kind, value)) or _plain_entry(ctx, ctx.kinds.spec(kind), kind, value) \
+                or normalise_entry(ctx, kind, value)
+        else:
+            entry = normalise_entry(ctx, kind, value)
         if entry[0] == "junk":
             out.junk.append((kind, entry[1]))
         else:

@@ -4,12 +4,12 @@ It leaves the database the ingestion services leave for the same batches, in the
 (``tests/demo`` compares both row by row), at a fraction of the cost, because the loader is the
 only writer of a fresh database and its input is generated, not received:
 
-* **Identities go through the real OneID resolver.** Each batch's identity-bearing facts are
-  resolved in one ``resolve`` call per batch, exactly where the services would call it, except
-  facts whose identities the loader already knows to sit together in one customer: those cannot
-  change the graph (identities only move together, when customers merge), so their anchor is
-  the most specific of them, which is what the resolver would answer. Merges are followed from
-  the merge records the resolver writes, so the loader always knows each customer's live root.
+* **Identities are resolved in memory by the OneID resolver's rules**
+  (:class:`~siyu.domains.ingest.bulk_graph.MemoryGraph`): each batch's identity-bearing facts
+  make one resolver call, exactly where the services would call the resolver, and the graph's
+  rows (customers, identities, merges, links, review entries) are written at the end. Facts whose
+  identities already sit together in one customer cannot change the graph (identities only move
+  together, when customers merge), so they are answered from the graph without a call.
 * **History is appended, not ingested.** Events, orders, order lines and order facts carry ids the
   caller allocates in the order the services would have produced them, and are written with
   driver-level ``executemany`` / ``COPY`` (:class:`~siyu.domains.ingest.bulk_history.HistoryWriter`), possibly from another process.
@@ -37,6 +37,7 @@ from siyu.domains.access import audit
 from siyu.domains.channel_codes import service as channel_codes
 from siyu.domains.identity import service as identity
 from siyu.domains.ingest import bulk_repository as repo
+from siyu.domains.ingest.bulk_graph import MemoryGraph, Placed
 from siyu.domains.ingest.bulk_history import Clock, json_text
 from siyu.domains.ingest.service import CONTACT_TYPES, GROUP_TYPES, IngestContext
 from siyu.domains.staff import service as staff
@@ -50,7 +51,6 @@ OrderFact = tuple[str, str, int, int]  # order_id, status, t, norm id (facts tha
 # name_enc, name_idx, name_masked, gender, birthday, region, city, attributes
 Profile = tuple[str, str, str, str, date, str, str, dict[str, Any]]
 Record = tuple[str, int, int, Profile, "str | None"]  # ref, norm id, t, profile, owner userid
-Placed = tuple[int, int, dict[str, int]]  # anchor identity id, customer id (maybe merged since), {kind: identity id}
 
 DERIVED_TABLES = ("ownerships", "channel_code_daily", "customer_groups", "group_memberships", "tags",
                   "customer_tags", "outbox", "staff_transfers")
@@ -86,16 +86,12 @@ class GraphLoader:
     def __init__(self, ctx: IngestContext):
         self.ctx = ctx
         self.tz = ctx.settings.tz
-        self.settled: dict[str, tuple[int, int]] = {}  # blind index -> (identity id, a customer it sat in)
-        self.parent: dict[int, int] = {}  # merged customer -> survivor (follow to the live root)
-        self.last_merge = 0
+        self.graph: MemoryGraph | None = None
         self.norms: Sequence[Norm] = ()
-        self.risky: set[int] | frozenset[int] = frozenset()
         self.junky: set[int] = set()
         self.steady: dict[int, Placed] = {}
         self.specs: dict[int, list[tuple[Any, str, str, str]]] = {}
         self._spec: dict[str, Any] = {}
-        self.keys: dict[int, tuple[str, ...]] = {}
         self.codes: dict[str, _Code] = {}
         self.staff: dict[str, _Staff] = {}
         self.staff_by_id: dict[int, _Staff] = {}
@@ -113,29 +109,25 @@ class GraphLoader:
         self.outbox: list[tuple[Any, ...]] = []
         self.transfers: list[tuple[Any, ...]] = []
         self.top: dict[str, int] = {}
-        self._savepoint: Any = None
         self.attributes: dict[int, dict[str, Any]] = {}  # customers given a CRM profile
 
     def start(self, session: Session) -> None:
         """Read where ids continue and what already exists (groups, tags) before the first batch."""
         conn = session.connection()
-        self.top = repo.top_ids(conn, (*DERIVED_TABLES, "merges"))
-        self.last_merge = self.top["merges"]
+        if not repo.is_empty(conn, GRAPH_TABLES):  # the graph is held in memory: it must start empty
+            raise ValueError("the bulk loader needs a database without customers or identities")
+        self.top = repo.top_ids(conn, DERIVED_TABLES)
+        self.graph = MemoryGraph(self.ctx.ids.kinds, self.ctx.ids.vault, repo.top_ids(conn, GRAPH_TABLES))
         self.groups = {chat: gid for chat, (gid, _name) in repo.groups(conn).items()}
         self.tag_ids = repo.tags(conn)
 
     # -- identities -----------------------------------------------------------------------------------
-    def begin_block(self, norms: Sequence[Norm], risky: set[int] | frozenset[int] = frozenset()) -> None:
-        """Take the identity sets (norms) the next batches refer to by index.
-
-        ``risky`` names the sets that may meet a unique-kind conflict (a hint: see :meth:`_echoes`).
-        """
+    def begin_block(self, norms: Sequence[Norm]) -> None:
+        """Take the identity sets (norms) the next batches refer to by index."""
         self.norms = norms
-        self.risky = risky
         self.junky = {nid for nid, norm in enumerate(norms) if norm[1]}
         self.steady = {}
         self.specs = {}
-        self.keys = {}
 
     def _items(self, nid: int) -> list[tuple[Any, str, str, str]]:
         items = self.specs.get(nid)
@@ -151,149 +143,46 @@ class GraphLoader:
 
     def root(self, customer_id: int) -> int:
         """Return the live customer ``customer_id`` now stands for."""
-        parent = self.parent
-        while customer_id in parent:
-            customer_id = parent[customer_id]
-        return customer_id
+        return self.graph.root_id(customer_id)  # type: ignore[union-attr]
 
-    def _steady(self, nid: int) -> Placed | None:
-        settled, parent, token, ids = self.settled, self.parent, None, {}
-        items, _junk, anchor = self.norms[nid]
-        for kind, _value, lookup in items:
-            known = settled.get(lookup)
-            if known is None:
-                return None
-            live = known[1]
-            while live in parent:
-                live = parent[live]
-            if token is None:
-                token = live
-            elif live != token:
-                return None
-            ids[kind] = known[0]
-        if token is None:
-            return None
-        placed = self.steady[nid] = (ids[items[anchor][0]], token, ids)
-        return placed
-
-    def _place(self, session: Session, cause: str, nids: Sequence[int],
-               fact: Callable[[int], tuple[str, int]]) -> list[Placed]:
+    def _place(self, cause: str, nids: Sequence[int], fact: Callable[[int], tuple[str, int]]) -> list[Placed]:
         """Return where each fact lands (``fact(n)`` gives its cause ref and time).
 
-        Facts whose identities already sit together are answered from memory; the rest go through
-        one resolver call, in order.
+        Facts whose identities already sit together are answered from the graph (and remembered
+        for the block: their anchor and identities never change); the rest make one resolver call.
         """
-        steady, apart = self.steady, set()  # a set not steady now stays so until this call resolves it
+        graph, steady = self.graph, self.steady
+        assert graph is not None
         out: list[Any] = []
         for nid in nids:
             hit = steady.get(nid)
-            if hit is None and nid not in apart:
-                hit = self._steady(nid)
-                if hit is None:
-                    apart.add(nid)
+            if hit is None:
+                hit = graph.steady(self._items(nid))
+                if hit is not None:
+                    steady[nid] = hit
             out.append(hit)
         need = [n for n, hit in enumerate(out) if hit is None]
-        if not need:
-            return out
-        facts = {n: (*fact(n), nids[n]) for n in need}
-        sent, echoes = self._echoes(facts, need)
-        resolved = self._resolve(session, cause, facts, sent)
-        placed = self._answer_echoes(facts, echoes, resolved)
-        if placed is None:  # a hint was wrong: some set came apart, so its repeats matter
-            resolved = self._resolve(session, cause, facts, need, again=True)
-            placed = {}
-        self._savepoint.commit()
-        for n in need:
-            out[n] = resolved[n] if n in resolved else placed[n]
-        settled, norms = self.settled, self.norms
-        for n, (_anchor, customer, ids) in resolved.items():
-            for kind, _value, lookup in norms[facts[n][2]][0]:
-                iid = ids.get(kind)
-                if iid is not None:
-                    settled[lookup] = (iid, customer)
-        for mid, survivor, merged in repo.merges_after(session.connection(), self.last_merge):
-            self.parent[merged], self.last_merge = survivor, mid
+        if need:
+            facts = [(cause, *fact(n), self._items(nids[n])) for n in need]
+            for n, placed in zip(need, graph.resolve(facts, utcnow(), unsteady=True), strict=True):
+                out[n] = placed
         return out
 
-    def _key(self, nid: int) -> tuple[str, ...]:
-        key = self.keys.get(nid)
-        if key is None:
-            key = self.keys[nid] = tuple(lk for _k, _v, lk in self.norms[nid][0])
-        return key
-
-    def _echoes(self, facts: dict[int, tuple[str, int, int]], need: list[int]) -> tuple[list[int], dict[int, int]]:
-        """Split the unsettled facts into those sent to the resolver and echoes of an earlier one in the call.
-
-        An echo changes nothing in the graph once the earlier fact has put its identities in one
-        customer: a fact with one identity that an earlier fact of the call carried, or a fact with
-        the same identity set as an earlier one. Sets the caller marked as ``risky`` (they may meet a
-        unique-kind conflict and stay apart, and then every repeat raises its own review entry) are
-        always sent and never stand for others. The hint is checked after the call.
-        """
-        sent: list[int] = []
-        echoes: dict[int, int] = {}
-        by_identity: dict[str, int] = {}
-        by_set: dict[tuple[str, ...], int] = {}
-        risky = self.risky
-        for n in need:
-            nid = facts[n][2]
-            if nid in risky:
-                sent.append(n)
-                continue
-            key = self._key(nid)
-            earlier = by_identity.get(key[0]) if len(key) == 1 else by_set.get(key)
-            if earlier is not None:
-                echoes[n] = earlier
-                continue
-            sent.append(n)
-            by_set.setdefault(key, n)
-            for lk in key:
-                by_identity.setdefault(lk, n)
-        return sent, echoes
-
-    def _answer_echoes(self, facts: dict[int, tuple[str, int, int]], echoes: dict[int, int],
-                       resolved: dict[int, Placed]) -> dict[int, Placed] | None:
-        """Return each echo's placement from its earlier fact, or None if an earlier fact left its set apart."""
-        placed: dict[int, Placed] = {}
-        for n, earlier in echoes.items():
-            items = self.norms[facts[n][2]][0]
-            anchor, customer, ids = resolved[earlier]
-            if len(items) == 1:
-                iid = ids.get(items[0][0])
-                if iid is None:
-                    return None
-                placed[n] = (iid, customer, {items[0][0]: iid})
-            elif len(ids) < len(items):
-                return None
-            else:
-                placed[n] = (anchor, customer, ids)
-        return placed
-
-    def _resolve(self, session: Session, cause: str, facts: dict[int, tuple[str, int, int]], chosen: list[int], *,
-                 again: bool = False) -> dict[int, Placed]:
-        """Resolve the chosen facts in one call, inside a savepoint the caller releases (or rolls back)."""
-        if again:
-            self._savepoint.rollback()
-            repo.sync_sequences(session.connection(), GRAPH_TABLES)  # PostgreSQL keeps drawn values: give them back
-        self._savepoint = session.begin_nested()
-        resolved = identity.resolver(session, self.ctx.ids).resolve([
-            identity.FactIdentities(cause, facts[n][0], datetime.fromtimestamp(facts[n][1], UTC), self._items(facts[n][2]))
-            for n in chosen])
-        return {n: (r.anchor_id, r.customer_id, r.identity_ids) for n, r in zip(chosen, resolved, strict=True)}
-
-    def _junk(self, session: Session, cause: str, facts: Sequence[tuple[Any, ...]], nid_at: int) -> None:
+    def _junk(self, cause: str, facts: Sequence[tuple[Any, ...]], nid_at: int) -> None:
         norms, junky = self.norms, self.junky
         if not junky:
             return
         rows = [row for f in facts if f[nid_at] in junky
-                for row in identity.junk_issue_rows(list(self.norms[f[nid_at]][1]), cause, f[0])]
-        identity.record_junk(session, rows)
+                for row in identity.junk_issue_rows(list(norms[f[nid_at]][1]), cause, f[0])]
+        self.graph.add_issues([(r["category"], r["kind"], r["value_masked"], r["customer_id"],  # type: ignore[union-attr]
+                                r["other_customer_id"], r["cause_type"], r["cause_ref"], r["detail"], r["status"],
+                                r["created_at"]) for r in rows])
 
     # -- one batch --------------------------------------------------------------------------------------
     def events(self, session: Session, events: list[EventFact]) -> array[int]:
         """Resolve a batch's events (each has identities); apply contact and group events; return anchors."""
-        placed = self._place(session, "event", [e[2] for e in events], lambda n: (events[n][0], events[n][1]))
-        self._junk(session, "event", events, 2)
+        placed = self._place("event", [e[2] for e in events], lambda n: (events[n][0], events[n][1]))
+        self._junk("event", events, 2)
         dispatched = [(e, p) for e, p in zip(events, placed, strict=True) if e[4] is not None]
         if dispatched:
             self._contacts(session, [(e, p) for e, p in dispatched if e[3] in CONTACT_TYPES])
@@ -303,9 +192,8 @@ class GraphLoader:
     def orders(self, session: Session, facts: list[OrderFact]) -> array[int]:
         """Resolve a batch's order facts that carry identities; return anchors (0 when only junk)."""
         usable = [f for f in facts if self.norms[f[3]][0]]
-        placed = self._place(session, "order", [f[3] for f in usable],
-                             lambda n: (f"{usable[n][0]}:{usable[n][1]}", usable[n][2]))
-        self._junk(session, "order", facts, 3)
+        placed = self._place("order", [f[3] for f in usable], lambda n: (f"{usable[n][0]}:{usable[n][1]}", usable[n][2]))
+        self._junk("order", facts, 3)
         if len(usable) == len(facts):
             return array("q", [p[0] for p in placed])
         anchors = array("q", bytes(8 * len(facts)))
@@ -317,10 +205,10 @@ class GraphLoader:
 
     def customers(self, session: Session, records: list[Record]) -> None:
         """Resolve CRM records, write their profiles, open their owners' relations (like ingest_customers)."""
-        placed = self._place(session, "import", [r[1] for r in records], lambda n: (records[n][0][:160], records[n][2]))
+        placed = self._place("import", [r[1] for r in records], lambda n: (records[n][0][:160], records[n][2]))
         self._profiles(session, records, placed)
         self._owners(session, records, placed)
-        self._junk(session, "import", records, 1)
+        self._junk("import", records, 1)
 
     # -- contact events (channel_codes.contacts) ----------------------------------------------------------
     def _code(self, session: Session, state: str | None) -> _Code | None:
@@ -394,7 +282,7 @@ class GraphLoader:
             if code is not None:
                 opened.append((event, code, staff_id, anchor, customer))
                 totals.setdefault((code.id, self._day(event[1])), [0, 0])[0] += 1
-        self._attribute(session, attributions, now)
+        self._attribute(attributions, now)
         self._tag(tagging, now)
         self._welcome(opened, now)
         for key in sorted(totals):  # statistics rows are created in key order, batch by batch
@@ -405,11 +293,12 @@ class GraphLoader:
     def _day(self, t: int) -> date:
         return datetime.fromtimestamp(t, self.tz).date()
 
-    def _attribute(self, session: Session, attributions: dict[int, _Code], now: datetime) -> None:
+    def _attribute(self, attributions: dict[int, _Code], now: datetime) -> None:
         rows: dict[int, _Code] = {}
         for customer in sorted(attributions):  # the services visit customers in id order
             rows.setdefault(self.root(customer), attributions[customer])
-        repo.set_sources_if_empty(session.connection(), [(c.id, c.platform, now, root) for root, c in rows.items()])
+        for root, code in rows.items():
+            self.graph.set_source_if_empty(root, code.id, code.platform, now)  # type: ignore[union-attr]
 
     def _tag(self, tagging: dict[tuple[int, int], _Code], now: datetime) -> None:
         if not tagging:
@@ -491,17 +380,16 @@ class GraphLoader:
         if not latest:
             return
         now = utcnow()
-        rows = []
         for root, (enc, idx, masked, gender, birthday, region, city, attributes) in latest.items():
             # only CRM records write attributes and merges never carry them over, so the loader knows them
             merged = {**self.attributes.get(root, {}), **attributes}
             for key in [k for k, v in merged.items() if v is None]:
                 del merged[key]
             self.attributes[root] = merged
-            rows.append((enc, idx, masked, gender, birthday, region, city, json_text(merged), now, root))
-        repo.update_profiles(session.connection(), rows)
+            self.graph.set_profile(root, (enc, idx, masked, gender, birthday, region, city),  # type: ignore[union-attr]
+                                   json_text(merged), now)
         audit(session, "import", "customer.update", "customer", None,
-              {"customers": len(rows), "fields": PROFILE_FIELDS})
+              {"customers": len(latest), "fields": PROFILE_FIELDS})
 
     def _owners(self, session: Session, records: list[Record], placed: list[Placed]) -> None:
         wanted = [(r, p) for r, p in zip(records, placed, strict=True) if r[4]]
@@ -540,8 +428,14 @@ class GraphLoader:
               {"from": source.userid, "to": target.userid, "reason": "departure", "ownerships": len(moving),
                "identity_ids": identity_ids[:200]})
 
+    def flush_graph(self, conn: Connection) -> None:
+        """Append the graph rows created so far (history rows about to be written refer to them)."""
+        self.graph.flush(conn)  # type: ignore[union-attr]
+
     def write_derived(self, conn: Connection) -> None:
-        """Write the replayed derived state (relations, statistics, groups, stays, tags, outbox, transfers)."""
+        """Write the graph's remaining rows, then the replayed derived state (relations, statistics, groups,
+        stays, tags, outbox, transfers)."""
+        self.graph.finish(conn)  # type: ignore[union-attr]
         clock = Clock(repo.is_sqlite(conn))
         top = self.top
 

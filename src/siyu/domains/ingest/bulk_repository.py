@@ -13,7 +13,8 @@ touches while it runs, and that licenses shortcuts no live path may take:
   :mod:`siyu.domains.ingest.bulk` and written once, instead of through each domain's handler;
 * secondary indexes are dropped for the load and rebuilt from the table metadata afterwards;
 * on SQLite the history tables are written into the target file by a second process while the
-  identity graph is resolved in a scratch file, which is then copied in (``copy_tables``).
+  graph side works in a scratch file (staff, channel codes, audit entries; the identity graph
+  itself is held in memory and written at the end), which is then copied in (``copy_tables``).
 
 Only :mod:`siyu.domains.ingest.bulk` calls this module; ``tests/demo`` checks that a bulk load
 leaves the same rows as the services.
@@ -22,7 +23,6 @@ leaves the same rows as the services.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Index, Table, event, text
@@ -73,6 +73,17 @@ def insert_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequ
         cursor.close()
 
 
+def update_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                epoch: Iterable[str] = ()) -> None:
+    """Rewrite rows by id: tuples in ``columns`` order, ``id`` first (values as :func:`insert_rows` takes them)."""
+    if not rows:
+        return
+    m = _mark(conn)
+    timed = set(epoch) if is_sqlite(conn) else set()
+    sets = ", ".join(f"{c} = {EPOCH_SQLITE if c in timed else m}" for c in columns[1:])
+    _executemany(conn, f"UPDATE {table} SET {sets} WHERE id = {m}", [(*r[1:], r[0]) for r in rows])
+
+
 def top_ids(conn: Connection, tables: Iterable[str]) -> dict[str, int]:
     """Return {table: largest id stored (0 when empty)}."""
     return {t: conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar_one() for t in tables}
@@ -92,42 +103,6 @@ def is_empty(conn: Connection, tables: Iterable[str]) -> bool:
     return all(conn.execute(text(f"SELECT 1 FROM {t} LIMIT 1")).first() is None for t in tables)
 
 
-def merges_after(conn: Connection, last_id: int) -> list[tuple[int, int, int]]:
-    """Return (id, survivor_id, merged_id) of merge records with id > ``last_id``, oldest first."""
-    cursor = _cursor(conn)
-    try:
-        cursor.execute(f"SELECT id, survivor_id, merged_id FROM merges WHERE id > {_mark(conn)} ORDER BY id",
-                       (last_id,))
-        return [tuple(r) for r in cursor.fetchall()]
-    finally:
-        cursor.close()
-
-
-def set_sources_if_empty(conn: Connection, rows: Sequence[tuple[int | None, str | None, datetime, int]]) -> None:
-    """Record (code id, platform, now, customer id) first-touch sources on customers that have none."""
-    if not rows:
-        return
-    m = _mark(conn)
-    sql = (f"UPDATE customers SET source_channel_code_id = {m}, source_platform = {m}, updated_at = {m} "
-           f"WHERE id = {m} AND source_platform IS NULL AND source_channel_code_id IS NULL")
-    _executemany(conn, sql, [(c, p, _db_time(conn, now), cid) for c, p, now, cid in rows])
-
-
-PROFILE_COLUMNS = ("name_enc", "name_idx", "name_masked", "gender", "birthday", "region", "city", "attributes",
-                   "updated_at")
-
-
-def update_profiles(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Write profile columns: tuples of PROFILE_COLUMNS values (birthday a date, attributes JSON text) + id."""
-    if not rows:
-        return
-    m = _mark(conn)
-    sql = f"UPDATE customers SET {', '.join(f'{c} = {m}' for c in PROFILE_COLUMNS)} WHERE id = {m}"
-    sqlite = is_sqlite(conn)
-    _executemany(conn, sql, [(*r[:4], r[4].isoformat() if sqlite and isinstance(r[4], date) else r[4], r[5], r[6],
-                              r[7], _db_time(conn, r[8]), r[9]) for r in rows])
-
-
 def groups(conn: Connection) -> dict[str, tuple[int, str]]:
     """Return {chat_id: (id, name)} of the stored customer groups."""
     rows = conn.execute(text("SELECT id, chat_id, name FROM customer_groups"))
@@ -145,10 +120,6 @@ def _executemany(conn: Connection, sql: str, params: list[tuple[Any, ...]]) -> N
         cursor.executemany(sql, params)
     finally:
         cursor.close()
-
-
-def _db_time(conn: Connection, value: datetime) -> Any:
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if is_sqlite(conn) else value
 
 
 # --- indexes ---------------------------------------------------------------------------------------------
@@ -187,9 +158,11 @@ def copy_tables(engine: Engine, scratch_path: str, tables: Iterable[str]) -> Non
         driver: Any = raw.driver_connection
         driver.execute("ATTACH DATABASE ? AS scratch", (scratch_path,))
         for name in tables:
-            cols = ", ".join(c.name for c in metadata.tables[name].columns)
+            table = metadata.tables[name]
+            cols = ", ".join(c.name for c in table.columns)
+            key = ", ".join(c.name for c in table.primary_key.columns)  # not every table's key is ``id``
             driver.execute("BEGIN IMMEDIATE")
-            driver.execute(f"INSERT INTO main.{name} ({cols}) SELECT {cols} FROM scratch.{name} ORDER BY id")
+            driver.execute(f"INSERT INTO main.{name} ({cols}) SELECT {cols} FROM scratch.{name} ORDER BY {key}")
             driver.execute("COMMIT")
         driver.execute("DETACH DATABASE scratch")
     finally:
@@ -210,7 +183,7 @@ def tune_engine(engine: Engine, *, scratch: bool = False, foreign_keys: bool = T
     (the identity graph being resolved, copied into the target and deleted at the end) skips
     fsync and gets a 2 GiB cache: if the process dies the load starts over anyway, and nothing
     else ever opens the file. ``foreign_keys=False`` is for the connection that writes history
-    into the target while the identities it references are still in the scratch file; the tests
+    into the target while the identities it references are still in memory; the tests
     run ``foreign_key_check`` on the assembled file.
     """
     if engine.dialect.name != "sqlite":

@@ -108,18 +108,33 @@ class Prepared:
     refs: list[str] = field(default_factory=list)
 
 
+EventOutcome = tuple[EventFact, identity.Normalised] | ItemRejected
+
+
+def event_outcome(ctx: IngestContext, raw: Any) -> EventOutcome:
+    """Return one raw event validated and normalised, or why it is rejected."""
+    try:
+        return _parse_event(ctx, raw)
+    except ItemRejected as exc:
+        return exc
+
+
 def prepare_events(ctx: IngestContext, raw_items: list[Any]) -> Prepared:
     """Validate and normalise a batch of events (CPU only; run it before taking any lock)."""
     check_batch_size(len(raw_items), ctx.settings.max_batch)
+    return collect_events([event_outcome(ctx, raw) for raw in raw_items])
+
+
+def collect_events(outcomes: list[EventOutcome]) -> Prepared:
+    """Make the prepared batch of per-item outcomes: rejections by index, repeats of an event_id as duplicates."""
     result = IngestResult()
     parsed: list[tuple[int, EventFact, identity.Normalised]] = []
     seen: set[str] = set()
-    for index, raw in enumerate(raw_items):
-        try:
-            event, norm = _parse_event(ctx, raw)
-        except ItemRejected as exc:
-            result.rejected.append(rejection(index, exc))
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, ItemRejected):
+            result.rejected.append(rejection(index, outcome))
             continue
+        event, norm = outcome
         if event.event_id in seen:
             result.duplicates += 1
             continue
@@ -174,7 +189,11 @@ def _write_events(session: Session, ctx: IngestContext, items: list[tuple[int, E
              "identity_id": r.anchor_id, "channel": e.channel, "properties": e.properties}
             for (_i, e, _n), r in zip(items, resolved, strict=True)]
     handled = [n for n, (_i, e, _n) in enumerate(items) if e.type in DISPATCHED]
-    repo.insert_events(session, [row for (_i, e, _n), row in zip(items, rows, strict=True) if e.type not in DISPATCHED])
+    if handled:  # rare in bulk: most events only need storing
+        kept = set(handled)
+        repo.insert_events(session, [row for n, row in enumerate(rows) if n not in kept])
+    else:
+        repo.insert_events(session, rows)
     ids = repo.insert_events_returning(session, [rows[n] for n in handled])
     junk = [row for _i, e, n in items if n.junk for row in identity.junk_issue_rows(n.junk, "event", e.event_id)]
     identity.record_junk(session, junk)

@@ -15,6 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from siyu.web.console.auth import LoginRequired, csrf_guard
 from siyu.web.console.errors import error_page, is_console, login_redirect, siyu_error_page
 from siyu.web.console.routes import (
+    analytics_aipl,
+    analytics_lifecycle,
+    analytics_retention,
+    analytics_rfm,
+    attention,
     audit,
     auth,
     channel_codes,
@@ -25,14 +30,19 @@ from siyu.web.console.routes import (
     groups,
     identity,
     landing,
+    segments,
     sidebar,
     staff,
+    tags,
 )
+from siyu.web.console.routes import analytics_funnel, analytics_gmv, analytics_growth, channel_costs
 from siyu.web.console.security import LoginLimiter
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 ROUTERS = (auth.router, dashboard.router, customers.router, customer.router, followup.router, identity.router, sidebar.router,
-           channel_codes.router, landing.router, staff.router, groups.router, audit.router)
+           channel_codes.router, landing.router, staff.router, groups.router, audit.router, attention.router, analytics_rfm.router,
+           analytics_aipl.router, analytics_lifecycle.router, analytics_retention.router, segments.router, tags.router)
+ROUTERS = (*ROUTERS, analytics_funnel.router, analytics_gmv.router, analytics_growth.router, channel_costs.router)
 
 __all__ = ["error_page", "is_console", "mount", "siyu_error_page"]
 

@@ -23,7 +23,14 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "staff.view": frozenset({"admin", "operator", "analyst"}),
     "staff.manage": frozenset({"admin", "operator"}),  # transfers and departures
     "groups.view": frozenset({"admin", "operator", "analyst"}),
+    "segments.view": frozenset({"admin", "operator", "analyst", "staff"}),  # staff users: their own customers
+    "segments.edit": frozenset({"admin", "operator"}),
+    "tags.view": frozenset({"admin", "operator", "analyst"}),
+    "tags.edit": frozenset({"admin", "operator"}),  # groups, manual and rule tags, tagging a segment
     "audit.view": frozenset({"admin"}),  # who did what, who read unmasked PII
+    "attention.view": frozenset({"admin", "operator", "analyst", "staff"}),  # today's at-risk / high-intent lists (staff: own)
+    "analytics.view": frozenset({"admin", "operator", "analyst"}),  # RFM, AIPL, lifecycle, retention: every customer
+    "growth.edit": frozenset({"admin", "operator"}),  # enter channel costs, save a funnel's drop-outs as a segment
 }
 
 # The six lines of work, then the administration of the platform itself (audit log, later users).
@@ -45,8 +52,22 @@ ITEMS = (
     NavItem("nav.channel_codes", "/channel-codes", "channel_codes.view", "user_ops"),
     NavItem("nav.staff", "/staff", "staff.view", "user_ops"),
     NavItem("nav.groups", "/groups", "groups.view", "user_ops"),
+    NavItem("seg.nav.segments", "/segments", "segments.view", "user_ops"),
+    NavItem("seg.nav.tags", "/tags", "tags.view", "user_ops"),
+    NavItem("attention.nav", "/attention", "attention.view", "user_ops"),
     NavItem("nav.dashboard", "/dashboard", "dashboard.view", "data_ops"),
     NavItem("nav.identity_review", "/identity/review", "identity.edit", "data_ops"),
+    NavItem("analytics.nav.rfm", "/analytics/rfm", "analytics.view", "data_ops"),
+    NavItem("analytics.nav.aipl", "/analytics/aipl", "analytics.view", "data_ops"),
+    NavItem("analytics.nav.lifecycle", "/analytics/lifecycle", "analytics.view", "data_ops"),
+    NavItem("analytics.nav.retention", "/analytics/retention", "analytics.view", "data_ops"),
+    NavItem("growth.nav.funnel", "/analytics/funnel", "analytics.view", "data_ops"),
+    NavItem("growth.nav.gmv", "/analytics/gmv", "analytics.view", "data_ops"),
+    NavItem("growth.nav.repurchase", "/analytics/repurchase", "analytics.view", "data_ops"),
+    NavItem("growth.nav.value", "/analytics/value", "analytics.view", "data_ops"),
+    NavItem("growth.nav.attribution", "/analytics/attribution", "analytics.view", "data_ops"),
+    NavItem("growth.nav.costs", "/analytics/channel-costs", "analytics.view", "data_ops"),
+    NavItem("growth.nav.staff", "/analytics/staff-performance", "analytics.view", "data_ops"),
     NavItem("nav.audit", "/audit", "audit.view", "system"),
 )
 

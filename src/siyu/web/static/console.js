@@ -24,6 +24,69 @@
         })
       };
     },
+    // {"categories": ["1", …], "stack": bool, "kind": "bar" (default) | "line", "unit": "%" (optional),
+    //  "series": [{"name", "color", "data": [numbers]}]} (analysis pages)
+    "bars": function (data) {
+      return {
+        tooltip: { trigger: "axis", renderMode: "richText" },
+        legend: { bottom: 0 },
+        grid: { left: 48, right: 16, top: 16, bottom: 48 },
+        xAxis: { type: "category", data: data.categories },
+        yAxis: { type: "value", minInterval: 1, axisLabel: { formatter: "{value}" + (data.unit || "") } },
+        series: data.series.map(function (s) {
+          return { name: s.name, type: data.kind || "bar", data: s.data, stack: data.stack ? "all" : undefined,
+                   itemStyle: { color: s.color } };
+        })
+      };
+    },
+    // {"nodes": [{"name": id, "label": text}], "links": [{"source", "target", "value", "label"}]}: moves between
+    // two dates; a state has a node on each side, so staying put is a flow and the graph has no cycle.
+    "sankey": function (data) {
+      var labels = {};
+      data.nodes.forEach(function (n) { labels[n.name] = n.label; });
+      return {
+        tooltip: { renderMode: "richText", formatter: function (p) {
+          return p.dataType === "edge" ? p.data.label + ": " + p.data.value : labels[p.name] + ": " + p.value;
+        } },
+        series: [{
+          type: "sankey", left: 8, right: 150, top: 8, bottom: 8, nodeGap: 10, emphasis: { focus: "adjacency" },
+          lineStyle: { color: "gradient", curveness: 0.5, opacity: 0.35 },
+          label: { formatter: function (p) { return labels[p.name]; } },
+          data: data.nodes.map(function (n) { return { name: n.name, itemStyle: n.color ? { color: n.color } : undefined }; }),
+          links: data.links.map(function (l) { return { source: l.source, target: l.target, value: l.value, label: l.label }; })
+        }]
+      };
+    },
+    // {"steps": [{"name", "value"}]}: customers per funnel step, widest first, in the steps' order
+    "funnel": function (data) {
+      var first = data.steps.length ? data.steps[0].value : 0;
+      return {
+        tooltip: { renderMode: "richText", formatter: function (p) {
+          return p.name + ": " + p.value + (first ? " (" + (100 * p.value / first).toFixed(1) + "%)" : "");
+        } },
+        series: [{ type: "funnel", sort: "none", left: 8, right: 8, top: 8, bottom: 8, minSize: "8%", gap: 2,
+                   label: { position: "inside", formatter: function (p) { return p.name + "  " + p.value; } },
+                   data: data.steps.map(function (s) { return { name: s.name, value: s.value }; }) }]
+      };
+    },
+    // {"categories", "base": [offsets], "series": [{"name", "color", "data"}]}: a waterfall, bars floating on an
+    // invisible base (the running total before each part)
+    "waterfall": function (data) {
+      var series = [{ name: "", type: "bar", stack: "all", data: data.base, silent: true,
+                      itemStyle: { color: "transparent" }, tooltip: { show: false } }];
+      data.series.forEach(function (s) {
+        series.push({ name: s.name, type: "bar", stack: "all", data: s.data, itemStyle: { color: s.color } });
+      });
+      return {
+        tooltip: { trigger: "item", renderMode: "richText",
+                   formatter: function (p) { return p.name + " · " + p.seriesName + ": " + p.value; } },
+        legend: { bottom: 0, data: data.series.map(function (s) { return s.name; }) },
+        grid: { left: 64, right: 16, top: 16, bottom: 48 },
+        xAxis: { type: "category", data: data.categories },
+        yAxis: { type: "value" },
+        series: series
+      };
+    },
     "identity-graph": function (data) {
       return {
         tooltip: { renderMode: "richText",

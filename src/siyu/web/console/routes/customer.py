@@ -15,6 +15,7 @@ from siyu.domains.customers import followup, orders
 from siyu.domains.customers import service as customers
 from siyu.domains.customers.schemas import CustomerDetail
 from siyu.domains.identity import service as identity
+from siyu.domains.scores import service as scores
 from siyu.domains.staff import service as staff
 from siyu.web.console.auth import ConsoleUser, require
 from siyu.web.console.render import page, request_id
@@ -56,6 +57,7 @@ def load_360(request: Request, session: Session, user: ConsoleUser, customer_id:
         "orders": customers.customer_orders(session, principal, detail.id, limit=ORDERS_SHOWN),
         "notes": followup.list_notes(session, principal, detail.id),
         "timeline": customers.customer_timeline(session, principal, detail.id, limit=TIMELINE_PAGE),
+        "scores": scores.customer_scores(session, principal, detail.id),
     }
 
 

@@ -1,20 +1,25 @@
 """Staff (员工): list with customers followed, a staff member's page, transfers in service and on departure.
 
 A transfer moves follow relations to a colleague through the staff domain, which records it and
-audits it; on the customer's page a single customer can be handed over the same way.
+audits it; on the customer's page a single customer can be handed over the same way. The page also
+shows the member's response over the last 30 brand days against the 30 before, from WeCom's contact
+statistics (:mod:`siyu.domains.staff.behavior`, weighted as on the dashboard's leaderboard).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from siyu.domains.customers import followup
+from siyu.domains.staff import behavior
 from siyu.domains.staff import service as staff
 from siyu.errors import SiyuError
+from siyu.kit.time import local_day, utcnow
 from siyu.web.console.auth import ConsoleUser, require
 from siyu.web.console.render import error_text, page, redirect, translator
 from siyu.web.console.routes.customer import detail_page
@@ -22,6 +27,17 @@ from siyu.web.deps import get_session
 
 router = APIRouter()
 PAGE_SIZE = 50
+RESPONSE_DAYS = 30
+
+
+def _response(request: Request, session: Session, staff_id: int) -> tuple[behavior.Response | None, behavior.Response | None]:
+    """Return the member's response over the last RESPONSE_DAYS brand days and over the RESPONSE_DAYS before."""
+    today = local_day(utcnow(), request.app.state.settings.tz)
+    first = today - timedelta(days=RESPONSE_DAYS - 1)
+    now = behavior.response_between(session, [staff_id], first, today).get(staff_id)
+    before = behavior.response_between(session, [staff_id], first - timedelta(days=RESPONSE_DAYS),
+                                       first - timedelta(days=1)).get(staff_id)
+    return now, before
 STATUS_FILTERS = {"active": "active", "departed": "departed", "all": None}
 
 
@@ -42,8 +58,10 @@ def _staff_page(request: Request, session: Session, staff_id: int, *, errors: di
     colleagues = [s for s in staff.list_staff(session, status="active", limit=200).items if s.id != staff_id]
     transfers = staff.recent_transfers(session, staff_id=staff_id, limit=20)
     names = staff.staff_by_ids(session, {t.from_staff_id for t in transfers} | {t.to_staff_id for t in transfers})
+    response, response_before = _response(request, session, staff_id)
     return page(request, "staff/detail.html", status=status, member=member, colleagues=colleagues,
                 transfers=transfers, names=names, followed=staff.active_counts(session, [staff_id])[staff_id],
+                response=response, response_before=response_before, response_days=RESPONSE_DAYS,
                 errors=errors or {})
 
 
