@@ -98,6 +98,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_customers_source_channel_code_id'), ['source_channel_code_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_source_platform'), ['source_platform'], unique=False)
 
+    op.create_table('do_not_contact',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('scope', sa.String(length=16), nullable=False),
+    sa.Column('source', sa.String(length=80), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_do_not_contact'))
+    )
+    with op.batch_alter_table('do_not_contact', schema=None) as batch_op:
+        batch_op.create_index('uq_do_not_contact_customer_channel_scope', ['customer_id', 'channel', 'scope'], unique=True)
+
     op.create_table('health_customers',
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('live', sa.Boolean(), nullable=False),
@@ -167,6 +180,13 @@ def upgrade() -> None:
     with op.batch_alter_table('identity_issues', schema=None) as batch_op:
         batch_op.create_index('ix_identity_issues_status_created', ['status', 'created_at'], unique=False)
 
+    op.create_table('messaging_policy',
+    sa.Column('key', sa.String(length=32), nullable=False),
+    sa.Column('doc', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('updated_by', sa.String(length=80), nullable=False),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_messaging_policy'))
+    )
     op.create_table('outbox',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('idempotency_key', sa.String(length=160), nullable=False),
@@ -179,13 +199,37 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('send_after', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('source', sa.String(length=80), nullable=True),
+    sa.Column('subject', sa.String(length=200), nullable=True),
+    sa.Column('content_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('mass_message_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('reason', sa.String(length=48), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('claimed_by', sa.String(length=80), nullable=True),
+    sa.Column('claimed_until', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('provider_ref', sa.String(length=200), nullable=True),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_outbox_idempotency_key'))
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_outbox_customer_sent', ['customer_id', 'sent_at'], unique=False)
         batch_op.create_index('ix_outbox_status_send_after', ['status', 'send_after'], unique=False)
 
+    op.create_table('recorded_deliveries',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=160), nullable=False),
+    sa.Column('adapter', sa.String(length=40), nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('recipient', sa.String(length=200), nullable=True),
+    sa.Column('body', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('recorded_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recorded_deliveries')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_recorded_deliveries_idempotency_key'))
+    )
     op.create_table('score_runs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('as_of', sa.Date(), nullable=False),
@@ -237,6 +281,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('staff', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_store'), ['store'], unique=False)
+
+    op.create_table('staff_tasks',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=160), nullable=False),
+    sa.Column('staff_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('due_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('source', sa.String(length=80), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_by', sa.String(length=80), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_tasks')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_staff_tasks_idempotency_key'))
+    )
+    with op.batch_alter_table('staff_tasks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_staff_tasks_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_staff_tasks_staff_id_status_due_at', ['staff_id', 'status', 'due_at'], unique=False)
 
     op.create_table('tag_groups',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -783,6 +847,11 @@ def downgrade() -> None:
 
     op.drop_table('tags')
     op.drop_table('tag_groups')
+    with op.batch_alter_table('staff_tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_staff_tasks_staff_id_status_due_at')
+        batch_op.drop_index(batch_op.f('ix_staff_tasks_customer_id'))
+
+    op.drop_table('staff_tasks')
     with op.batch_alter_table('staff', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_store'))
 
@@ -793,11 +862,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_score_runs_started_at'))
 
     op.drop_table('score_runs')
+    op.drop_table('recorded_deliveries')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_send_after')
+        batch_op.drop_index('ix_outbox_customer_sent')
         batch_op.drop_index(batch_op.f('ix_outbox_customer_id'))
 
     op.drop_table('outbox')
+    op.drop_table('messaging_policy')
     with op.batch_alter_table('identity_issues', schema=None) as batch_op:
         batch_op.drop_index('ix_identity_issues_status_created')
 
@@ -811,6 +883,10 @@ def downgrade() -> None:
     op.drop_table('health_moves')
     op.drop_table('health_daily')
     op.drop_table('health_customers')
+    with op.batch_alter_table('do_not_contact', schema=None) as batch_op:
+        batch_op.drop_index('uq_do_not_contact_customer_channel_scope')
+
+    op.drop_table('do_not_contact')
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customers_source_platform'))
         batch_op.drop_index(batch_op.f('ix_customers_source_channel_code_id'))

@@ -15,5 +15,6 @@ from siyu.domains.scores import models as _scores  # noqa: F401
 from siyu.domains.segments import models as _segments  # noqa: F401
 from siyu.domains.staff import models as _staff  # noqa: F401
 from siyu.domains.tags import models as _tags  # noqa: F401
+from siyu.domains.tasks import models as _tasks  # noqa: F401
 
 metadata = Base.metadata

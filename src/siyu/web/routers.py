@@ -17,6 +17,7 @@ from siyu.domains.segments import endpoints as segments
 from siyu.domains.scores import endpoints as scores
 from siyu.domains.staff import endpoints as staff
 from siyu.domains.tags import endpoints as tags
+from siyu.domains.tasks import endpoints as tasks
 
 
 def openapi_models() -> list[type[BaseModel]]:
@@ -27,4 +28,5 @@ def openapi_models() -> list[type[BaseModel]]:
 def all_routers() -> list[APIRouter]:
     """Return every domain router."""
     return [ingest.router, identity.router, staff.router, channel_codes.router, groups.router, customers.router,
-            analytics.router, growth.router, scores.router, channel_costs.router, segments.router, tags.router]
+            analytics.router, growth.router, scores.router, channel_costs.router, segments.router, tags.router,
+            tasks.router]
