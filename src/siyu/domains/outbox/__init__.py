@@ -1,5 +1,19 @@
-"""Outbox: other domains enqueue what a customer will receive through ``enqueue``."""
+"""Outbox and messaging: other domains enqueue what a customer will receive through ``enqueue``.
 
-from siyu.domains.outbox.service import NewMessage, enqueue, list_messages
+The dispatcher (``siyu.domains.outbox.dispatcher``) applies the policy (caps, quiet hours, consent,
+opt-outs) and sends through channel adapters implementing ``ports.ChannelAdapter``. The service
+helper calls :func:`handle_inbound_text` on every inbound reply, so 退订 / TD / unsubscribe opt out.
+"""
 
-__all__ = ["NewMessage", "enqueue", "list_messages"]
+from siyu.domains.outbox.models import DoNotContact, OutboxMessage
+from siyu.domains.outbox.service import (
+    NewMessage,
+    enqueue,
+    handle_inbound_text,
+    list_messages,
+    record_delivery,
+    unsubscribe_token,
+)
+
+__all__ = ["DoNotContact", "NewMessage", "OutboxMessage", "enqueue", "handle_inbound_text", "list_messages",
+           "record_delivery", "unsubscribe_token"]

@@ -1,0 +1,1 @@
+"""Channel adapters: one package per external system, each implementing a domain's port."""

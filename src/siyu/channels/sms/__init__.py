@@ -1,0 +1,1 @@
+"""SMS: a provider port and a logging provider for development."""
