@@ -72,6 +72,32 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_channel_codes')),
     sa.UniqueConstraint('state', name=op.f('uq_channel_codes_state'))
     )
+    op.create_table('content_collections',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('description', sa.String(length=400), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_content_collections')),
+    sa.UniqueConstraint('name', name=op.f('uq_content_collections_name'))
+    )
+    op.create_table('content_items',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=24), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('url', sa.String(length=1000), nullable=True),
+    sa.Column('media_id', sa.String(length=200), nullable=True),
+    sa.Column('meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('topics', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('products', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('stages', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('audiences', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_content_items'))
+    )
     op.create_table('customers',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('merged_into_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -267,6 +293,50 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_segments')),
     sa.UniqueConstraint('name', name=op.f('uq_segments_name'))
     )
+    op.create_table('service_conversations',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('staff_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('menu_rule_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('last_event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_conversations'))
+    )
+    with op.batch_alter_table('service_conversations', schema=None) as batch_op:
+        batch_op.create_index('ix_service_conversations_customer_staff', ['customer_id', 'staff_id'], unique=False)
+
+    op.create_table('service_cursor',
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('last_event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_service_cursor'))
+    )
+    op.create_table('service_faqs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('question', sa.Text(), nullable=False),
+    sa.Column('answer', sa.Text(), nullable=False),
+    sa.Column('alternatives', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('keywords', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_faqs'))
+    )
+    op.create_table('service_rules',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('match_type', sa.String(length=16), nullable=False),
+    sa.Column('patterns', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('threshold', sa.Integer(), nullable=True),
+    sa.Column('reply', sa.Text(), nullable=False),
+    sa.Column('options', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_rules'))
+    )
     op.create_table('staff',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('userid', sa.String(length=64), nullable=False),
@@ -359,6 +429,60 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('channel_costs', schema=None) as batch_op:
         batch_op.create_index('ix_channel_costs_code_days', ['channel_code_id', 'first_day', 'last_day'], unique=False)
+
+    op.create_table('content_collection_items',
+    sa.Column('collection_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('content_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['collection_id'], ['content_collections.id'], name=op.f('fk_content_collection_items_collection_id_content_collections')),
+    sa.ForeignKeyConstraint(['content_id'], ['content_items.id'], name=op.f('fk_content_collection_items_content_id_content_items')),
+    sa.PrimaryKeyConstraint('collection_id', 'content_id', name=op.f('pk_content_collection_items'))
+    )
+    op.create_table('content_links',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('code', sa.String(length=16), nullable=False),
+    sa.Column('content_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('variant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('send_key', sa.String(length=160), nullable=True),
+    sa.Column('target_url', sa.String(length=1000), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['content_id'], ['content_items.id'], name=op.f('fk_content_links_content_id_content_items')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_content_links')),
+    sa.UniqueConstraint('code', name=op.f('uq_content_links_code')),
+    sa.UniqueConstraint('send_key', name=op.f('uq_content_links_send_key'))
+    )
+    op.create_table('content_sends',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('send_key', sa.String(length=160), nullable=False),
+    sa.Column('content_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('variant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('stage', sa.String(length=16), nullable=False),
+    sa.Column('source', sa.String(length=80), nullable=False),
+    sa.Column('link_code', sa.String(length=16), nullable=True),
+    sa.Column('sent_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['content_id'], ['content_items.id'], name=op.f('fk_content_sends_content_id_content_items')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_content_sends')),
+    sa.UniqueConstraint('send_key', name=op.f('uq_content_sends_send_key'))
+    )
+    with op.batch_alter_table('content_sends', schema=None) as batch_op:
+        batch_op.create_index('ix_content_sends_content_id_stage', ['content_id', 'stage'], unique=False)
+        batch_op.create_index('ix_content_sends_customer_id_sent_at', ['customer_id', 'sent_at'], unique=False)
+
+    op.create_table('content_variants',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('content_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('weight', sa.Integer(), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['content_id'], ['content_items.id'], name=op.f('fk_content_variants_content_id_content_items')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_content_variants'))
+    )
+    with op.batch_alter_table('content_variants', schema=None) as batch_op:
+        batch_op.create_index('uq_content_variants_content_id_name', ['content_id', 'name'], unique=True)
 
     op.create_table('customer_groups',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -502,6 +626,35 @@ def upgrade() -> None:
         batch_op.create_index('ix_segment_memberships_segment_entered', ['segment_id', 'entered_at'], unique=False)
         batch_op.create_index('uq_segment_memberships_open', ['segment_id', 'customer_id'], unique=True, sqlite_where=sa.text('exited_at IS NULL'), postgresql_where=sa.text('exited_at IS NULL'))
 
+    op.create_table('service_clocks',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('staff_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('started_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sla_minutes', sa.Integer(), nullable=False),
+    sa.Column('replied_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reply_event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('alerted_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_service_clocks_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_clocks')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_service_clocks_event_id'))
+    )
+    with op.batch_alter_table('service_clocks', schema=None) as batch_op:
+        batch_op.create_index('ix_service_clocks_due', ['alerted_at', 'due_at'], unique=False)
+        batch_op.create_index('ix_service_clocks_open', ['customer_id', 'staff_id', 'replied_at'], unique=False)
+
+    op.create_table('service_staff_settings',
+    sa.Column('staff_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('sla_minutes', sa.Integer(), nullable=False),
+    sa.Column('working_hours', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('supervisor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_service_staff_settings_staff_id_staff')),
+    sa.ForeignKeyConstraint(['supervisor_id'], ['staff.id'], name=op.f('fk_service_staff_settings_supervisor_id_staff')),
+    sa.PrimaryKeyConstraint('staff_id', name=op.f('pk_service_staff_settings'))
+    )
     op.create_table('staff_behavior_daily',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('staff_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -583,6 +736,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('console_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_console_sessions_user_id'), ['user_id'], unique=False)
+
+    op.create_table('content_clicks',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('click_id', sa.String(length=80), nullable=False),
+    sa.Column('link_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('content_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('variant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('send_key', sa.String(length=160), nullable=True),
+    sa.Column('clicked_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['link_id'], ['content_links.id'], name=op.f('fk_content_clicks_link_id_content_links')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_content_clicks')),
+    sa.UniqueConstraint('click_id', name=op.f('uq_content_clicks_click_id'))
+    )
+    with op.batch_alter_table('content_clicks', schema=None) as batch_op:
+        batch_op.create_index('ix_content_clicks_content_id_clicked_at', ['content_id', 'clicked_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_content_clicks_customer_id'), ['customer_id'], unique=False)
 
     op.create_table('events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -787,6 +957,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_events_identity_occurred')
 
     op.drop_table('events')
+    with op.batch_alter_table('content_clicks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_content_clicks_customer_id'))
+        batch_op.drop_index('ix_content_clicks_content_id_clicked_at')
+
+    op.drop_table('content_clicks')
     with op.batch_alter_table('console_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_console_sessions_user_id'))
 
@@ -799,6 +974,12 @@ def downgrade() -> None:
     op.drop_table('tag_rules')
     op.drop_table('staff_transfers')
     op.drop_table('staff_behavior_daily')
+    op.drop_table('service_staff_settings')
+    with op.batch_alter_table('service_clocks', schema=None) as batch_op:
+        batch_op.drop_index('ix_service_clocks_open')
+        batch_op.drop_index('ix_service_clocks_due')
+
+    op.drop_table('service_clocks')
     with op.batch_alter_table('segment_memberships', schema=None) as batch_op:
         batch_op.drop_index('uq_segment_memberships_open', sqlite_where=sa.text('exited_at IS NULL'), postgresql_where=sa.text('exited_at IS NULL'))
         batch_op.drop_index('ix_segment_memberships_segment_entered')
@@ -836,6 +1017,17 @@ def downgrade() -> None:
 
     op.drop_table('customer_notes')
     op.drop_table('customer_groups')
+    with op.batch_alter_table('content_variants', schema=None) as batch_op:
+        batch_op.drop_index('uq_content_variants_content_id_name')
+
+    op.drop_table('content_variants')
+    with op.batch_alter_table('content_sends', schema=None) as batch_op:
+        batch_op.drop_index('ix_content_sends_customer_id_sent_at')
+        batch_op.drop_index('ix_content_sends_content_id_stage')
+
+    op.drop_table('content_sends')
+    op.drop_table('content_links')
+    op.drop_table('content_collection_items')
     with op.batch_alter_table('channel_costs', schema=None) as batch_op:
         batch_op.drop_index('ix_channel_costs_code_days')
 
@@ -856,6 +1048,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_staff_store'))
 
     op.drop_table('staff')
+    op.drop_table('service_rules')
+    op.drop_table('service_faqs')
+    op.drop_table('service_cursor')
+    with op.batch_alter_table('service_conversations', schema=None) as batch_op:
+        batch_op.drop_index('ix_service_conversations_customer_staff')
+
+    op.drop_table('service_conversations')
     op.drop_table('segments')
     op.drop_table('segment_watermarks')
     with op.batch_alter_table('score_runs', schema=None) as batch_op:
@@ -895,6 +1094,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_customers_first_seen_at'))
 
     op.drop_table('customers')
+    op.drop_table('content_items')
+    op.drop_table('content_collections')
     op.drop_table('channel_codes')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_target')
