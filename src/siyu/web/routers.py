@@ -9,6 +9,7 @@ from siyu.analytics import endpoints as analytics
 from siyu.analytics import growth_endpoints as growth
 from siyu.domains.channel_codes import endpoints as channel_codes
 from siyu.domains.channel_costs import endpoints as channel_costs
+from siyu.domains.content import endpoints as content
 from siyu.domains.customers import endpoints as customers
 from siyu.domains.groups import endpoints as groups
 from siyu.domains.identity import endpoints as identity
@@ -29,4 +30,4 @@ def all_routers() -> list[APIRouter]:
     """Return every domain router."""
     return [ingest.router, identity.router, staff.router, channel_codes.router, groups.router, customers.router,
             analytics.router, growth.router, scores.router, channel_costs.router, segments.router, tags.router,
-            tasks.router]
+            tasks.router, content.router]

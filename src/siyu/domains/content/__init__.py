@@ -1,0 +1,8 @@
+"""Content library: items, A/B variants, collections, sandboxed personalisation, tracked links, metrics
+and smart push. Other domains call :func:`prepare_sends` to turn an item into per-customer outbox
+payloads and :func:`recommend` to pick "the best item from collection X"."""
+
+from siyu.domains.content.recommend import Choice, recommend
+from siyu.domains.content.service import Prepared, get_item, prepare_sends
+
+__all__ = ["Choice", "Prepared", "get_item", "prepare_sends", "recommend"]
