@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal
 from siyu.domains.access.deps import get_session, require_reader
-from siyu.domains.content import metrics, recommend, service
+from siyu.domains.content import metrics, service
+from siyu.domains.content.recommend import recommend as choose_content
 from siyu.domains.content.render import FIELDS, render
 from siyu.domains.content.schemas import (CandidateOut, CollectionIn, CollectionList, CollectionOut, ItemIn, ItemList,
                                           ItemOut, ItemPatch, MetricsOut, RecommendOut, RenderIn, RenderOut,
@@ -94,8 +95,8 @@ def recommend_item(customer_id: int | None = None, group_id: int | None = None, 
     else:
         ids = group_customer_ids(session, group_id)  # type: ignore[arg-type]
     ref: int | str | None = int(collection) if collection and collection.isdigit() else collection
-    choice = recommend.recommend(session, ids, collection=ref, recent_days=recent_days,
-                                 rng=random.Random(seed) if seed is not None else None)
+    choice = choose_content(session, ids, collection=ref, recent_days=recent_days,
+                          rng=random.Random(seed) if seed is not None else None)
     return RecommendOut(content_id=choice.content_id, title=choice.title, segment=choice.segment, candidates=[
         CandidateOut(content_id=c.content_id, title=c.title, excluded=c.excluded,
                      parts=ScorePartsOut(**vars(c.parts)) if c.parts else None) for c in choice.candidates])
