@@ -15,6 +15,7 @@ from siyu.domains.groups import endpoints as groups
 from siyu.domains.identity import endpoints as identity
 from siyu.domains.ingest import endpoints as ingest
 from siyu.domains.segments import endpoints as segments
+from siyu.domains.service import endpoints as service
 from siyu.domains.scores import endpoints as scores
 from siyu.domains.staff import endpoints as staff
 from siyu.domains.tags import endpoints as tags
@@ -30,4 +31,5 @@ def all_routers() -> list[APIRouter]:
     """Return every domain router."""
     return [ingest.router, identity.router, staff.router, channel_codes.router, groups.router, customers.router,
             analytics.router, growth.router, scores.router, channel_costs.router, segments.router, tags.router,
+            service.router,
             tasks.router, content.router]

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -76,8 +77,13 @@ def check_regex(pattern: str, index: int = 0) -> None:
     try:
         regex.compile(pattern)
     except regex.error as exc:
-        raise ValidationFailed(f"pattern {index} is not a valid regular expression: {exc.msg} at position {exc.pos}",
-                               code="invalid_regex", pattern=index, position=exc.pos) from exc
+        msg, pos = exc.msg, exc.pos
+        try:  # the stdlib parser points at where the broken construct starts ("[" of "订单[0-9"), regex at its end
+            re.compile(pattern)
+        except re.error as std:
+            msg, pos = std.msg, std.pos
+        raise ValidationFailed(f"pattern {index} is not a valid regular expression: {msg} at position {pos}",
+                               code="invalid_regex", pattern=index, position=pos) from exc
     nested = _NESTED.search(pattern)
     if nested:
         raise ValidationFailed(f"pattern {index} nests a quantifier inside a repeated group at position "

@@ -26,6 +26,7 @@ from siyu.errors import NotFound, ValidationFailed
 from siyu.kit.time import utcnow
 
 DEFAULT_SLA_MINUTES = 30
+STATES = ("new", "bot_answered", "handed_off", "staff_replied")
 MAX_REPLY = 2000
 
 
@@ -260,3 +261,39 @@ def set_staff_settings(session: Session, userid: str, *, sla_minutes: int | None
 def list_staff_settings(session: Session) -> list[StaffServiceSettings]:
     """Return every staff member's service settings."""
     return repo.all_staff_settings(session)
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The FAQ ranking of a text: the words searched, the hits and whether the best one answers."""
+
+    threshold: float
+    words: list[str]
+    hits: list[faq_index.FaqHit]
+
+    @property
+    def answered(self) -> bool:
+        """Return whether the best hit reaches the threshold."""
+        return bool(self.hits) and self.hits[0].confidence >= self.threshold
+
+
+def ask(session: Session, data_dir: Path, text: str, limit: int = 3) -> Asked:
+    """Rank the enabled FAQs for ``text``."""
+    found = responder(session, data_dir)
+    return Asked(found.threshold, faq_index.tokens(found.index.tk, text), found.index.rank(text, limit))
+
+
+def try_text(session: Session, data_dir: Path, text: str, menu_rule_id: int | None = None) -> Decision:
+    """Return what would answer ``text`` now and why (nothing is sent)."""
+    if menu_rule_id is not None:
+        get_rule(session, menu_rule_id)
+    return responder(session, data_dir).decide(text, menu_rule_id)
+
+
+def list_conversations(session: Session, *, state: str | None = None, staff_userid: str | None = None,
+                       limit: int = 50) -> list[Any]:
+    """Return the most recently active conversations, optionally of one state or staff member."""
+    if state is not None and state not in STATES:
+        raise ValidationFailed(f"state must be one of {', '.join(STATES)}", code="invalid_state")
+    staff_id = staff_id_of(session, staff_userid) if staff_userid else None
+    return repo.conversations(session, state=state, staff_id=staff_id, limit=limit)
