@@ -206,6 +206,55 @@ def upgrade() -> None:
     with op.batch_alter_table('identity_issues', schema=None) as batch_op:
         batch_op.create_index('ix_identity_issues_status_created', ['status', 'created_at'], unique=False)
 
+    op.create_table('journey_recorded_coupons',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=160), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('coupon', sa.String(length=64), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_journey_recorded_coupons')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_journey_recorded_coupons_idempotency_key'))
+    )
+    op.create_table('journey_watermarks',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_journey_watermarks'))
+    )
+    op.create_table('journeys',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('trigger_type', sa.String(length=24), nullable=False),
+    sa.Column('current_version', sa.Integer(), nullable=False),
+    sa.Column('activated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_journeys')),
+    sa.UniqueConstraint('name', name=op.f('uq_journeys_name'))
+    )
+    op.create_table('mass_messages',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('audience', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('content_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('variant', sa.String(length=32), nullable=True),
+    sa.Column('send_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('recipients', sa.Integer(), nullable=True),
+    sa.Column('skipped', sa.Integer(), nullable=True),
+    sa.Column('tasks', sa.Integer(), nullable=True),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_mass_messages'))
+    )
+    with op.batch_alter_table('mass_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_mass_messages_status_send_at', ['status', 'send_at'], unique=False)
+
     op.create_table('messaging_policy',
     sa.Column('key', sa.String(length=32), nullable=False),
     sa.Column('doc', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
@@ -590,6 +639,45 @@ def upgrade() -> None:
     with op.batch_alter_table('interest_scores', schema=None) as batch_op:
         batch_op.create_index('ix_interest_scores_topic', ['topic', 'score'], unique=False)
 
+    op.create_table('journey_enrolments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('journey_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('arm', sa.String(length=12), nullable=False),
+    sa.Column('step', sa.String(length=40), nullable=True),
+    sa.Column('step_entered_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('visit', sa.Integer(), nullable=False),
+    sa.Column('next_run_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('waiting_for', sa.String(length=80), nullable=True),
+    sa.Column('source', sa.String(length=80), nullable=False),
+    sa.Column('reason', sa.String(length=200), nullable=True),
+    sa.Column('entered_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', siyu.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['journey_id'], ['journeys.id'], name=op.f('fk_journey_enrolments_journey_id_journeys')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_journey_enrolments'))
+    )
+    with op.batch_alter_table('journey_enrolments', schema=None) as batch_op:
+        batch_op.create_index('ix_journey_enrolments_due', ['status', 'next_run_at'], unique=False)
+        batch_op.create_index('ix_journey_enrolments_journey_customer', ['journey_id', 'customer_id'], unique=False)
+        batch_op.create_index('ix_journey_enrolments_waiting', ['customer_id', 'waiting_for'], unique=False)
+        batch_op.create_index('uq_journey_enrolments_open', ['journey_id', 'customer_id'], unique=True, sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
+
+    op.create_table('journey_versions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('journey_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('definition', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('published', sa.Boolean(), nullable=False),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['journey_id'], ['journeys.id'], name=op.f('fk_journey_versions_journey_id_journeys')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_journey_versions')),
+    sa.UniqueConstraint('journey_id', 'version', name=op.f('uq_journey_versions_journey_id_version'))
+    )
     op.create_table('merges',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('survivor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -817,6 +905,24 @@ def upgrade() -> None:
     with op.batch_alter_table('identity_links', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_identity_links_b_id'), ['b_id'], unique=False)
 
+    op.create_table('journey_step_runs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('enrolment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('journey_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('visit', sa.Integer(), nullable=False),
+    sa.Column('step', sa.String(length=40), nullable=False),
+    sa.Column('outcome', sa.String(length=16), nullable=False),
+    sa.Column('next_step', sa.String(length=40), nullable=True),
+    sa.Column('detail', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['enrolment_id'], ['journey_enrolments.id'], name=op.f('fk_journey_step_runs_enrolment_id_journey_enrolments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_journey_step_runs')),
+    sa.UniqueConstraint('enrolment_id', 'visit', name=op.f('uq_journey_step_runs_enrolment_id_visit'))
+    )
+    with op.batch_alter_table('journey_step_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_journey_step_runs_journey_step', ['journey_id', 'version', 'step'], unique=False)
+
     op.create_table('orders',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('order_id', sa.String(length=128), nullable=False),
@@ -937,6 +1043,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_orders_identity_placed')
 
     op.drop_table('orders')
+    with op.batch_alter_table('journey_step_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_journey_step_runs_journey_step')
+
+    op.drop_table('journey_step_runs')
     with op.batch_alter_table('identity_links', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identity_links_b_id'))
 
@@ -991,6 +1101,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_merges_merged_id'))
 
     op.drop_table('merges')
+    op.drop_table('journey_versions')
+    with op.batch_alter_table('journey_enrolments', schema=None) as batch_op:
+        batch_op.drop_index('uq_journey_enrolments_open', sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
+        batch_op.drop_index('ix_journey_enrolments_waiting')
+        batch_op.drop_index('ix_journey_enrolments_journey_customer')
+        batch_op.drop_index('ix_journey_enrolments_due')
+
+    op.drop_table('journey_enrolments')
     with op.batch_alter_table('interest_scores', schema=None) as batch_op:
         batch_op.drop_index('ix_interest_scores_topic')
 
@@ -1069,6 +1187,13 @@ def downgrade() -> None:
 
     op.drop_table('outbox')
     op.drop_table('messaging_policy')
+    with op.batch_alter_table('mass_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_mass_messages_status_send_at')
+
+    op.drop_table('mass_messages')
+    op.drop_table('journeys')
+    op.drop_table('journey_watermarks')
+    op.drop_table('journey_recorded_coupons')
     with op.batch_alter_table('identity_issues', schema=None) as batch_op:
         batch_op.drop_index('ix_identity_issues_status_created')
 

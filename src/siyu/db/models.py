@@ -10,6 +10,8 @@ from siyu.domains.customers import models as _customers  # noqa: F401
 from siyu.domains.events import models as _events  # noqa: F401
 from siyu.domains.groups import models as _groups  # noqa: F401
 from siyu.domains.identity import models as _identity  # noqa: F401
+from siyu.domains.mass_messages import models as _mass_messages  # noqa: F401
+from siyu.domains.journeys import models as _journeys  # noqa: F401
 from siyu.domains.orders import models as _orders  # noqa: F401
 from siyu.domains.outbox import models as _outbox  # noqa: F401
 from siyu.domains.scores import models as _scores  # noqa: F401

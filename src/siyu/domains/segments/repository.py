@@ -230,3 +230,14 @@ def _roots(session: Session, ids: set[int]) -> set[int]:
 def scores_computed_at(session: Session) -> datetime | None:
     """Return when the scores were last written back."""
     return session.scalar(select(func.max(CustomerScore.computed_at)))
+
+
+def stays_after(session: Session, after_id: int, limit: int) -> list[SegmentMembership]:
+    """Return stays with an id above ``after_id``, in id order."""
+    return list(session.scalars(select(SegmentMembership).where(SegmentMembership.id > after_id)
+                                .order_by(SegmentMembership.id).limit(limit)))
+
+
+def top_stay_id(session: Session) -> int:
+    """Return the highest stay id (0 when none)."""
+    return session.scalar(select(func.max(SegmentMembership.id))) or 0

@@ -199,6 +199,24 @@ def member_ids(session: Session, segment_id: int, principal: Principal) -> list[
         cursor = page[-1][0].id
 
 
+def matching_customers(session: Session, raw: Any, tz: ZoneInfo, *, among: list[int] | None = None,
+                       now: datetime | None = None) -> set[int]:
+    """Return the live customers (among ``among``) a rule selects now (journeys' branches and date triggers)."""
+    node = rules.parse(raw)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return repo.evaluate(session, Compiler(Clock(now or utcnow(), tz), postgres, among).members(node))
+
+
+def stays_after(session: Session, after_id: int, *, limit: int = 5000) -> list[SegmentMembership]:
+    """Return stays (entries into any segment) with an id above ``after_id``, in id order (journey triggers)."""
+    return repo.stays_after(session, after_id, limit)
+
+
+def top_stay_id(session: Session) -> int:
+    """Return the highest stay id (where a new journey feeder starts)."""
+    return repo.top_stay_id(session)
+
+
 # -- rule tags and tags applied to segments -----------------------------------------------------------
 
 
