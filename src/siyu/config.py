@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         default=300, ge=0, le=86_400,
         description="How often `siyu serve` (and `siyu worker`) refresh the dashboard's summaries in the "
                     "background, in seconds; 0 turns the server's refresher off (a dashboard view still refreshes).")
+    service_poll_seconds: int = Field(
+        default=10, ge=0, le=3600,
+        description="How often `siyu worker` answers newly ingested customer messages (auto-reply rules, FAQ, "
+                    "hand-off) and raises first-response SLA breaches, in seconds; 0 turns it off.")
     segment_refresh_seconds: int = Field(
         default=60, ge=0, le=86_400,
         description="How often `siyu serve` (and `siyu worker`) re-evaluate segments and rule tags for the customers "

@@ -9,6 +9,7 @@ from siyu.kit import logs
 from siyu.worker.refresher import SummaryRefresher
 from siyu.worker.scores import score_schedule
 from siyu.worker.segments import SegmentRefresher
+from siyu.worker.service import ServiceWorker
 
 
 def worker(
@@ -23,6 +24,7 @@ def worker(
     store = engine()
     refresher = SummaryRefresher(store, cfg.tz, every, scores=score_schedule(store, cfg))
     segments = SegmentRefresher(store, cfg)
+    service = ServiceWorker(store, cfg)
     if once:
         result = refresher.run_once()
         typer.echo("nothing to refresh (or another process is refreshing)" if result is None else
@@ -31,6 +33,7 @@ def worker(
         if scored is not None:
             typer.echo(f"scores written as of {scored.as_of} for {scored.written} customers")
         _segments_once(segments)
+        _service_once(service)
         return
     if every <= 0:
         typer.echo("error: SIYU_SUMMARY_REFRESH_SECONDS is 0; pass --interval SECONDS", err=True)
@@ -40,11 +43,15 @@ def worker(
         typer.echo(f"and segments, rule tags and interests every {segments.interval} s (in full every "
                    f"{cfg.segment_full_refresh_seconds} s)")
         segments.start()
+    if service.interval > 0:
+        typer.echo(f"and answers customer messages (rules, FAQ, hand-off, SLA alerts) every {service.interval} s")
+        service.start()
     try:
         refresher.run()
     except KeyboardInterrupt:
         refresher.stop(timeout=0)
         segments.stop(timeout=0)
+        service.stop(timeout=0)
 
 
 def _segments_once(segments: SegmentRefresher) -> None:
@@ -52,3 +59,10 @@ def _segments_once(segments: SegmentRefresher) -> None:
     if outcome is not None:
         typer.echo(f"segments refreshed ({'full' if outcome.full else f'{outcome.customers} customers'}): "
                    f"{sum(outcome.entered.values())} entered, {sum(outcome.exited.values())} exited")
+
+
+def _service_once(service: ServiceWorker) -> None:
+    turn = service.run_once()
+    if turn is not None and (turn.events or turn.alerts):
+        typer.echo(f"messages handled: {turn.events} ({turn.answered} answered, {turn.handed_off} handed off), "
+                   f"{turn.alerts} SLA breaches alerted")

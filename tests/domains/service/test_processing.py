@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from siyu.config import Settings
 from siyu.db.engine import unit_of_work
 from siyu.domains.identity import Identity
+from siyu.domains.outbox import DoNotContact
 from siyu.domains.outbox.models import OutboxMessage
 from siyu.domains.service import alert_breaches, process_new, reset_watermark
 from siyu.domains.service import service as svc
@@ -121,3 +122,14 @@ def test_processing_the_same_events_twice_changes_nothing(db_engine: Engine, set
                                                                           Conversation)]
         assert counts == [1, 1, 1, 1]
         assert s.scalars(select(Conversation)).one().state == "staff_replied"
+
+
+def test_unsubscribe_keyword_opts_out_without_reply_or_clock(db_engine: Engine, settings: Settings,
+                                                             world: dict) -> None:
+    _say(db_engine, world, "message_received", 0, text="退订", staff_userid="owner")
+    out = _run(db_engine, settings)
+    assert (out.unsubscribed, out.answered, out.handed_off, out.clocks_started) == (1, 0, 0, 0)
+    with unit_of_work(db_engine, write=False) as s:
+        opt = s.scalars(select(DoNotContact)).one()
+        assert (opt.customer_id, opt.channel, opt.scope) == (world["customer"], "wecom", "marketing")
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0

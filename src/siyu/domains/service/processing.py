@@ -7,6 +7,8 @@ because replies are enqueued with the key ``service-reply:<event_id>``, hand-off
 ``service-handoff:<event_id>``, clocks are unique per inbound event and a conversation ignores events
 older than the last it saw.
 
+- An unsubscribe keyword (退订, TD, unsubscribe) goes to the outbox's ``handle_inbound_text``, which
+  records the opt-out; it is neither answered nor handed off.
 - An inbound message from a group (``roomid``, ``group_id`` or ``chat_type`` = group) is skipped: the
   rules answer private chats. The staff member is the event's ``staff_userid`` if known, else the
   customer's earliest current follower.
@@ -33,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from siyu.domains import staff as staff_domain
 from siyu.domains.events import Event
-from siyu.domains.outbox import NewMessage, enqueue
+from siyu.domains.outbox import NewMessage, enqueue, handle_inbound_text
 from siyu.domains.service import hours as work_hours
 from siyu.domains.service import repository as repo
 from siyu.domains.service.models import Conversation, ResponseClock, ServiceCursor
@@ -52,6 +54,7 @@ class Outcome:
     events: int = 0
     answered: int = 0
     handed_off: int = 0
+    unsubscribed: int = 0
     clocks_started: int = 0
     clocks_stopped: int = 0
     last_event_id: int = 0
@@ -132,6 +135,9 @@ def _inbound(ctx: _Context, event: Event, customer_id: int) -> None:
     props = event.properties or {}
     text = props.get("text")
     if is_group(props) or not isinstance(text, str) or not text.strip():
+        return
+    if handle_inbound_text(ctx.session, customer_id, "wecom", text, now=event.occurred_at):
+        ctx.outcome.unsubscribed += 1  # 退订 / TD: the outbox recorded the opt-out; no reply, no hand-off
         return
     staff_id = _staff_for(ctx, event, props)
     conv = _conversation(ctx, customer_id, staff_id, event)
