@@ -27,8 +27,8 @@ class TokenBucket:
         """Take a token if one is there (return 0), else return the seconds until one will be."""
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.tokens >= 1 - 1e-9:  # float dust must not make a waiter sleep for nothing forever
+            self.tokens = max(0.0, self.tokens - 1)
             return 0.0
         return (1 - self.tokens) / self.rate
 
