@@ -240,3 +240,21 @@ def _payload(item: ContentItem, variant: ContentVariant | None, text: str, url: 
     return {"content_id": item.id, "kind": item.kind, "variant": variant.name if variant else None,
             "title": (variant.title if variant and variant.title else item.title), "text": text, "url": url,
             "media_id": item.media_id, "meta": item.meta or {}}
+
+
+def prepare_group_send(session: Session, settings: Settings, content_id: int, send_key: str, *,
+                       variant: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Render ``content_id`` for a group chat (no customer's fields) with a tracked link of its own; return the payload."""
+    view = item_view(session, content_id)
+    chosen = named_variant(view, variant)
+    code = repo.links_by_send_keys(session, [send_key]).get(send_key)
+    if code is None and view.item.url:
+        code = new_code()
+        repo.insert_ignore(session, ContentLink, [{"code": code, "content_id": content_id,
+                                                   "variant_id": chosen.id if chosen else None, "customer_id": None,
+                                                   "send_key": send_key, "target_url": view.item.url,
+                                                   "created_at": now or utcnow()}], "send_key")
+    url = short_link(settings, code) if code else None
+    text = tpl.render(chosen.body if chosen and chosen.body else view.item.body, {"link": url} if url else {},
+                      html=view.item.kind in HTML_KINDS)
+    return _payload(view.item, chosen, text, url)

@@ -1,0 +1,161 @@
+"""Preview and send a mass message (rules in siyu.domains.mass_messages.service's docstring).
+
+The preview counts the recipients left after, in the dispatcher's order: the do-not-contact list,
+unsubscribes (marketing opt-outs), withdrawn marketing consent, and the per-customer caps of the
+stored messaging policy in the periods containing the send time. The outbox package does not export
+its policy functions, so these rules are re-read here from the same tables; the dispatcher remains
+the one that decides (and records) each suppression when the message is due.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from siyu.config import Settings
+from siyu.domains import content, tasks
+from siyu.domains.access import Principal
+from siyu.domains.access.service import audit
+from siyu.domains.mass_messages import repository as repo
+from siyu.domains.mass_messages.models import MassMessage
+from siyu.domains.mass_messages.schemas import PreviewOut
+from siyu.domains.mass_messages.service import SYSTEM, Recipients, get, resolve
+from siyu.domains.outbox import NewMessage, enqueue
+from siyu.domains.outbox.service import load_policy
+from siyu.errors import Conflict
+from siyu.kit.time import ensure_utc, utcnow
+
+CONSENT_CHANNEL = {"wecom": "wecom", "wecom_group": "wecom", "sms": "sms", "email": "email"}
+NOTE = ("estimated at the send time from opt-outs, marketing consent and the per-customer caps of the messaging "
+        "policy; the dispatcher decides again when each message is due (quiet hours defer it; global caps and "
+        "the WeCom mass-message limit apply then) and records every suppression")
+
+
+def period_bounds(at: datetime, period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Return the UTC bounds of the brand-local day, ISO week or month containing ``at``."""
+    day = ensure_utc(at).astimezone(tz).date()
+    if period == "day":
+        first, last = day, day + timedelta(days=1)
+    elif period == "week":
+        first = day - timedelta(days=day.weekday())
+        last = first + timedelta(days=7)
+    else:
+        first = day.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1)
+    return _midnight(first, tz), _midnight(last, tz)
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return ensure_utc(datetime.combine(day, time(0), tzinfo=tz))
+
+
+def _exclusions(session: Session, row: MassMessage, customers: list[int], at: datetime,
+                tz: ZoneInfo) -> dict[int, str]:
+    """Return why each excluded customer would not receive the message (first reason that applies)."""
+    out: dict[int, str] = {}
+    opt = repo.opt_outs(session, customers)
+    withdrawn = repo.withdrawn(session, customers)
+    consent = CONSENT_CHANNEL.get(row.channel, row.channel)
+    for c in customers:
+        if (c, "*", "all") in opt or (c, row.channel, "all") in opt:
+            out[c] = "do_not_contact"
+        elif (c, "*", "marketing") in opt or (c, row.channel, "marketing") in opt:
+            out[c] = "unsubscribed"
+        elif (c, consent) in withdrawn or (c, "all") in withdrawn:
+            out[c] = "consent_withdrawn"
+    left = [c for c in customers if c not in out]
+    for rule in load_policy(session).caps:
+        if rule.scope != "customer" or rule.channel not in ("*", row.channel):
+            continue
+        start, end = period_bounds(at, rule.period, tz)
+        sent = Counter(c for c, ch in repo.marketing_sent(session, left, start, end)
+                       if rule.channel == "*" or ch == rule.channel)
+        for c in left:
+            if c not in out and sent[c] >= rule.limit:
+                out[c] = f"cap_customer_{rule.period}"
+    return out
+
+
+def preview(session: Session, mass_id: int, tz: ZoneInfo, principal: Principal = SYSTEM,
+            now: datetime | None = None) -> PreviewOut:
+    """Return how many recipients the message reaches now and how many the policy would leave."""
+    row = get(session, mass_id)
+    who = resolve(session, row, principal)
+    at = row.send_at or ensure_utc(now or utcnow())
+    if who.groups:
+        return PreviewOut(audience=0, groups=len(who.groups), eligible=len(who.groups), excluded={},
+                          by_staff=dict(Counter(str(o) for _g, o in who.groups if o is not None)),
+                          sample=[g for g, _o in who.groups[:20]], note=NOTE)
+    excluded = _exclusions(session, row, who.customers, at, tz)
+    reasons = Counter(excluded.values())
+    if who.skipped:
+        reasons["no_staff_member"] = who.skipped
+    eligible = [c for c in who.customers if c not in excluded]
+    return PreviewOut(audience=len(who.customers) + who.skipped, groups=0, eligible=len(eligible),
+                      excluded=dict(sorted(reasons.items())),
+                      by_staff=dict(sorted(Counter(str(who.sender[c]) for c in eligible if c in who.sender).items())),
+                      sample=eligible[:20], note=NOTE)
+
+
+def send(session: Session, settings: Settings, mass_id: int, *, actor: str, principal: Principal = SYSTEM,
+         now: datetime | None = None) -> MassMessage:
+    """Enqueue the message for every recipient now (once: a second send is refused, and keys dedupe anyway)."""
+    now = ensure_utc(now or utcnow())
+    row = get(session, mass_id)
+    if not repo.claim(session, mass_id, now):
+        raise Conflict(f"mass message {mass_id} is {row.status}", code="mass_message_closed")
+    session.refresh(row)
+    enqueue_all(session, settings, row, resolve(session, row, principal), now)
+    audit(session, actor, "mass_message.send", "mass_message", row.id, {"recipients": row.recipients})
+    return row
+
+
+def enqueue_all(session: Session, settings: Settings, row: MassMessage, who: Recipients, now: datetime) -> None:
+    """Enqueue one outbox message per recipient and one confirmation task per WeCom sender (idempotent by key)."""
+    source = f"mass:{row.id}"
+    send_after = max(row.send_at or now, now)
+    if who.groups:
+        messages = [NewMessage(idempotency_key=f"{source}:group:{gid}", kind="mass_message", channel=row.channel,
+                               payload=content.prepare_group_send(session, settings, row.content_id,
+                                                                  f"{source}:group:{gid}", variant=row.variant, now=now)
+                               | {"group_id": gid}, staff_id=owner, category="marketing", send_after=send_after,
+                               source=source, content_id=row.content_id, mass_message_id=row.id)
+                    for gid, owner in who.groups]
+        senders = Counter(owner for _g, owner in who.groups if owner is not None)
+    else:
+        keys = {c: f"{source}:{c}" for c in who.customers}
+        prepared = content.prepare_sends(session, settings, row.content_id, keys, source=source, variant=row.variant,
+                                         now=now)
+        messages = [NewMessage(idempotency_key=p.send_key, kind="mass_message", channel=row.channel, payload=p.payload,
+                               customer_id=p.customer_id, staff_id=who.sender.get(p.customer_id), category="marketing",
+                               send_after=send_after, source=source, content_id=row.content_id, mass_message_id=row.id)
+                    for p in prepared]
+        senders = Counter(who.sender[c] for c in who.customers if c in who.sender)
+    enqueue(session, messages, now=now)
+    made = _confirmation_tasks(session, row, senders, send_after) if row.channel.startswith("wecom") else 0
+    row.status, row.sent_at, row.updated_at = "sent", now, now
+    row.recipients, row.skipped, row.tasks = len(messages), who.skipped, made
+    session.flush()
+
+
+def _confirmation_tasks(session: Session, row: MassMessage, senders: Counter[int], due: datetime) -> int:
+    new = [tasks.NewTask(idempotency_key=f"mass:{row.id}:confirm:{staff_id}", staff_id=staff_id,
+                         title=f"确认群发：{row.name}"[:200],
+                         body=f"在企业微信确认群发「{row.name}」，共 {count} 位客户/群。", due_at=due,
+                         source=f"mass_message:{row.id}")
+           for staff_id, count in sorted(senders.items())]
+    tasks.create_tasks(session, new)
+    return len(new)
+
+
+def send_due(session: Session, settings: Settings, now: datetime | None = None, limit: int = 20) -> list[int]:
+    """Send every scheduled message whose time has come; return their ids."""
+    now = ensure_utc(now or utcnow())
+    sent = []
+    for mass_id in repo.due(session, now, limit):
+        send(session, settings, mass_id, actor="system:scheduler", now=now)
+        sent.append(mass_id)
+    return sent
