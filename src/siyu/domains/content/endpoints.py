@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 from siyu.domains.access import Principal
 from siyu.domains.access.deps import get_session, require_reader
 from siyu.domains.content import metrics, service
+from siyu.domains.content.recommend import group_customer_ids
 from siyu.domains.content.recommend import recommend as choose_content
 from siyu.domains.content.render import FIELDS, render
 from siyu.domains.content.schemas import (CandidateOut, CollectionIn, CollectionList, CollectionOut, ItemIn, ItemList,
                                           ItemOut, ItemPatch, MetricsOut, RecommendOut, RenderIn, RenderOut,
                                           ScorePartsOut, VariantIn, VariantOut)
 from siyu.domains.customers.service import visible_customer
-from siyu.domains.groups import service as groups
 from siyu.domains.segments import service as segments
 from siyu.domains.segments.endpoints import require_editor
 from siyu.errors import ValidationFailed
@@ -100,18 +100,6 @@ def recommend_item(customer_id: int | None = None, group_id: int | None = None, 
     return RecommendOut(content_id=choice.content_id, title=choice.title, segment=choice.segment, candidates=[
         CandidateOut(content_id=c.content_id, title=c.title, excluded=c.excluded,
                      parts=ScorePartsOut(**vars(c.parts)) if c.parts else None) for c in choice.candidates])
-
-
-def group_customer_ids(session: Session, group_id: int) -> list[int]:
-    """Return the live customers currently in a group."""
-    ids: list[int] = []
-    cursor = None
-    while True:
-        page = groups.member_rows(session, group_id, after_id=cursor, limit=500)
-        ids.extend(r.customer_id for r in page.items)
-        if page.next_cursor is None:
-            return list(dict.fromkeys(ids))
-        cursor = page.next_cursor
 
 
 @router.get("/collections", response_model=CollectionList)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from siyu.domains.content import metrics
 from siyu.domains.content import repository as repo
 from siyu.domains.content.models import ContentItem
+from siyu.domains.groups import service as groups
 from siyu.domains.tags import service as tags
 from siyu.errors import ValidationFailed
 from siyu.kit.time import utcnow
@@ -192,3 +193,15 @@ def recommend(session: Session, customer_ids: Sequence[int], *, collection: int 
     items = candidates(session, collection)
     who = portrait(session, customer_ids, recent_days=recent_days, now=now or utcnow())
     return choose(items, who, arms(session, [i.id for i in items]), rng or random.Random())
+
+
+def group_customer_ids(session: Session, group_id: int) -> list[int]:
+    """Return the live customers currently in a group."""
+    ids: list[int] = []
+    cursor = None
+    while True:
+        page = groups.member_rows(session, group_id, after_id=cursor, limit=500)
+        ids.extend(r.customer_id for r in page.items)
+        if page.next_cursor is None:
+            return list(dict.fromkeys(ids))
+        cursor = page.next_cursor
