@@ -37,6 +37,7 @@ from siyu.web.console.routes import (
     tags,
 )
 from siyu.web.console.routes import analytics_funnel, analytics_gmv, analytics_growth, channel_costs
+from siyu.web.console.routes import service as service_pages
 from siyu.web.console.security import LoginLimiter
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -45,6 +46,7 @@ ROUTERS = (auth.router, dashboard.router, customers.router, customer.router, fol
            analytics_aipl.router, analytics_lifecycle.router, analytics_retention.router, segments.router, tags.router)
 ROUTERS = (*ROUTERS, analytics_funnel.router, analytics_gmv.router, analytics_growth.router, channel_costs.router)
 ROUTERS = (*ROUTERS, content_links.router)
+ROUTERS = (*ROUTERS, service_pages.router)
 
 __all__ = ["error_page", "is_console", "mount", "siyu_error_page"]
 

@@ -31,6 +31,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "attention.view": frozenset({"admin", "operator", "analyst", "staff"}),  # today's at-risk / high-intent lists (staff: own)
     "analytics.view": frozenset({"admin", "operator", "analyst"}),  # RFM, AIPL, lifecycle, retention: every customer
     "growth.edit": frozenset({"admin", "operator"}),  # enter channel costs, save a funnel's drop-outs as a segment
+    "service.view": frozenset({"admin", "operator", "analyst"}),  # auto-reply rules, FAQ, the SLA report
+    "service.edit": frozenset({"admin", "operator"}),  # change rules and FAQ entries
 }
 
 # The six lines of work, then the administration of the platform itself (audit log, later users).
@@ -68,6 +70,9 @@ ITEMS = (
     NavItem("growth.nav.attribution", "/analytics/attribution", "analytics.view", "data_ops"),
     NavItem("growth.nav.costs", "/analytics/channel-costs", "analytics.view", "data_ops"),
     NavItem("growth.nav.staff", "/analytics/staff-performance", "analytics.view", "data_ops"),
+    NavItem("nav.service_rules", "/service/rules", "service.view", "maintenance_ops"),
+    NavItem("nav.service_faq", "/service/faq", "service.view", "maintenance_ops"),
+    NavItem("nav.service_sla", "/service/sla", "service.view", "maintenance_ops"),
     NavItem("nav.audit", "/audit", "audit.view", "system"),
 )
 
