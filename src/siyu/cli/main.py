@@ -10,6 +10,7 @@ import typer
 from siyu.cli import (access_cmds, analytics_cmds, analyze_cmds, channel_code_cmds, db_cmds, demo_cmds, growth_cmds,
                       import_cmds, serve_cmds, staff_cmds, worker_cmds)
 from siyu.cli import content_cmds, segment_cmds, service_cmds, tag_cmds
+from siyu.cli import journey_cmds
 from siyu.kit.runtime import tune_gc
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -30,6 +31,7 @@ app.add_typer(staff_cmds.app, name="staff")
 app.add_typer(channel_code_cmds.app, name="channel-code")
 app.add_typer(segment_cmds.app, name="segment")
 app.add_typer(tag_cmds.app, name="tag")
+app.add_typer(journey_cmds.app, name="journey")
 app.add_typer(service_cmds.app, name="service")
 app.add_typer(content_cmds.app, name="content")
 app.add_typer(content_cmds.mass_app, name="mass")

@@ -6,6 +6,7 @@ import typer
 
 from siyu.cli.common import engine, settings
 from siyu.kit import logs
+from siyu.worker.journeys import JourneyScheduler
 from siyu.worker.refresher import SummaryRefresher
 from siyu.worker.scores import score_schedule
 from siyu.worker.segments import SegmentRefresher
@@ -24,6 +25,7 @@ def worker(
     store = engine()
     refresher = SummaryRefresher(store, cfg.tz, every, scores=score_schedule(store, cfg))
     segments = SegmentRefresher(store, cfg)
+    journeys = JourneyScheduler(store, cfg)
     service = ServiceWorker(store, cfg)
     if once:
         result = refresher.run_once()
@@ -33,6 +35,7 @@ def worker(
         if scored is not None:
             typer.echo(f"scores written as of {scored.as_of} for {scored.written} customers")
         _segments_once(segments)
+        _journeys_once(journeys)
         _service_once(service)
         return
     if every <= 0:
@@ -46,13 +49,21 @@ def worker(
     if service.interval > 0:
         typer.echo(f"and answers customer messages (rules, FAQ, hand-off, SLA alerts) every {service.interval} s")
         service.start()
+    typer.echo(f"and runs journeys every {journeys.interval:g} s")
+    journeys.start()
     try:
         refresher.run()
     except KeyboardInterrupt:
         refresher.stop(timeout=0)
         segments.stop(timeout=0)
+        journeys.stop(timeout=0)
         service.stop(timeout=0)
 
+
+
+def _journeys_once(journeys: JourneyScheduler) -> None:
+    done = journeys.run_once()
+    typer.echo(f"journeys: {done.enrolled} enrolled, {done.steps} steps run, {done.exited} exited")
 
 def _segments_once(segments: SegmentRefresher) -> None:
     outcome = segments.run_once()

@@ -13,6 +13,7 @@ from siyu.domains.content import endpoints as content
 from siyu.domains.customers import endpoints as customers
 from siyu.domains.groups import endpoints as groups
 from siyu.domains.identity import endpoints as identity
+from siyu.domains.journeys import endpoints as journeys
 from siyu.domains.ingest import endpoints as ingest
 from siyu.domains.mass_messages import endpoints as mass_messages
 from siyu.domains.segments import endpoints as segments
@@ -33,4 +34,4 @@ def all_routers() -> list[APIRouter]:
     return [ingest.router, identity.router, staff.router, channel_codes.router, groups.router, customers.router,
             analytics.router, growth.router, scores.router, channel_costs.router, segments.router, tags.router,
             service.router,
-            tasks.router, content.router, mass_messages.router]
+            tasks.router, content.router, mass_messages.router, journeys.router]

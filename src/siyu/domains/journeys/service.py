@@ -100,6 +100,11 @@ def versions(session: Session, ref: int | str) -> list[JourneyVersion]:
     return repo.versions(session, resolve(session, ref).id)
 
 
+def active_enrolments(session: Session, journey_id: int) -> int:
+    """Return how many enrolments of a journey are running."""
+    return repo.active_count(session, journey_id)
+
+
 def current_definition(session: Session, journey: Journey) -> dict[str, Any]:
     """Return the raw definition of a journey's current version."""
     row = repo.version(session, journey.id, journey.current_version)
