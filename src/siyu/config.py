@@ -69,6 +69,17 @@ class Settings(BaseSettings):
         default="NORMAL", description="SQLite durability: NORMAL survives process crashes; FULL also power loss.")
     spark_master: str = Field(default="local[2]", description="Spark master for `--engine spark` analyses "
                               "(the optional spark extra).")
+    smtp_host: str = Field(default="", description="SMTP server for the email channel; empty: no email adapter.")
+    smtp_port: int = Field(default=25, ge=1, le=65_535)
+    smtp_username: str = Field(default="")
+    smtp_password: str = Field(default="")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    email_from: str = Field(default="noreply@localhost", description="The From address of outbox email.")
+    webhook_secret: str = Field(default="", description="Shared secret of signed webhooks (docs/messaging.md); "
+                                "empty: derived from SIYU_SECRET_KEY.")
+    dispatch_batch: int = Field(default=200, ge=1, le=10_000, description="Outbox messages claimed per turn.")
+    dispatch_idle_seconds: float = Field(default=1.0, gt=0, le=3_600,
+                                         description="How long the dispatcher sleeps when nothing is due.")
 
     @field_validator("timezone")
     @classmethod

@@ -10,6 +10,7 @@ import typer
 from siyu.cli import (access_cmds, analytics_cmds, analyze_cmds, channel_code_cmds, db_cmds, demo_cmds, growth_cmds,
                       import_cmds, serve_cmds, staff_cmds, worker_cmds)
 from siyu.cli import content_cmds, segment_cmds, service_cmds, tag_cmds
+from siyu.cli import outbox_cmds
 from siyu.cli import journey_cmds
 from siyu.kit.runtime import tune_gc
 
@@ -35,6 +36,7 @@ app.add_typer(journey_cmds.app, name="journey")
 app.add_typer(service_cmds.app, name="service")
 app.add_typer(content_cmds.app, name="content")
 app.add_typer(content_cmds.mass_app, name="mass")
+app.add_typer(outbox_cmds.app, name="outbox")
 app.command("serve")(serve_cmds.serve)
 app.command("demo")(demo_cmds.demo)
 app.command("worker")(worker_cmds.worker)

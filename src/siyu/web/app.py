@@ -160,6 +160,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
     for router in routers.all_routers():
         app.include_router(router, prefix="/api/v1")
+    for router in routers.public_routers():
+        app.include_router(router)
     console.mount(app)
     _document_raw_bodies(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -16,6 +16,7 @@ from siyu.domains.identity import endpoints as identity
 from siyu.domains.journeys import endpoints as journeys
 from siyu.domains.ingest import endpoints as ingest
 from siyu.domains.mass_messages import endpoints as mass_messages
+from siyu.domains.outbox import endpoints as outbox
 from siyu.domains.segments import endpoints as segments
 from siyu.domains.service import endpoints as service
 from siyu.domains.scores import endpoints as scores
@@ -29,9 +30,14 @@ def openapi_models() -> list[type[BaseModel]]:
     return list(ingest.OPENAPI_MODELS)
 
 
+def public_routers() -> list[APIRouter]:
+    """Return routers mounted at the root, outside /api/v1 (the one-click unsubscribe link)."""
+    return [outbox.public_router]
+
+
 def all_routers() -> list[APIRouter]:
     """Return every domain router."""
     return [ingest.router, identity.router, staff.router, channel_codes.router, groups.router, customers.router,
             analytics.router, growth.router, scores.router, channel_costs.router, segments.router, tags.router,
-            service.router,
+            service.router, outbox.router,
             tasks.router, content.router, mass_messages.router, journeys.router]
