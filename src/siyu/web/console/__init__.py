@@ -23,6 +23,7 @@ from siyu.web.console.routes import (
     audit,
     auth,
     channel_codes,
+    content,
     content_links,
     customer,
     customers,
@@ -45,7 +46,7 @@ ROUTERS = (auth.router, dashboard.router, customers.router, customer.router, fol
            channel_codes.router, landing.router, staff.router, groups.router, audit.router, attention.router, analytics_rfm.router,
            analytics_aipl.router, analytics_lifecycle.router, analytics_retention.router, segments.router, tags.router)
 ROUTERS = (*ROUTERS, analytics_funnel.router, analytics_gmv.router, analytics_growth.router, channel_costs.router)
-ROUTERS = (*ROUTERS, content_links.router)
+ROUTERS = (*ROUTERS, content_links.router, content.router)
 ROUTERS = (*ROUTERS, service_pages.router)
 
 __all__ = ["error_page", "is_console", "mount", "siyu_error_page"]

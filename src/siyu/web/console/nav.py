@@ -33,6 +33,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "growth.edit": frozenset({"admin", "operator"}),  # enter channel costs, save a funnel's drop-outs as a segment
     "service.view": frozenset({"admin", "operator", "analyst"}),  # auto-reply rules, FAQ, the SLA report
     "service.edit": frozenset({"admin", "operator"}),  # change rules and FAQ entries
+    "content.view": frozenset({"admin", "operator", "analyst"}),  # the content library, previews, metrics
+    "content.edit": frozenset({"admin", "operator"}),  # add and change items and variants
+    "mass.view": frozenset({"admin", "operator", "analyst"}),  # mass messages and their preview counts
+    "mass.edit": frozenset({"admin", "operator"}),  # compose, schedule, send, cancel
 }
 
 # The six lines of work, then the administration of the platform itself (audit log, later users).
@@ -57,6 +61,8 @@ ITEMS = (
     NavItem("seg.nav.segments", "/segments", "segments.view", "user_ops"),
     NavItem("seg.nav.tags", "/tags", "tags.view", "user_ops"),
     NavItem("attention.nav", "/attention", "attention.view", "user_ops"),
+    NavItem("nav.content", "/content", "content.view", "content_ops"),
+    NavItem("nav.mass", "/mass", "mass.view", "content_ops"),
     NavItem("nav.dashboard", "/dashboard", "dashboard.view", "data_ops"),
     NavItem("nav.identity_review", "/identity/review", "identity.edit", "data_ops"),
     NavItem("analytics.nav.rfm", "/analytics/rfm", "analytics.view", "data_ops"),
