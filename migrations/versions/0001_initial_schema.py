@@ -386,6 +386,12 @@ def upgrade() -> None:
     sa.Column('updated_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service_rules'))
     )
+    op.create_table('service_synonyms',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('words', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('created_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_synonyms'))
+    )
     op.create_table('staff',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('userid', sa.String(length=64), nullable=False),
@@ -1166,6 +1172,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_staff_store'))
 
     op.drop_table('staff')
+    op.drop_table('service_synonyms')
     op.drop_table('service_rules')
     op.drop_table('service_faqs')
     op.drop_table('service_cursor')

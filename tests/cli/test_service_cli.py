@@ -57,3 +57,10 @@ def test_staff_settings_sla_report_and_run(cli: CliRunner) -> None:
     report = json.loads(cli.invoke(app, ["service", "sla", "--day", "2026-01-05", "--json"]).output)
     assert report == {"day": "2026-01-05", "rows": []}
     assert cli.invoke(app, ["service", "run"]).output.startswith("messages handled: 0")
+
+
+def test_synonyms(cli: CliRunner) -> None:
+    assert cli.invoke(app, ["service", "synonyms", "add", "退款", "退钱"]).output == "synonyms 1 created\n"
+    assert cli.invoke(app, ["service", "synonyms", "list"]).output == "1\t退款 / 退钱\n"
+    assert cli.invoke(app, ["service", "synonyms", "add", "退款"]).exit_code == 1
+    assert cli.invoke(app, ["service", "synonyms", "delete", "1"]).exit_code == 0

@@ -19,6 +19,8 @@ rules = typer.Typer(no_args_is_help=True, help="Keyword rules (exact, contains, 
 faq = typer.Typer(no_args_is_help=True, help="The FAQ knowledge base.")
 app.add_typer(rules, name="rules")
 app.add_typer(faq, name="faq")
+synonyms = typer.Typer(no_args_is_help=True, help="Synonym groups the FAQ treats as one word.")
+app.add_typer(synonyms, name="synonyms")
 
 
 @rules.command("list")
@@ -98,6 +100,30 @@ def faq_ask(text: str = typer.Argument(...), limit: int = typer.Option(3, min=1,
                    f"{'answered' if found.answered else 'handed off'}")
         for h in found.hits:
             typer.echo(f"{h.faq.id}\t{h.confidence:.2f}\t{h.score:.2f}\t{h.faq.question}\t({h.phrasing})")
+
+
+@synonyms.command("list")
+def synonyms_list() -> None:
+    """List synonym groups."""
+    with session_scope() as session:
+        for g in svc.list_synonyms(session):
+            typer.echo(f"{g.id}\t{' / '.join(g.words)}")
+
+
+@synonyms.command("add")
+def synonyms_add(words: list[str] = typer.Argument(..., help="Two or more words, e.g. 退款 退钱 返款")) -> None:
+    """Add a synonym group."""
+    with session_scope() as session:
+        group = svc.add_synonyms(session, words, actor=CLI.actor)
+        typer.echo(f"synonyms {group.id} created")
+
+
+@synonyms.command("delete")
+def synonyms_delete(group_id: int = typer.Argument(...)) -> None:
+    """Delete a synonym group."""
+    with session_scope() as session:
+        svc.delete_synonyms(session, group_id, actor=CLI.actor)
+        typer.echo(f"synonyms {group_id} deleted")
 
 
 @app.command("staff")

@@ -65,16 +65,18 @@ def test_deadline_crosses_the_night_and_the_weekend() -> None:
     assert add_working({}, friday_1720, 1800, SH) == friday_1720 + timedelta(minutes=30)
 
 
-def test_faq_top1_accuracy_on_the_labelled_set(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("with_synonyms", "floor"), [(False, 0.85), (True, 0.89)])
+def test_faq_top1_accuracy_on_the_labelled_set(tmp_path: Path, with_synonyms: bool, floor: float) -> None:
     keys = [f["key"] for f in EVAL["faqs"]]
     index = FaqIndex([FaqSpec(i, f["question"], f["answer"], tuple(f["alternatives"]), tuple(f["keywords"]))
-                      for i, f in enumerate(EVAL["faqs"])], tokenizer(tmp_path))
+                      for i, f in enumerate(EVAL["faqs"])], tokenizer(tmp_path),
+                     EVAL["synonyms"] if with_synonyms else ())
     right = answered_wrong = 0
     for q in EVAL["queries"]:
         top = index.rank(q["text"])[:1]
         right += bool(top) and keys[top[0].faq.id] == q["faq"]
         answered_wrong += bool(top) and keys[top[0].faq.id] != q["faq"] and top[0].confidence >= DEFAULT_THRESHOLD
-    assert right / len(EVAL["queries"]) >= 0.85  # measured 33/38 = 0.868 (docs/service.md)
+    assert right / len(EVAL["queries"]) >= floor  # measured 33/38 = 0.868, with synonyms 34/38 = 0.895
     assert answered_wrong <= 2
     for text in EVAL["off_topic"]:
         top = index.rank(text)
@@ -88,3 +90,11 @@ def test_faq_keywords_join_the_dictionary(tmp_path: Path) -> None:
     hits = index.rank("会员日是哪天")
     assert hits[0].faq.id == 1 and "会员日" in hits[0].words
     assert index.rank("怎么注册会员")[0].confidence == pytest.approx(1.0)
+
+
+def test_synonyms_bring_in_each_other(tmp_path: Path) -> None:
+    index = FaqIndex([FaqSpec(1, "退款多久到账", "1-3天"), FaqSpec(2, "怎么查物流", "订单页")], tokenizer(tmp_path),
+                     [["退款", "退钱"]])
+    assert index.expand(["退钱", "要", "退款"]) == ["退钱", "要", "退款"]
+    assert index.expand(["退钱"]) == ["退钱", "退款"]
+    assert index.rank("退钱要多久")[0].faq.id == 1

@@ -96,3 +96,20 @@ def test_staff_settings_sla_report_and_unknown_staff(db_engine: Engine, settings
         assert report == {"day": "2026-01-05", "timezone": "Asia/Shanghai", "rows": []}
         assert client.get("/api/v1/service/conversations", headers=h, params={"state": "odd"}).json()["error"][
             "code"] == "invalid_state"
+
+
+def test_synonyms_reach_the_faq(db_engine: Engine, settings: Settings) -> None:
+    client, h = _client(db_engine, settings)
+    with client:
+        client.post("/api/v1/service/faqs", headers=h, json={"question": "退款多久到账？", "answer": "1-3天"})
+        assert client.post("/api/v1/service/faqs/ask", headers=h, json={"text": "返款"}).json()["hits"] == []
+        made = client.post("/api/v1/service/synonyms", headers=h, json={"words": ["退款", "返款", "退款"]})
+        assert made.status_code == 201 and made.json()["words"] == ["退款", "返款"]
+        asked = client.post("/api/v1/service/faqs/ask", headers=h, json={"text": "返款"}).json()
+        assert asked["words"] == ["返款", "退款"] and asked["hits"][0]["question"] == "退款多久到账？"
+        assert [g["words"] for g in client.get("/api/v1/service/synonyms", headers=h).json()] == [["退款", "返款"]]
+        bad = client.post("/api/v1/service/synonyms", headers=h, json={"words": ["退款", "退款"]})
+        assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_synonyms")
+        assert client.delete(f"/api/v1/service/synonyms/{made.json()['id']}", headers=h).status_code == 204
+        gone = client.delete(f"/api/v1/service/synonyms/{made.json()['id']}", headers=h)
+        assert (gone.status_code, gone.json()["error"]["code"]) == (404, "synonyms_not_found")

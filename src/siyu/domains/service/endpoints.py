@@ -26,6 +26,8 @@ from siyu.domains.service.schemas import (
     SlaRowOut,
     StaffSettingsIn,
     StaffSettingsOut,
+    SynonymsIn,
+    SynonymsOut,
     TryIn,
 )
 from siyu.kit.time import local_day, utcnow
@@ -116,6 +118,24 @@ def update_faq(faq_id: int, body: FaqPatch, session: Session = SESSION,
 def delete_faq(faq_id: int, session: Session = SESSION, principal: Principal = Depends(admin)) -> None:
     """Delete an FAQ entry."""
     service.delete_faq(session, faq_id, actor=principal.actor)
+
+
+@router.get("/synonyms", response_model=list[SynonymsOut])
+def list_synonyms(session: Session = SESSION, _: Principal = Depends(admin)) -> list[SynonymsOut]:
+    """List the FAQ's synonym groups."""
+    return [SynonymsOut.model_validate(g) for g in service.list_synonyms(session)]
+
+
+@router.post("/synonyms", response_model=SynonymsOut, status_code=201)
+def add_synonyms(body: SynonymsIn, session: Session = SESSION, principal: Principal = Depends(admin)) -> SynonymsOut:
+    """Add a group of words the FAQ treats as one."""
+    return SynonymsOut.model_validate(service.add_synonyms(session, body.words, actor=principal.actor))
+
+
+@router.delete("/synonyms/{group_id}", status_code=204)
+def delete_synonyms(group_id: int, session: Session = SESSION, principal: Principal = Depends(admin)) -> None:
+    """Delete a synonym group."""
+    service.delete_synonyms(session, group_id, actor=principal.actor)
 
 
 @router.get("/staff", response_model=list[StaffSettingsOut])

@@ -4,7 +4,8 @@ Every question and each of its alternative phrasings is one BM25 document; a FAQ
 its documents. Tokens are jieba's search-mode cut (``cut_for_search``: long words and their parts,
 so 退货地址 finds 退货 and 地址), lower-cased, without punctuation and a short list of function
 words (吗 呢 的 我 …) that would otherwise make every question look alike. The FAQ's ``keywords`` are
-added to jieba's dictionary so brand words (产品名, 会员日) stay whole.
+added to jieba's dictionary so brand words (产品名, 会员日) stay whole. A query's words are expanded
+with the brand's synonym groups (退款/退钱/返款): each synonym of a query word is searched as well.
 
 Confidence: BM25 scores have no fixed scale, so the best score is divided by the score that
 document would get for its own text (a query repeating the question reaches 1.0). Below the
@@ -19,7 +20,7 @@ import logging
 import math
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,16 +96,33 @@ class FaqHit:
 class FaqIndex:
     """BM25 over every phrasing of every FAQ; build once per set of FAQs."""
 
-    def __init__(self, faqs: Sequence[FaqSpec], tk: jieba.Tokenizer) -> None:
+    def __init__(self, faqs: Sequence[FaqSpec], tk: jieba.Tokenizer,
+                 synonyms: Iterable[Iterable[str]] = ()) -> None:
         self.tk = tk
         for faq in faqs:
             for word in faq.keywords:
                 if word.strip():
                     tk.add_word(word.strip())
+        self.synonyms: dict[str, set[str]] = {}
+        for group in synonyms:
+            words = {unicodedata.normalize("NFKC", w).strip().casefold() for w in group if w.strip()}
+            for w in words:
+                tk.add_word(w)
+                self.synonyms.setdefault(w, set()).update(words - {w})
         self.docs: list[tuple[FaqSpec, str]] = [(f, p) for f in faqs for p in (f.question, *f.alternatives) if p]
         self.corpus = [tokens(tk, p) for _f, p in self.docs]
         self.bm25 = LuceneBM25(self.corpus) if self.corpus and any(self.corpus) else None
         self._self_scores: dict[int, float] = {}
+
+    def expand(self, words: list[str]) -> list[str]:
+        """Return ``words`` followed by the synonyms of each that are not already there."""
+        seen, out = set(words), list(words)
+        for w in words:
+            for extra in sorted(self.synonyms.get(w, ())):
+                if extra not in seen:
+                    seen.add(extra)
+                    out.append(extra)
+        return out
 
     def _self_score(self, i: int) -> float:
         if i not in self._self_scores:
@@ -113,7 +131,7 @@ class FaqIndex:
 
     def rank(self, text: str, limit: int = 3) -> list[FaqHit]:
         """Return up to ``limit`` FAQs best matching ``text``, best first (only positive scores)."""
-        words = tokens(self.tk, text)
+        words = self.expand(tokens(self.tk, text))
         if self.bm25 is None or not words:
             return []
         scores = self.bm25.get_scores(words)

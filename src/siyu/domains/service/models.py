@@ -44,6 +44,16 @@ class FaqEntry(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SynonymGroup(Base):
+    """Words the FAQ treats as one (退款 / 退钱 / 返款): a query word brings in the others."""
+
+    __tablename__ = "service_synonyms"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    words: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class StaffServiceSettings(Base):
     """A staff member's first-response SLA, working hours and the supervisor who hears of breaches."""
 

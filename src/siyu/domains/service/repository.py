@@ -18,6 +18,7 @@ from siyu.domains.service.models import (
     ServiceCursor,
     ServiceRule,
     StaffServiceSettings,
+    SynonymGroup,
 )
 
 EVENT_TYPES = ("message_received", "message_sent")
@@ -37,6 +38,11 @@ def faqs(session: Session, *, enabled_only: bool = False) -> list[FaqEntry]:
     if enabled_only:
         stmt = stmt.where(FaqEntry.enabled.is_(True))
     return list(session.scalars(stmt))
+
+
+def synonym_groups(session: Session) -> list[SynonymGroup]:
+    """Return every synonym group in id order."""
+    return list(session.scalars(select(SynonymGroup).order_by(SynonymGroup.id)))
 
 
 def staff_settings(session: Session, staff_ids: Iterable[int]) -> dict[int, StaffServiceSettings]:

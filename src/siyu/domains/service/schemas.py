@@ -167,3 +167,15 @@ class ConversationOut(BaseModel):
     staff_id: int | None
     state: str
     updated_at: datetime
+
+
+class SynonymsIn(_In):
+    words: list[str] = Field(min_length=2, max_length=20, description="words the FAQ treats as one")
+
+
+class SynonymsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    words: list[str]
+    created_at: datetime

@@ -21,7 +21,7 @@ from siyu.domains.service import faq as faq_index
 from siyu.domains.service import hours as work_hours
 from siyu.domains.service import matching
 from siyu.domains.service import repository as repo
-from siyu.domains.service.models import FaqEntry, ServiceRule, StaffServiceSettings
+from siyu.domains.service.models import FaqEntry, ServiceRule, StaffServiceSettings, SynonymGroup
 from siyu.errors import NotFound, ValidationFailed
 from siyu.kit.time import utcnow
 
@@ -99,7 +99,7 @@ def responder(session: Session, data_dir: Path, threshold: float | None = None) 
     """Compile the enabled rules and FAQs."""
     specs = [rule_spec(r) for r in repo.rules(session, enabled_only=True)]
     index = faq_index.FaqIndex([faq_spec(f) for f in repo.faqs(session, enabled_only=True)],
-                               faq_index.tokenizer(data_dir))
+                               faq_index.tokenizer(data_dir), [g.words for g in repo.synonym_groups(session)])
     return Responder(matching.Matcher(specs), index,
                      faq_index.DEFAULT_THRESHOLD if threshold is None else threshold, {s.id: s for s in specs})
 
@@ -280,7 +280,8 @@ class Asked:
 def ask(session: Session, data_dir: Path, text: str, limit: int = 3) -> Asked:
     """Rank the enabled FAQs for ``text``."""
     found = responder(session, data_dir)
-    return Asked(found.threshold, faq_index.tokens(found.index.tk, text), found.index.rank(text, limit))
+    words = found.index.expand(faq_index.tokens(found.index.tk, text))
+    return Asked(found.threshold, words, found.index.rank(text, limit))
 
 
 def try_text(session: Session, data_dir: Path, text: str, menu_rule_id: int | None = None) -> Decision:
@@ -297,3 +298,29 @@ def list_conversations(session: Session, *, state: str | None = None, staff_user
         raise ValidationFailed(f"state must be one of {', '.join(STATES)}", code="invalid_state")
     staff_id = staff_id_of(session, staff_userid) if staff_userid else None
     return repo.conversations(session, state=state, staff_id=staff_id, limit=limit)
+
+
+def list_synonyms(session: Session) -> list[SynonymGroup]:
+    """Return the FAQ's synonym groups."""
+    return repo.synonym_groups(session)
+
+
+def add_synonyms(session: Session, words: Sequence[str], *, actor: str) -> SynonymGroup:
+    """Add a group of 2-20 words the FAQ treats as one, or raise ``invalid_synonyms``."""
+    cleaned = list(dict.fromkeys(w.strip() for w in words if isinstance(w, str) and w.strip()))
+    if not 2 <= len(cleaned) <= 20 or any(len(w) > 20 or " " in w for w in cleaned):
+        raise ValidationFailed("a synonym group has 2-20 distinct words of at most 20 characters, without spaces",
+                               code="invalid_synonyms")
+    group = repo.add(session, SynonymGroup(words=cleaned, created_at=utcnow()))
+    audit(session, actor, "service_synonyms.create", "service_synonyms", group.id, {"words": cleaned})
+    return group
+
+
+def delete_synonyms(session: Session, group_id: int, *, actor: str) -> None:
+    """Delete a synonym group or raise ``synonyms_not_found``."""
+    group = session.get(SynonymGroup, group_id)
+    if group is None:
+        raise NotFound(f"synonym group {group_id} does not exist", code="synonyms_not_found")
+    session.delete(group)
+    session.flush()
+    audit(session, actor, "service_synonyms.delete", "service_synonyms", group_id)
