@@ -6,6 +6,7 @@ import typer
 
 from siyu.cli.common import engine, settings
 from siyu.kit import logs
+from siyu.worker.dispatch import DispatchLoop
 from siyu.worker.journeys import JourneyScheduler
 from siyu.worker.refresher import SummaryRefresher
 from siyu.worker.scores import score_schedule
@@ -17,6 +18,10 @@ def worker(
     interval: int | None = typer.Option(None, min=1, help="Seconds between refreshes (default: "
                                         "SIYU_SUMMARY_REFRESH_SECONDS)."),
     once: bool = typer.Option(False, "--once", help="Refresh once if anything changed, and exit (for cron)."),
+    dispatch: bool = typer.Option(True, "--dispatch/--no-dispatch", help="Also run the outbox dispatcher "
+                                  "(send due messages under caps, quiet hours and consent)."),
+    dispatch_share: float = typer.Option(1.0, min=0.01, max=1.0, help="This process's share of each channel's "
+                                         "rate limit (0.5 with two workers)."),
 ) -> None:
     """Keep the dashboard's summaries fresh: refresh them on a schedule, taking turns with other processes."""
     cfg = settings()
@@ -27,6 +32,7 @@ def worker(
     segments = SegmentRefresher(store, cfg)
     journeys = JourneyScheduler(store, cfg)
     service = ServiceWorker(store, cfg)
+    dispatcher = DispatchLoop(store, cfg, share=dispatch_share) if dispatch else None
     if once:
         result = refresher.run_once()
         typer.echo("nothing to refresh (or another process is refreshing)" if result is None else
@@ -37,6 +43,8 @@ def worker(
         _segments_once(segments)
         _journeys_once(journeys)
         _service_once(service)
+        if dispatcher is not None:
+            _dispatch_once(dispatcher)
         return
     if every <= 0:
         typer.echo("error: SIYU_SUMMARY_REFRESH_SECONDS is 0; pass --interval SECONDS", err=True)
@@ -51,6 +59,9 @@ def worker(
         service.start()
     typer.echo(f"and runs journeys every {journeys.interval:g} s")
     journeys.start()
+    if dispatcher is not None:
+        typer.echo("and dispatches the outbox")
+        dispatcher.start()
     try:
         refresher.run()
     except KeyboardInterrupt:
@@ -58,6 +69,8 @@ def worker(
         segments.stop(timeout=0)
         journeys.stop(timeout=0)
         service.stop(timeout=0)
+        if dispatcher is not None:
+            dispatcher.stop(timeout=0)
 
 
 
@@ -70,6 +83,13 @@ def _segments_once(segments: SegmentRefresher) -> None:
     if outcome is not None:
         typer.echo(f"segments refreshed ({'full' if outcome.full else f'{outcome.customers} customers'}): "
                    f"{sum(outcome.entered.values())} entered, {sum(outcome.exited.values())} exited")
+
+
+def _dispatch_once(dispatcher: DispatchLoop) -> None:
+    stats = dispatcher.run_once()
+    if stats.claimed:
+        typer.echo(f"outbox: {stats.sent} sent, {stats.failed} to retry, {stats.dead} dead, "
+                   f"{sum(stats.held.values())} held")
 
 
 def _service_once(service: ServiceWorker) -> None:
