@@ -33,6 +33,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "growth.edit": frozenset({"admin", "operator"}),  # enter channel costs, save a funnel's drop-outs as a segment
     "service.view": frozenset({"admin", "operator", "analyst"}),  # auto-reply rules, FAQ, the SLA report
     "service.edit": frozenset({"admin", "operator"}),  # change rules and FAQ entries
+    "journeys.view": frozenset({"admin", "operator", "analyst"}),  # journeys as flows with live counts
+    "tasks.view": frozenset({"admin", "operator", "staff"}),  # the follow-up task inbox (staff: own)
     "content.view": frozenset({"admin", "operator", "analyst"}),  # the content library, previews, metrics
     "content.edit": frozenset({"admin", "operator"}),  # add and change items and variants
     "mass.view": frozenset({"admin", "operator", "analyst"}),  # mass messages and their preview counts
@@ -79,6 +81,8 @@ ITEMS = (
     NavItem("nav.service_rules", "/service/rules", "service.view", "maintenance_ops"),
     NavItem("nav.service_faq", "/service/faq", "service.view", "maintenance_ops"),
     NavItem("nav.service_sla", "/service/sla", "service.view", "maintenance_ops"),
+    NavItem("nav.journeys", "/journeys", "journeys.view", "user_ops"),
+    NavItem("nav.tasks", "/tasks", "tasks.view", "user_ops"),
     NavItem("nav.audit", "/audit", "audit.view", "system"),
 )
 
