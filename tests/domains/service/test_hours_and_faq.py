@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rank_bm25 import BM25Okapi
 
-from siyu.domains.service.faq import DEFAULT_THRESHOLD, FaqIndex, FaqSpec, tokenizer
+from siyu.domains.service.faq import DEFAULT_THRESHOLD, FaqIndex, FaqSpec, tokenizer, tokens
 from siyu.domains.service.hours import add_working, working_seconds
 from siyu.kit.time import UTC
 
@@ -98,3 +99,13 @@ def test_synonyms_bring_in_each_other(tmp_path: Path) -> None:
     assert index.expand(["退钱", "要", "退款"]) == ["退钱", "要", "退款"]
     assert index.expand(["退钱"]) == ["退钱", "退款"]
     assert index.rank("退钱要多久")[0].faq.id == 1
+
+
+def test_posting_list_scores_equal_rank_bm25s_own_loop(tmp_path: Path) -> None:
+    index = FaqIndex([FaqSpec(i, f["question"], f["answer"], tuple(f["alternatives"]), tuple(f["keywords"]))
+                      for i, f in enumerate(EVAL["faqs"])], tokenizer(tmp_path), EVAL["synonyms"])
+    for q in EVAL["queries"] + [{"text": t} for t in EVAL["off_topic"]]:
+        words = index.expand(tokens(index.tk, q["text"]))
+        fast = index.bm25.get_scores(words)
+        slow = BM25Okapi.get_scores(index.bm25, words)
+        assert fast == pytest.approx(list(slow), abs=1e-9), q["text"]

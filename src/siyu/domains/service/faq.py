@@ -43,6 +43,23 @@ class LuceneBM25(BM25Okapi):
 
     def _calc_idf(self, nd: dict[str, int]) -> None:
         self.idf = {w: math.log(1 + (self.corpus_size - n + 0.5) / (n + 0.5)) for w, n in nd.items()}
+        self._postings: dict[str, list[tuple[int, int]]] = {}
+        for i, freqs in enumerate(self.doc_freqs):
+            for word, tf in freqs.items():
+                self._postings.setdefault(word, []).append((i, tf))
+
+    def get_scores(self, query: Sequence[str]) -> list[float]:
+        """Return every document's score, visiting only the documents that contain a query word.
+
+        The same sum as rank-bm25's (which looks every word up in every document in Python).
+        """
+        scores = [0.0] * self.corpus_size
+        k1, b, avgdl = self.k1, self.b, self.avgdl
+        for q in query:
+            idf = self.idf.get(q)
+            for i, tf in self._postings.get(q, ()) if idf else ():
+                scores[i] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * self.doc_len[i] / avgdl)))
+        return scores
 
 
 _tokenizers: dict[Path, jieba.Tokenizer] = {}
