@@ -17,6 +17,7 @@ from siyu.domains.outbox.models import OutboxMessage
 from siyu.domains.service import alert_breaches, process_new, reset_watermark
 from siyu.domains.service import service as svc
 from siyu.domains.service.models import Conversation, ResponseClock
+from siyu.domains.staff.models import Ownership
 from siyu.domains.tasks.models import StaffTask
 from siyu.kit.crypto import PiiVault
 
@@ -133,3 +134,24 @@ def test_unsubscribe_keyword_opts_out_without_reply_or_clock(db_engine: Engine, 
         opt = s.scalars(select(DoNotContact)).one()
         assert (opt.customer_id, opt.channel, opt.scope) == (world["customer"], "wecom", "marketing")
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_menu_stays_open_and_a_customer_without_owner_is_handed_off_to_nobody(db_engine: Engine, settings: Settings,
+                                                                            world: dict) -> None:
+    _say(db_engine, world, "message_received", 0, text="菜单", staff_userid="owner")
+    _say(db_engine, world, "message_received", 1, text="1", staff_userid="owner")
+    _say(db_engine, world, "message_received", 2, text="1", staff_userid="owner")  # the menu is still open
+    _say(db_engine, world, "message_received", 3, text="退货", staff_userid="owner")
+    _say(db_engine, world, "message_received", 4, text="1", staff_userid="owner")  # a rule closed the menu
+    out = _run(db_engine, settings)
+    assert (out.answered, out.handed_off) == (4, 1)
+    with unit_of_work(db_engine) as s:
+        for own in s.scalars(select(Ownership)):
+            own.removed_at = T0
+    _say(db_engine, world, "message_received", 10, text="有人吗")  # no staff_userid and no follower now
+    out = _run(db_engine, settings)
+    assert (out.handed_off, out.clocks_started) == (1, 0)
+    with unit_of_work(db_engine, write=False) as s:
+        nobody = s.scalars(select(Conversation).where(Conversation.staff_id.is_(None))).one()
+        assert nobody.state == "handed_off"
+        assert s.scalar(select(func.count()).select_from(StaffTask)) == 1  # only the first hand-off's

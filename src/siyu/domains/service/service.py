@@ -72,7 +72,7 @@ class Responder:
         option = matching.option_for(menu, text) if menu else None
         if menu is not None and option is not None:
             return Decision("menu_option", option["reply"], f"option {option['key']} of menu rule {menu.id} "
-                            f"({menu.name})", rule_id=menu.id)
+                            f"({menu.name})", rule_id=menu.id, menu_rule_id=menu.id)
         hits = self.matcher.candidates(text)
         candidates = [{"rule_id": h.rule.id, "name": h.rule.name, "priority": h.rule.priority, "reason": h.reason}
                       for h in hits]
