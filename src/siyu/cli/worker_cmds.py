@@ -8,6 +8,7 @@ from siyu.cli.common import engine, settings
 from siyu.kit import logs
 from siyu.worker.dispatch import DispatchLoop
 from siyu.worker.journeys import JourneyScheduler
+from siyu.worker.mass import MassScheduler
 from siyu.worker.refresher import SummaryRefresher
 from siyu.worker.scores import score_schedule
 from siyu.worker.segments import SegmentRefresher
@@ -32,6 +33,7 @@ def worker(
     segments = SegmentRefresher(store, cfg)
     journeys = JourneyScheduler(store, cfg)
     service = ServiceWorker(store, cfg)
+    mass = MassScheduler(store, cfg)
     dispatcher = DispatchLoop(store, cfg, share=dispatch_share) if dispatch else None
     if once:
         result = refresher.run_once()
@@ -43,6 +45,9 @@ def worker(
         _segments_once(segments)
         _journeys_once(journeys)
         _service_once(service)
+        sent = mass.run_once()
+        if sent:
+            typer.echo(f"mass messages sent: {', '.join(map(str, sent))}")
         if dispatcher is not None:
             _dispatch_once(dispatcher)
         return
@@ -59,6 +64,8 @@ def worker(
         service.start()
     typer.echo(f"and runs journeys every {journeys.interval:g} s")
     journeys.start()
+    typer.echo(f"and sends scheduled mass messages every {mass.interval:g} s")
+    mass.start()
     if dispatcher is not None:
         typer.echo("and dispatches the outbox")
         dispatcher.start()
@@ -69,6 +76,7 @@ def worker(
         segments.stop(timeout=0)
         journeys.stop(timeout=0)
         service.stop(timeout=0)
+        mass.stop(timeout=0)
         if dispatcher is not None:
             dispatcher.stop(timeout=0)
 

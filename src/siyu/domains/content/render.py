@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, Undefined, nodes
+from jinja2 import Template, TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -135,6 +136,12 @@ def _loop_depth(node: nodes.Node, depth: int = 0) -> int:
 
 def check(source: str, *, html: bool = False, field: str = "body") -> None:
     """Refuse a template that does not parse, is too long or nests loops too deep (422, with the line)."""
+    _compiled(source, html, field)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str, html: bool, field: str = "body") -> Template:
+    """Check and compile a template once (a mass message renders one body for every recipient)."""
     if len(source) > MAX_SOURCE:
         raise ValidationFailed(f"{field} holds at most {MAX_SOURCE} characters", code="invalid_template", field=field)
     env = _HTML if html else _TEXT
@@ -147,17 +154,17 @@ def check(source: str, *, html: bool = False, field: str = "body") -> None:
     if _loop_depth(tree) > MAX_LOOP_DEPTH:
         raise ValidationFailed(f"{field}: loops may nest at most {MAX_LOOP_DEPTH} deep", code="invalid_template",
                                field=field)
+    return env.from_string(tree)
 
 
 def render(source: str, values: Mapping[str, Any], *, html: bool = False) -> str:
     """Render ``source`` with the whitelisted ``values``; raise TemplateUnsafe on anything the sandbox refuses."""
-    check(source, html=html)
+    template = _compiled(source, html)
     context = {k: v for k, v in values.items() if k in FIELDS and v is not None and v != ""}
-    env = _HTML if html else _TEXT
     out: list[str] = []
     size = 0
     try:
-        for chunk in env.from_string(source).generate(context):
+        for chunk in template.generate(context):
             size += len(chunk)
             if size > MAX_OUTPUT:
                 raise TemplateUnsafe(f"the rendered text passed {MAX_OUTPUT} characters")

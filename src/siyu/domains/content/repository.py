@@ -188,6 +188,23 @@ def stages(session: Session, customer_ids: Sequence[int]) -> dict[int, str | Non
     return out
 
 
+def customers(session: Session, customer_ids: Sequence[int]) -> dict[int, Customer]:
+    """Return these customer rows by id."""
+    out: dict[int, Customer] = {}
+    for part in chunks(sorted(set(customer_ids)), 1000):
+        out.update((c.id, c) for c in session.scalars(select(Customer).where(Customer.id.in_(list(part)))))
+    return out
+
+
+def scores(session: Session, customer_ids: Sequence[int]) -> dict[int, CustomerScore]:
+    """Return these customers' score rows by id."""
+    out: dict[int, CustomerScore] = {}
+    for part in chunks(sorted(set(customer_ids)), 1000):
+        out.update((r.customer_id, r) for r in session.scalars(select(CustomerScore)
+                                                               .where(CustomerScore.customer_id.in_(list(part)))))
+    return out
+
+
 def score(session: Session, customer_id: int) -> CustomerScore | None:
     """Return a customer's score row."""
     return session.get(CustomerScore, customer_id)

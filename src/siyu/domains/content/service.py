@@ -23,6 +23,8 @@ from siyu.domains.content import render as tpl
 from siyu.domains.content import repository as repo
 from siyu.domains.content.models import ContentCollection, ContentItem, ContentLink, ContentSend, ContentVariant
 from siyu.domains.content.schemas import ItemIn, ItemPatch, VariantIn
+from siyu.domains.customers import Customer
+from siyu.domains.scores import CustomerScore
 from siyu.errors import Conflict, NotFound, ValidationFailed
 from siyu.kit.crypto import PiiVault
 from siyu.kit.time import utcnow
@@ -143,7 +145,11 @@ def customer_values(session: Session, vault: PiiVault, customer_id: int, *, reve
     c = repo.customer(session, customer_id)
     if c is None or c.merged_into_id is not None:
         raise NotFound(f"no customer {customer_id}", code="customer_not_found")
-    score = repo.score(session, customer_id)
+    return values_of(c, repo.score(session, customer_id), vault, reveal=reveal)
+
+
+def values_of(c: Customer, score: CustomerScore | None, vault: PiiVault, *, reveal: bool = True) -> dict[str, Any]:
+    """Return the whitelisted personalisation fields of a loaded customer and score row."""
     attrs = c.attributes or {}
     values: dict[str, Any] = {
         "name": (vault.decrypt(c.name_enc) if c.name_enc else None) if reveal else c.name_masked,
@@ -206,7 +212,8 @@ def prepare_sends(session: Session, settings: Settings, content_id: int, recipie
     fixed = named_variant(view, variant)
     keys = list(recipients.values())
     codes = repo.links_by_send_keys(session, keys)
-    stages = repo.stages(session, list(recipients))
+    rows, scored = repo.customers(session, list(recipients)), repo.scores(session, list(recipients))
+    html = view.item.kind in HTML_KINDS
     links, sends, out = [], [], []
     for customer_id, key in recipients.items():
         chosen = fixed or pick_variant(content_id, customer_id, view.variants)
@@ -216,9 +223,14 @@ def prepare_sends(session: Session, settings: Settings, content_id: int, recipie
             links.append({"code": code, "content_id": content_id, "variant_id": chosen.id if chosen else None,
                           "customer_id": customer_id, "send_key": key, "target_url": view.item.url, "created_at": now})
         url = short_link(settings, code) if code else None
-        text = render_for(session, vault, view.item, chosen, customer_id, {"link": url} if url else None)
+        row, score = rows.get(customer_id), scored.get(customer_id)
+        if row is None or row.merged_into_id is not None:
+            raise NotFound(f"no customer {customer_id}", code="customer_not_found")
+        values = values_of(row, score, vault) | ({"link": url} if url else {})
+        text = tpl.render(chosen.body if chosen and chosen.body else view.item.body, values, html=html)
         sends.append({"send_key": key, "content_id": content_id, "variant_id": chosen.id if chosen else None,
-                      "customer_id": customer_id, "stage": stages.get(customer_id) or "none", "source": source[:80],
+                      "customer_id": customer_id, "stage": (score.aipl_stage if score else None) or "none",
+                      "source": source[:80],
                       "link_code": code, "sent_at": now})
         out.append(Prepared(key, customer_id, _payload(view.item, chosen, text, url)))
     repo.insert_ignore(session, ContentLink, links, "send_key")

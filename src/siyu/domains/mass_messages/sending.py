@@ -151,6 +151,11 @@ def _confirmation_tasks(session: Session, row: MassMessage, senders: Counter[int
     return len(new)
 
 
+def due_ids(session: Session, now: datetime, limit: int = 100) -> list[int]:
+    """Return the ids of scheduled messages whose send time has come."""
+    return repo.due(session, ensure_utc(now), limit)
+
+
 def send_due(session: Session, settings: Settings, now: datetime | None = None, limit: int = 20) -> list[int]:
     """Send every scheduled message whose time has come; return their ids."""
     now = ensure_utc(now or utcnow())
