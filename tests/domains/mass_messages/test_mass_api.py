@@ -22,6 +22,7 @@ from siyu.domains.mass_messages.service import get, resolve
 from siyu.domains.outbox import OutboxMessage
 from siyu.domains.outbox.service import add_opt_out
 from siyu.domains.segments import service as segments
+from siyu.domains.tags.models import InterestScore
 from siyu.domains.tasks.models import StaffTask
 from siyu.kit.crypto import PiiVault
 from siyu.kit.time import utcnow
@@ -163,3 +164,29 @@ def test_bad_requests(api: Api) -> None:
         r = client.post("/api/v1/mass-messages", json=body, headers=h)
         assert (r.status_code, r.json()["error"]["code"]) == (status, code), body
     assert client.get("/api/v1/mass-messages/999999", headers=h).status_code == 404
+
+
+def test_collection_gives_each_customer_their_best_item(api: Api, db_engine: Engine) -> None:
+    client, h, ids = api
+    with unit_of_work(db_engine) as s:
+        items = {}
+        for topic in ("护肤", "母婴"):
+            row = ContentItem(kind="text", title=topic, body=f"{topic} {{{{ name }}}}", topics=[topic], created_by="t",
+                              created_at=T0, updated_at=T0)
+            s.add(row)
+            s.flush()
+            items[topic] = row.id
+        s.add_all([InterestScore(customer_id=ids["A"], topic="护肤", score=9.0, computed_at=T0),
+                   InterestScore(customer_id=ids["C"], topic="母婴", score=9.0, computed_at=T0)])
+    coll = client.post("/api/v1/content/collections", json={"name": "春季", "items": list(items.values())}, headers=h)
+    assert coll.status_code == 201
+    body = {"name": "各取所需", "audience": {"staff": [ids["s1"], ids["s2"]]}, "channel": "sms", "collection": "春季"}
+    assert client.post("/api/v1/mass-messages", json={**body, "content_id": ids["item"]}, headers=h).status_code == 422
+    assert client.post("/api/v1/mass-messages", json={**body, "collection": "无"}, headers=h).status_code == 404
+    mid = client.post("/api/v1/mass-messages", json=body, headers=h).json()["id"]
+    sent = client.post(f"/api/v1/mass-messages/{mid}/send", headers=h).json()
+    assert (sent["recipients"], sent["skipped"], sent["collection"]) == (4, 0, "春季")
+    got = {m.customer_id: m.content_id for m in _outbox(db_engine)}
+    assert sorted(got) == sorted(ids[n] for n in "ABCE")
+    assert got[ids["A"]] == items["护肤"] and got[ids["C"]] == items["母婴"]
+    assert set(got.values()) <= set(items.values())

@@ -195,6 +195,22 @@ def recommend(session: Session, customer_ids: Sequence[int], *, collection: int 
     return choose(items, who, arms(session, [i.id for i in items]), rng or random.Random())
 
 
+def recommend_each(session: Session, customer_ids: Sequence[int], *, collection: int | str | None,
+                   rng: random.Random, recent_days: int = 14, now: datetime | None = None) -> dict[int, Choice]:
+    """Choose an item for each customer separately (a mass message from a collection), reading in bulk."""
+    items = candidates(session, collection)
+    evidence = arms(session, [i.id for i in items])
+    interests: dict[int, dict[str, float]] = defaultdict(dict)
+    for s in tags.interest_scores(session, customer_ids):
+        interests[s.customer_id][s.topic] = s.score
+    stages = repo.stages(session, customer_ids)
+    seen: dict[int, set[int]] = defaultdict(set)
+    for c, item in repo.recently_sent(session, customer_ids, (now or utcnow()) - timedelta(days=recent_days)):
+        seen[c].add(item)
+    return {c: choose(items, Portrait(interests.get(c, {}), stages.get(c), frozenset(seen.get(c, ()))), evidence, rng)
+            for c in customer_ids}
+
+
 def group_customer_ids(session: Session, group_id: int) -> list[int]:
     """Return the live customers currently in a group."""
     ids: list[int] = []

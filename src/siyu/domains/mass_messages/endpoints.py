@@ -19,6 +19,7 @@ router = APIRouter(prefix="/mass-messages", tags=["mass messages"])
 def out(row: MassMessage) -> MassOut:
     """Return the API shape of a mass message."""
     return MassOut(id=row.id, name=row.name, audience=row.audience, channel=row.channel, content_id=row.content_id,
+                   collection=row.collection,
                    variant=row.variant, send_at=row.send_at, status=row.status, recipients=row.recipients,
                    skipped=row.skipped, tasks=row.tasks, created_by=row.created_by, created_at=row.created_at,
                    sent_at=row.sent_at)

@@ -26,12 +26,13 @@ class MassMessage(Base):
     name: Mapped[str] = mapped_column(String(120))
     audience: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     channel: Mapped[str] = mapped_column(String(32))  # wecom | wecom_group | sms | email
-    content_id: Mapped[int] = mapped_column(BigId)
+    content_id: Mapped[int | None] = mapped_column(BigId)  # None: each recipient's best item of ``collection``
+    collection: Mapped[str | None] = mapped_column(String(80))  # smart push: a content collection's id or name
     variant: Mapped[str | None] = mapped_column(String(32))
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | scheduled | sending | sent | cancelled
     recipients: Mapped[int | None] = mapped_column(Integer)  # messages enqueued when sent
-    skipped: Mapped[int | None] = mapped_column(Integer)  # customers no staff member could send to (wecom)
+    skipped: Mapped[int | None] = mapped_column(Integer)  # customers not sent: no staff member (wecom), no item left
     tasks: Mapped[int | None] = mapped_column(Integer)  # confirmation tasks created
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -34,14 +34,20 @@ class MassIn(_Strict):
     name: str = Field(min_length=1, max_length=120)
     audience: Audience
     channel: Channel = "wecom"
-    content_id: int
+    content_id: int | None = None
+    collection: str | None = Field(default=None, min_length=1, max_length=80,
+                                   description="Smart push: each customer gets their best item of this collection.")
     variant: str | None = Field(default=None, max_length=32)
     send_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
-    def _groups_need_group_channel(self) -> MassIn:
+    def _consistent(self) -> MassIn:
         if (self.audience.groups is not None) != (self.channel == "wecom_group"):
             raise ValueError("groups are sent on channel wecom_group, and wecom_group sends only to groups")
+        if (self.content_id is None) == (self.collection is None):
+            raise ValueError("give exactly one of content_id and collection")
+        if self.collection is not None and (self.variant is not None or self.audience.groups is not None):
+            raise ValueError("a collection is chosen per customer: no variant, and not for groups")
         return self
 
 
@@ -54,7 +60,8 @@ class MassOut(BaseModel):
     name: str
     audience: dict[str, object]
     channel: str
-    content_id: int
+    content_id: int | None
+    collection: str | None
     variant: str | None
     send_at: datetime | None
     status: str

@@ -9,7 +9,8 @@ the one that decides (and records) each suppression when the message is due.
 
 from __future__ import annotations
 
-from collections import Counter
+import random
+from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,7 @@ from siyu.domains.access.service import audit
 from siyu.domains.mass_messages import repository as repo
 from siyu.domains.mass_messages.models import MassMessage
 from siyu.domains.mass_messages.schemas import PreviewOut
-from siyu.domains.mass_messages.service import SYSTEM, Recipients, get, resolve
+from siyu.domains.mass_messages.service import SYSTEM, Recipients, collection_ref, get, resolve
 from siyu.domains.outbox import NewMessage, enqueue
 from siyu.domains.outbox.service import load_policy
 from siyu.errors import Conflict
@@ -126,19 +127,37 @@ def enqueue_all(session: Session, settings: Settings, row: MassMessage, who: Rec
                     for gid, owner in who.groups]
         senders = Counter(owner for _g, owner in who.groups if owner is not None)
     else:
-        keys = {c: f"{source}:{c}" for c in who.customers}
-        prepared = content.prepare_sends(session, settings, row.content_id, keys, source=source, variant=row.variant,
-                                         now=now)
+        prepared, unserved = _prepare(session, settings, row, who.customers, source, now)
+        who.skipped += unserved
         messages = [NewMessage(idempotency_key=p.send_key, kind="mass_message", channel=row.channel, payload=p.payload,
                                customer_id=p.customer_id, staff_id=who.sender.get(p.customer_id), category="marketing",
-                               send_after=send_after, source=source, content_id=row.content_id, mass_message_id=row.id)
+                               send_after=send_after, source=source, content_id=p.payload["content_id"],
+                               mass_message_id=row.id)
                     for p in prepared]
-        senders = Counter(who.sender[c] for c in who.customers if c in who.sender)
+        senders = Counter(who.sender[p.customer_id] for p in prepared if p.customer_id in who.sender)
     enqueue(session, messages, now=now)
     made = _confirmation_tasks(session, row, senders, send_after) if row.channel.startswith("wecom") else 0
     row.status, row.sent_at, row.updated_at = "sent", now, now
     row.recipients, row.skipped, row.tasks = len(messages), who.skipped, made
     session.flush()
+
+
+def _prepare(session: Session, settings: Settings, row: MassMessage, customers: list[int], source: str,
+             now: datetime) -> tuple[list[content.Prepared], int]:
+    """Render each customer's message: the fixed item, or their best item of the collection (seeded by the id)."""
+    keys = {c: f"{source}:{c}" for c in customers}
+    if row.content_id is not None:
+        return content.prepare_sends(session, settings, row.content_id, keys, source=source, variant=row.variant,
+                                     now=now), 0
+    choices = content.recommend_each(session, customers, collection=collection_ref(row.collection),
+                                     rng=random.Random(row.id), now=now)
+    by_item: dict[int, dict[int, str]] = defaultdict(dict)
+    for c in customers:
+        if choices[c].content_id is not None:
+            by_item[choices[c].content_id][c] = keys[c]  # type: ignore[index]
+    prepared = [p for item_id, chosen in sorted(by_item.items())
+                for p in content.prepare_sends(session, settings, item_id, chosen, source=source, now=now)]
+    return prepared, len(customers) - len(prepared)
 
 
 def _confirmation_tasks(session: Session, row: MassMessage, senders: Counter[int], due: datetime) -> int:

@@ -52,17 +52,26 @@ def _now(now: datetime | None) -> datetime:
 def create(session: Session, data: MassIn, *, actor: str, now: datetime | None = None) -> MassMessage:
     """Create a mass message (draft, or scheduled when it has a send time) after checking its references."""
     now = _now(now)
-    content.named_variant(content.item_view(session, data.content_id), data.variant)
+    if data.content_id is not None:
+        content.named_variant(content.item_view(session, data.content_id), data.variant)
+    elif not content.candidates(session, collection_ref(data.collection)):
+        raise ValidationFailed(f"collection {data.collection!r} has no active items", code="empty_collection")
     audience = _check_audience(session, data.audience.model_dump(exclude_none=True))
     if data.send_at is not None and ensure_utc(data.send_at) < now - timedelta(minutes=1):
         raise ValidationFailed("send_at is in the past", code="send_at_past")
     row = repo.add(session, MassMessage(name=data.name, audience=audience, channel=data.channel,
-                                        content_id=data.content_id, variant=data.variant,
+                                        content_id=data.content_id, collection=data.collection,
+                                        variant=data.variant,
                                         send_at=ensure_utc(data.send_at) if data.send_at else None,
                                         status="scheduled" if data.send_at else "draft", created_by=actor[:80],
                                         created_at=now, updated_at=now))
     audit(session, actor, "mass_message.create", "mass_message", row.id, {"name": row.name, "channel": row.channel})
     return row
+
+
+def collection_ref(raw: str | None) -> int | str | None:
+    """Return a collection reference: an id for digits, else a name."""
+    return int(raw) if raw and raw.isdigit() else raw
 
 
 def _check_audience(session: Session, audience: dict[str, object]) -> dict[str, object]:

@@ -213,7 +213,8 @@ async def compose(request: Request, user: ConsoleUser = Depends(require("mass.ed
         try:
             data = MassIn(name=values.get("name", ""), audience=_audience(values),  # type: ignore[arg-type]
                           channel=values.get("channel", "wecom"),  # type: ignore[arg-type]
-                          content_id=int(values.get("content_id") or 0), variant=values.get("variant") or None,
+                          content_id=None if values.get("collection") else int(values.get("content_id") or 0),
+                          collection=values.get("collection") or None, variant=values.get("variant") or None,
                           send_at=_local(values.get("send_at", ""), request))
         except ValidationError as exc:
             raise ValidationFailed(exc.errors()[0]["msg"], code="validation_error", field="audience") from exc
