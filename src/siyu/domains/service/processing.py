@@ -25,7 +25,7 @@ older than the last it saw.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,12 @@ class _Context:
     tz: ZoneInfo
     staff_ids: dict[str, int]
     outcome: Outcome
+    replies: list[NewMessage] = field(default_factory=list)
+    tasks: list[NewTask] = field(default_factory=list)
+    conversations: dict[tuple[int, int | None], Conversation] = field(default_factory=dict)
+    open_clocks: dict[tuple[int, int], list[ResponseClock]] = field(default_factory=dict)
+    clock_events: set[int] = field(default_factory=set)
+    settings: dict[int, Any] = field(default_factory=dict)
 
 
 def _cursor(session: Session) -> ServiceCursor:
@@ -97,16 +103,29 @@ def process_new(session: Session, *, data_dir: Path, tz: ZoneInfo, batch: int = 
     userids = {str(e.properties.get("staff_userid")) for e, _c in rows if (e.properties or {}).get("staff_userid")}
     ctx = _Context(session, responder(session, data_dir, threshold), tz,
                    staff_domain.staff_ids_by_userid(session, userids), outcome)
+    _preload(ctx, rows)
     for event, customer_id in rows:
         outcome.events += 1
         if event.type == "message_received":
             _inbound(ctx, event, customer_id)
         else:
             _outbound(ctx, event, customer_id)
+    enqueue(session, ctx.replies)  # one bulk insert each per batch; both ignore keys already present
+    create_tasks(session, ctx.tasks)
     cur.last_event_id = outcome.last_event_id = rows[-1][0].id
     cur.updated_at = utcnow()
     session.flush()
     return outcome
+
+
+def _preload(ctx: _Context, rows: list[tuple[Event, int]]) -> None:
+    """Read the batch's conversations, open clocks, clocked events and SLA settings in one query each."""
+    customers = {c for _e, c in rows}
+    ctx.conversations = {(c.customer_id, c.staff_id): c for c in repo.conversations_of(ctx.session, customers)}
+    for clock in repo.open_clocks_of(ctx.session, customers):
+        ctx.open_clocks.setdefault((clock.customer_id, clock.staff_id), []).append(clock)
+    ctx.clock_events = repo.clocked_events(ctx.session, [e.id for e, _c in rows])
+    ctx.settings = repo.staff_settings(ctx.session, ctx.staff_ids.values())
 
 
 def is_group(props: dict[str, Any]) -> bool:
@@ -124,10 +143,12 @@ def _staff_for(ctx: _Context, event: Event, props: dict[str, Any]) -> int | None
 
 def _conversation(ctx: _Context, customer_id: int, staff_id: int | None, event: Event) -> Conversation | None:
     """Return the conversation to update with ``event``, or None when it already saw a later event."""
-    conv = repo.conversation(ctx.session, customer_id, staff_id)
-    if conv is None:
-        return repo.add(ctx.session, Conversation(customer_id=customer_id, staff_id=staff_id, state="new",
-                                                  last_event_id=0, updated_at=event.occurred_at))
+    conv = ctx.conversations.get((customer_id, staff_id))
+    if conv is None:  # added without a flush: the batch's conversations are all known to ``ctx``
+        conv = ctx.conversations[(customer_id, staff_id)] = Conversation(
+            customer_id=customer_id, staff_id=staff_id, state="new", last_event_id=0, updated_at=event.occurred_at)
+        ctx.session.add(conv)
+        return conv
     return conv if conv.last_event_id < event.id else None
 
 
@@ -144,12 +165,12 @@ def _inbound(ctx: _Context, event: Event, customer_id: int) -> None:
     decision = ctx.responder.decide(text, conv.menu_rule_id if conv else None)
     if decision.reply is not None:
         ctx.outcome.answered += 1
-        enqueue(ctx.session, [NewMessage(
+        ctx.replies.append(NewMessage(
             idempotency_key=f"service-reply:{event.event_id}", kind="service_reply", channel="wecom",
             payload={"text": decision.reply, "reason": decision.reason, "rule_id": decision.rule_id,
                      "faq_id": decision.faq_id, "in_reply_to": event.event_id,
                      "staff_userid": props.get("staff_userid")},
-            customer_id=customer_id, staff_id=staff_id, category="transactional")])
+            customer_id=customer_id, staff_id=staff_id, category="transactional"))
         if conv is not None:
             conv.state, conv.menu_rule_id = "bot_answered", decision.menu_rule_id
     else:
@@ -163,18 +184,24 @@ def _inbound(ctx: _Context, event: Event, customer_id: int) -> None:
 
 
 def _hand_off(ctx: _Context, event: Event, customer_id: int, staff_id: int, text: str, why: str) -> None:
-    create_tasks(ctx.session, [NewTask(
+    ctx.tasks.append(NewTask(
         idempotency_key=f"service-handoff:{event.event_id}", title=f"客户消息待回复：{text[:60]}",
         staff_id=staff_id, customer_id=customer_id, body=f"{text[:1000]}\n\n(转人工：{why})",
-        source="service_handoff")])
-    if repo.open_clocks(ctx.session, customer_id, staff_id) or repo.clock_for_event(ctx.session, event.id):
+        source="service_handoff"))
+    opened = ctx.open_clocks.setdefault((customer_id, staff_id), [])
+    if opened or event.id in ctx.clock_events:
         return
-    settings = repo.staff_settings(ctx.session, [staff_id]).get(staff_id)
+    if staff_id not in ctx.settings:  # the follower, not named by the event
+        ctx.settings.update(repo.staff_settings(ctx.session, [staff_id]))
+    settings = ctx.settings.get(staff_id)
     minutes = settings.sla_minutes if settings else DEFAULT_SLA_MINUTES
     hours = settings.working_hours if settings else {}
     due = work_hours.add_working(hours, event.occurred_at, minutes * 60, ctx.tz)
-    repo.add(ctx.session, ResponseClock(event_id=event.id, customer_id=customer_id, staff_id=staff_id,
-                                        started_at=event.occurred_at, due_at=due, sla_minutes=minutes))
+    clock = ResponseClock(event_id=event.id, customer_id=customer_id, staff_id=staff_id,
+                          started_at=event.occurred_at, due_at=due, sla_minutes=minutes)
+    ctx.session.add(clock)
+    opened.append(clock)
+    ctx.clock_events.add(event.id)
     ctx.outcome.clocks_started += 1
 
 
@@ -184,10 +211,11 @@ def _outbound(ctx: _Context, event: Event, customer_id: int) -> None:
     staff_id = ctx.staff_ids.get(str(userid)) if userid else None
     if staff_id is None or props.get("auto_reply") or is_group(props):
         return
-    for clock in repo.open_clocks(ctx.session, customer_id, staff_id):
-        if clock.started_at <= event.occurred_at:
-            clock.replied_at, clock.reply_event_id = event.occurred_at, event.id
-            ctx.outcome.clocks_stopped += 1
+    opened = ctx.open_clocks.get((customer_id, staff_id), [])
+    for clock in [c for c in opened if c.started_at <= event.occurred_at]:
+        clock.replied_at, clock.reply_event_id = event.occurred_at, event.id
+        opened.remove(clock)
+        ctx.outcome.clocks_stopped += 1
     conv = _conversation(ctx, customer_id, staff_id, event)
     if conv is not None:
         conv.state, conv.menu_rule_id = "staff_replied", None

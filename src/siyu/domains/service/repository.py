@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from siyu.domains.events import Event
@@ -71,17 +71,6 @@ def events_after(session: Session, after_id: int, limit: int) -> list[tuple[Even
     return [(e, cid) for e, cid in session.execute(stmt)]
 
 
-def max_event_id(session: Session) -> int:
-    """Return the highest events.id, or 0."""
-    return session.scalar(select(func.max(Event.id))) or 0
-
-
-def conversation(session: Session, customer_id: int, staff_id: int | None) -> Conversation | None:
-    """Return the conversation of a customer with a staff member (None staff: no owner)."""
-    cond = Conversation.staff_id.is_(None) if staff_id is None else Conversation.staff_id == staff_id
-    return session.scalars(select(Conversation).where(Conversation.customer_id == customer_id, cond)).first()
-
-
 def conversations(session: Session, *, state: str | None, staff_id: int | None, limit: int) -> list[Conversation]:
     """Return the most recently updated conversations, optionally filtered."""
     stmt = select(Conversation).order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit)
@@ -92,16 +81,27 @@ def conversations(session: Session, *, state: str | None, staff_id: int | None, 
     return list(session.scalars(stmt))
 
 
-def open_clocks(session: Session, customer_id: int, staff_id: int) -> list[ResponseClock]:
-    """Return clocks of a customer and staff member not yet replied to."""
-    return list(session.scalars(select(ResponseClock).where(
-        ResponseClock.customer_id == customer_id, ResponseClock.staff_id == staff_id,
-        ResponseClock.replied_at.is_(None)).order_by(ResponseClock.id)))
+def conversations_of(session: Session, customer_ids: Iterable[int]) -> list[Conversation]:
+    """Return every conversation of these customers."""
+    ids = list(set(customer_ids))
+    return list(session.scalars(select(Conversation).where(Conversation.customer_id.in_(ids)))) if ids else []
 
 
-def clock_for_event(session: Session, event_id: int) -> ResponseClock | None:
-    """Return the clock an inbound event started, if any."""
-    return session.scalars(select(ResponseClock).where(ResponseClock.event_id == event_id)).first()
+def open_clocks_of(session: Session, customer_ids: Iterable[int]) -> list[ResponseClock]:
+    """Return the unreplied clocks of these customers in id order."""
+    ids = list(set(customer_ids))
+    if not ids:
+        return []
+    return list(session.scalars(select(ResponseClock).where(ResponseClock.customer_id.in_(ids),
+                                                            ResponseClock.replied_at.is_(None))
+                                .order_by(ResponseClock.id)))
+
+
+def clocked_events(session: Session, event_ids: Sequence[int]) -> set[int]:
+    """Return which of these inbound events already started a clock."""
+    if not event_ids:
+        return set()
+    return set(session.scalars(select(ResponseClock.event_id).where(ResponseClock.event_id.in_(list(event_ids)))))
 
 
 def due_unalerted(session: Session, now: datetime, limit: int) -> list[ResponseClock]:
