@@ -76,3 +76,13 @@ def test_mass_compose_preview_send_once(console, brand, db_engine: Engine, setti
         assert [m.customer_id for m in s.scalars(select(OutboxMessage))] == [brand.zhang]
         assert [t.staff_id for t in s.scalars(select(StaffTask))] == [brand.alice]
     assert console("ana").submit(f"{url}/cancel", {}).status_code == 403
+
+
+def test_sidebar_suggests_content_with_its_reasons(console, brand, db_engine: Engine) -> None:
+    with unit_of_work(db_engine) as s:
+        s.add(ContentItem(kind="text", title="新客礼包", body="", topics=["礼包"], created_by="t", created_at=utcnow(),
+                          updated_at=utcnow()))
+    res = console("alice_u").get("/sidebar/customer", params={"external_userid": "wmZhang001"})
+    assert res.status_code == 200
+    card = re.search(r'data-testid="suggestions">(.*?)</section>', res.text, re.S).group(1)
+    assert "新客礼包" in card and "阶段契合 0.5" in card

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from siyu.domains.access.deps import identity_context
+from siyu.domains.content import recommend
 from siyu.domains.customers import followup
 from siyu.domains.customers import service as customers
 from siyu.domains.identity import service as identity
@@ -23,13 +24,14 @@ from siyu.web.deps import get_session
 router = APIRouter()
 ORDERS_SHOWN = 5
 NOTES_SHOWN = 10
+SUGGESTIONS_SHOWN = 3
 
 
 @router.get("/sidebar/customer")
 def sidebar_customer(request: Request, external_userid: str = Query("", max_length=256),
                      user: ConsoleUser = Depends(require("sidebar")),
                      session: Session = Depends(get_session, scope="function")) -> Response:
-    """Show the portrait, tags, recent orders and notes of the customer in this chat."""
+    """Show the portrait, tags, recent orders, notes and content suggestions of the customer in this chat."""
     ctx = identity_context(request)
     found = identity.find_customer(session, ctx, "external_userid", external_userid) if external_userid else None
     if found is None:
@@ -38,4 +40,5 @@ def sidebar_customer(request: Request, external_userid: str = Query("", max_leng
     return page(request, "sidebar/customer.html", c=detail, cid=detail.id, editable=True,
                 orders=customers.customer_orders(session, user.principal, detail.id, limit=ORDERS_SHOWN),
                 notes=followup.list_notes(session, user.principal, detail.id, limit=NOTES_SHOWN),
-                tags=detail.tags, tag_errors={}, tag_value="", note_errors={}, note_values={})
+                tags=detail.tags, tag_errors={}, tag_value="", note_errors={}, note_values={},
+                suggestions=[c for c in recommend(session, [detail.id]).candidates if c.parts][:SUGGESTIONS_SHOWN])
