@@ -40,6 +40,7 @@ from siyu.web.console.routes import (
 from siyu.web.console.routes import analytics_funnel, analytics_gmv, analytics_growth, channel_costs
 from siyu.web.console.routes import service as service_pages
 from siyu.web.console.routes import journeys as journey_pages
+from siyu.web.console.routes import outbox as outbox_pages
 from siyu.web.console.security import LoginLimiter
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -50,6 +51,7 @@ ROUTERS = (*ROUTERS, analytics_funnel.router, analytics_gmv.router, analytics_gr
 ROUTERS = (*ROUTERS, content_links.router, content.router)
 ROUTERS = (*ROUTERS, service_pages.router)
 ROUTERS = (*ROUTERS, journey_pages.router)
+ROUTERS = (*ROUTERS, outbox_pages.router)
 
 __all__ = ["error_page", "is_console", "mount", "siyu_error_page"]
 

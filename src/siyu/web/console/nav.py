@@ -34,6 +34,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "service.view": frozenset({"admin", "operator", "analyst"}),  # auto-reply rules, FAQ, the SLA report
     "service.edit": frozenset({"admin", "operator"}),  # change rules and FAQ entries
     "journeys.view": frozenset({"admin", "operator", "analyst"}),  # journeys as flows with live counts
+    "outbox.view": frozenset({"admin", "operator", "analyst"}),  # the outbox with reasons, the do-not-contact list
+    "outbox.edit": frozenset({"admin", "operator"}),  # add to and remove from the do-not-contact list
     "tasks.view": frozenset({"admin", "operator", "staff"}),  # the follow-up task inbox (staff: own)
     "content.view": frozenset({"admin", "operator", "analyst"}),  # the content library, previews, metrics
     "content.edit": frozenset({"admin", "operator"}),  # add and change items and variants
@@ -83,6 +85,8 @@ ITEMS = (
     NavItem("nav.service_sla", "/service/sla", "service.view", "maintenance_ops"),
     NavItem("nav.journeys", "/journeys", "journeys.view", "user_ops"),
     NavItem("nav.tasks", "/tasks", "tasks.view", "user_ops"),
+    NavItem("nav.outbox", "/outbox", "outbox.view", "maintenance_ops"),
+    NavItem("nav.dnc", "/outbox/do-not-contact", "outbox.view", "maintenance_ops"),
     NavItem("nav.audit", "/audit", "audit.view", "system"),
 )
 
