@@ -15,7 +15,7 @@ A step that raises is rolled back alone (a savepoint), retried with exponential 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,14 +25,15 @@ from sqlalchemy.orm import Session
 from siyu.domains.customers.service import update_profile
 from siyu.domains.journeys import definition as d
 from siyu.domains.journeys import repository as repo
+from siyu.domains.journeys.effects import Pending
 from siyu.domains.journeys.enrolling import bucket, definition_of, enrol, resolve
 from siyu.domains.journeys.models import Enrolment
 from siyu.domains.journeys.ports import CouponIssuer
-from siyu.domains.outbox import NewMessage, enqueue
+from siyu.domains.outbox import NewMessage
 from siyu.domains.segments.service import matching_customers
-from siyu.domains.staff import owners_of, staff_ids_by_userid
-from siyu.domains.tags import apply_tags, remove_tag
-from siyu.domains.tasks import NewTask, create_tasks
+from siyu.domains.staff import staff_ids_by_userid
+from siyu.domains.tags import remove_tag
+from siyu.domains.tasks import NewTask
 from siyu.kit.crypto import PiiVault
 
 MAX_ATTEMPTS = 5
@@ -48,6 +49,7 @@ class Context:
     vault: PiiVault
     coupons: CouponIssuer
     after_effect: Callable[[Enrolment, d.Step], None] | None = None
+    pending: Pending = field(default_factory=Pending)  # one per batch (run_batch makes a copy)
 
 
 @dataclass
@@ -133,35 +135,30 @@ def _split(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: date
 def _send(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
     key = effect_key(e, step)
     payload = {"journey_id": e.journey_id, "version": e.version, "step": step.id, "content": step.params["content"]}
-    enqueue(session, [NewMessage(idempotency_key=key, kind="journey_message", channel=step.params["channel"],
-                                 payload=payload, customer_id=e.customer_id, category=step.params["category"],
-                                 send_after=now)])
+    ctx.pending.messages.append(NewMessage(idempotency_key=key, kind="journey_message", channel=step.params["channel"],
+                                           payload=payload, customer_id=e.customer_id,
+                                           category=step.params["category"], send_after=now))
     return Outcome(next=step.next, detail={"outbox_key": key, "channel": step.params["channel"]})
 
 
 def _tag(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
     name = step.params["tag"]
-    if step.type == "add_tag":
-        changed = apply_tags(session, e.customer_id, [name], f"journey:{e.journey_id}", at=now) > 0
-    else:
-        changed = remove_tag(session, e.customer_id, name, at=now, actor=f"journey:{e.journey_id}")
+    if step.type == "add_tag":  # idempotent: a tag already held is not applied twice
+        ctx.pending.tags.append((e.customer_id, [name], f"journey:{e.journey_id}"))
+        return Outcome(next=step.next, detail={"tag": name})
+    changed = remove_tag(session, e.customer_id, name, at=now, actor=f"journey:{e.journey_id}")
     return Outcome(next=step.next, detail={"tag": name, "changed": changed})
 
 
-def _staff_for(session: Session, e: Enrolment, userid: str | None) -> int | None:
-    if userid:
-        return staff_ids_by_userid(session, [userid]).get(userid)
-    owners = owners_of(session, repo.identity_ids(session, e.customer_id))
-    return min(owners, key=lambda o: o.ownership_id).staff_id if owners else None
-
-
 def _task(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
-    staff_id = _staff_for(session, e, step.params.get("staff"))
-    due = now + step.duration if step.duration else None
-    task = create_tasks(session, [NewTask(idempotency_key=effect_key(e, step), title=step.params["title"],
-                                          body=step.params["body"], staff_id=staff_id, customer_id=e.customer_id,
-                                          due_at=due, source=f"journey:{e.journey_id}")], now=now)[0]
-    return Outcome(next=step.next, detail={"task_id": task.id, "staff_id": staff_id})
+    userid = step.params.get("staff")
+    key = effect_key(e, step)
+    task = NewTask(idempotency_key=key, title=step.params["title"], body=step.params["body"],
+                   staff_id=staff_ids_by_userid(session, [userid]).get(userid) if userid else None,
+                   customer_id=e.customer_id, due_at=now + step.duration if step.duration else None,
+                   source=f"journey:{e.journey_id}")
+    (ctx.pending.tasks if userid else ctx.pending.owner_tasks).append(task)
+    return Outcome(next=step.next, detail={"task_key": key, "staff": userid or "owner"})
 
 
 def _coupon(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
@@ -173,9 +170,9 @@ def _coupon(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: dat
 def _webhook(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
     key = effect_key(e, step)
     body = {**step.params["body"], "journey_id": e.journey_id, "step": step.id, "customer_id": e.customer_id}
-    enqueue(session, [NewMessage(idempotency_key=key, kind="journey_webhook", channel="webhook",
-                                 payload={"url": step.params["url"], "body": body}, customer_id=e.customer_id,
-                                 category="transactional", send_after=now)])
+    ctx.pending.messages.append(NewMessage(idempotency_key=key, kind="journey_webhook", channel="webhook",
+                                           payload={"url": step.params["url"], "body": body},
+                                           customer_id=e.customer_id, category="transactional", send_after=now))
     return Outcome(next=step.next, detail={"outbox_key": key, "url": step.params["url"]})
 
 
@@ -263,10 +260,15 @@ def _advance_all(session: Session, ctx: Context, claimed: list[Enrolment], specs
             continue
         try:
             with session.begin_nested():
-                runs += advance(session, ctx, e, spec, now)
+                done = advance(session, ctx, e, spec, now)
+                ctx.pending.flush(session, now)
                 e.lease_until = None
+            runs += done
         except Exception as error:  # noqa: BLE001  (any failure of one customer's step must not stop the batch)
+            ctx.pending.clear()
             runs += _failed(session, e, spec, error, now)
+    if not isolate:
+        ctx.pending.flush(session, now)
     return runs
 
 
@@ -279,6 +281,7 @@ def run_batch(session: Session, ctx: Context, journey_ids: list[int], now: datet
     A savepoint per enrolment on every batch would cost two more round trips per enrolment.
     """
     claimed = repo.claim_due(session, journey_ids, now, limit, now + lease)
+    ctx = replace(ctx, pending=Pending())
     specs: dict[tuple[int, int], d.Journey] = {}
     for e in claimed:
         if (e.journey_id, e.version) not in specs:
@@ -287,6 +290,7 @@ def run_batch(session: Session, ctx: Context, journey_ids: list[int], now: datet
         with session.begin_nested():
             runs = _advance_all(session, ctx, claimed, specs, now, isolate=False)
     except Exception:  # noqa: BLE001  (rerun isolated: the failing step is found and retried alone)
+        ctx.pending.clear()
         runs = _advance_all(session, ctx, claimed, specs, now, isolate=True)
     session.flush()
     repo.add_runs(session, runs)

@@ -271,6 +271,15 @@ def customer_zone(session: Session, customer_id: int) -> ZoneInfo | None:
         return None
 
 
+def identities_of(session: Session, customer_ids: Sequence[int]) -> dict[int, int]:
+    """Return {identity_id: customer_id} of these customers' identities."""
+    found: dict[int, int] = {}
+    for part in _chunks(customer_ids):
+        found.update(dict(session.execute(select(Identity.id, Identity.customer_id)
+                                          .where(Identity.customer_id.in_(part))).all()))
+    return found
+
+
 def identity_ids(session: Session, customer_id: int) -> list[int]:
     """Return the identities of a customer."""
     return list(session.scalars(select(Identity.id).where(Identity.customer_id == customer_id)))
