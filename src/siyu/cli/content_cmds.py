@@ -85,8 +85,8 @@ def add_cmd(kind: str = typer.Option(...), title: str = typer.Option(...), body:
             audience: list[str] = typer.Option([]), product: list[str] = typer.Option([])) -> None:
     """Add a content item (``--body @file.txt`` reads the template from a file)."""
     with writer() as s:
-        data = ItemIn(kind=kind, title=title, body=text_arg(body) or "", url=url, topics=topic, stages=stage,  # type: ignore[arg-type]
-                      audiences=audience, products=product)
+        data = ItemIn.model_validate({"kind": kind, "title": title, "body": text_arg(body) or "", "url": url,
+                                      "topics": topic, "stages": stage, "audiences": audience, "products": product})
         emit(_item_doc(content.ItemView(content.create_item(s, data, actor=CLI.actor))))
 
 

@@ -12,9 +12,10 @@ the sandbox is the maintained answer to "untrusted people write templates". On t
   re-added capped at :data:`MAX_RANGE` items.
 - **Only whitelisted filters** (:data:`FILTERS`): none that pads or repeats (``center``, ``indent``,
   ``wordwrap``, ``format``) and so could build huge strings.
-- ``*``, ``**`` and ``%`` are intercepted (``%`` on a string, i.e. printf formatting, is refused; so are
-  the ``format``/``center``/``ljust``… methods that pad to a chosen width): repeating a string or list past :data:`MAX_OUTPUT` characters or
-  raising to a power over 64 raises ``template_unsafe``.
+- ``*``, ``**`` and ``%`` are intercepted: repeating a string or list past :data:`MAX_OUTPUT`
+  characters, raising to a power over 64 and ``%`` on a string (printf formatting) raise
+  ``template_unsafe``; so do ``str.format``/``format_map`` and the methods that pad to a chosen width
+  (``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``).
 - **Loops nest at most** :data:`MAX_LOOP_DEPTH` deep (checked on the parsed tree), so the work of
   a render is bounded by ``MAX_RANGE ** MAX_LOOP_DEPTH`` iterations.
 - The output is streamed and cut off at :data:`MAX_OUTPUT` characters (``template_unsafe``).
@@ -97,7 +98,8 @@ class _Sandbox(SandboxedEnvironment):
 
     def wrap_str_format(self, value: Any) -> Any:
         """Refuse ``str.format``/``format_map``: a width in the format spec can build a string of any size."""
-        if getattr(value, "__name__", None) in ("format", "format_map") and isinstance(getattr(value, "__self__", None), str):
+        owner = getattr(value, "__self__", None)
+        if getattr(value, "__name__", None) in ("format", "format_map") and isinstance(owner, str):
             raise SecurityError("str.format is not allowed in content templates")
         return None
 

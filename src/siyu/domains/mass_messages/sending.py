@@ -23,7 +23,7 @@ from siyu.domains.access.service import audit
 from siyu.domains.mass_messages import repository as repo
 from siyu.domains.mass_messages.models import MassMessage
 from siyu.domains.mass_messages.schemas import PreviewOut
-from siyu.domains.mass_messages.service import SYSTEM, Recipients, collection_ref, get, resolve
+from siyu.domains.mass_messages.service import SYSTEM, Recipients, id_or_name, get, resolve
 from siyu.domains.outbox import NewMessage, enqueue
 from siyu.domains.outbox.service import load_policy
 from siyu.errors import Conflict
@@ -149,7 +149,7 @@ def _prepare(session: Session, settings: Settings, row: MassMessage, customers: 
     if row.content_id is not None:
         return content.prepare_sends(session, settings, row.content_id, keys, source=source, variant=row.variant,
                                      now=now), 0
-    choices = content.recommend_each(session, customers, collection=collection_ref(row.collection),
+    choices = content.recommend_each(session, customers, collection=id_or_name(row.collection),
                                      rng=random.Random(row.id), now=now)
     by_item: dict[int, dict[int, str]] = defaultdict(dict)
     for c in customers:

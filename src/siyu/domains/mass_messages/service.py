@@ -54,7 +54,7 @@ def create(session: Session, data: MassIn, *, actor: str, now: datetime | None =
     now = _now(now)
     if data.content_id is not None:
         content.named_variant(content.item_view(session, data.content_id), data.variant)
-    elif not content.candidates(session, collection_ref(data.collection)):
+    elif not content.candidates(session, id_or_name(data.collection)):
         raise ValidationFailed(f"collection {data.collection!r} has no active items", code="empty_collection")
     audience = _check_audience(session, data.audience.model_dump(exclude_none=True))
     if data.send_at is not None and ensure_utc(data.send_at) < now - timedelta(minutes=1):
@@ -69,15 +69,15 @@ def create(session: Session, data: MassIn, *, actor: str, now: datetime | None =
     return row
 
 
-def collection_ref(raw: str | None) -> int | str | None:
-    """Return a collection reference: an id for digits, else a name."""
+def id_or_name(raw: str | None) -> int | str | None:
+    """Return a reference by id (digits) or by name."""
     return int(raw) if raw and raw.isdigit() else raw
 
 
 def _check_audience(session: Session, audience: dict[str, object]) -> dict[str, object]:
     if "segment" in audience:
         ref = audience["segment"]
-        seg = segments.get_segment(session, int(ref) if isinstance(ref, str) and ref.isdigit() else ref)  # type: ignore[arg-type]
+        seg = segments.get_segment(session, id_or_name(ref) if isinstance(ref, str) else ref)  # type: ignore[arg-type]
         return {"segment": seg.id}
     if "groups" in audience:
         ids = list(dict.fromkeys(audience["groups"]))  # type: ignore[call-overload]
