@@ -59,7 +59,8 @@ def rules_delete(rule_id: int = typer.Argument(...)) -> None:
 
 
 @app.command("test")
-def test_text(text: str = typer.Argument(...), menu: int | None = typer.Option(None, help="Menu rule last shown.")) -> None:
+def test_text(text: str = typer.Argument(...),
+              menu: int | None = typer.Option(None, help="Menu rule last shown.")) -> None:
     """Say what would answer TEXT now and why (nothing is sent)."""
     with session_scope() as session:
         d = svc.try_text(session, settings().data_dir, text, menu)
