@@ -518,6 +518,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=80), nullable=False),
     sa.Column('link_code', sa.String(length=16), nullable=True),
     sa.Column('sent_at', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('attribution_until', siyu.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['content_id'], ['content_items.id'], name=op.f('fk_content_sends_content_id_content_items')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_content_sends')),
     sa.UniqueConstraint('send_key', name=op.f('uq_content_sends_send_key'))

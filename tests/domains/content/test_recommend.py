@@ -8,16 +8,17 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from factories import T0, make_api_key, make_customer, make_group_membership
+from factories import T0, make_api_key, make_customer, make_group_membership, make_order
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from siyu.config import Settings
 from siyu.db.engine import unit_of_work
 from siyu.domains.content import prepare_sends, recommend
 from siyu.domains.content.models import ContentItem
 from siyu.domains.identity.models import Identity
-from siyu.domains.content.recommend import Arm, Portrait, Weights, choose, interest_match, stage_fit
+from siyu.domains.content.models import ContentClick, ContentLink
+from siyu.domains.content.recommend import Arm, Portrait, Weights, arms, choose, interest_match, stage_fit
 from siyu.domains.scores.models import CustomerScore
 from siyu.domains.tags.models import InterestScore
 from siyu.kit.crypto import PiiVault
@@ -127,3 +128,27 @@ def test_recommend_api_matches_interests_excludes_recent_and_reads_groups(
            client.get("/api/v1/content/recommend?customer_id=999999", headers=h)]
     assert [(b.status_code, b.json()["error"]["code"]) for b in bad] == [
         (422, "invalid_audience"), (422, "invalid_audience"), (404, "collection_not_found"), (404, "customer_not_found")]
+
+
+def test_arms_count_sends_clicks_and_conversions_per_stage(db_engine: Engine, settings: Settings) -> None:
+    vault = PiiVault(settings.effective_secret_key)
+    with unit_of_work(db_engine) as s:
+        item = ContentItem(kind="text", title="x", body="", url="https://b.example/x", created_by="t", created_at=T0,
+                           updated_at=T0)
+        s.add(item)
+        s.flush()
+        people = [make_customer(s, vault, identities={"external_userid": f"wmArm{i}00001"}).id for i in range(3)]
+        s.add(CustomerScore(customer_id=people[2], as_of=T0, computed_at=T0, aipl_stage="loyalty"))
+        s.flush()
+        prepare_sends(s, settings, item.id, {c: f"arm:{c}" for c in people}, source="t", now=T0)
+        link = s.scalar(select(ContentLink).where(ContentLink.send_key == f"arm:{people[0]}"))
+        for n in range(2):  # two clicks on one send count once
+            s.add(ContentClick(click_id=f"k{n}", link_id=link.id, content_id=item.id, customer_id=people[0],
+                               send_key=link.send_key, clicked_at=T0 + timedelta(hours=n + 1)))
+        for who, days in ((people[1], 2), (people[0], 8), (people[2], 6)):  # 8 days: outside the 7-day window
+            make_order(s, s.scalar(select(Identity).where(Identity.customer_id == who)), 1000,
+                       placed_at=T0 + timedelta(days=days))
+        s.flush()
+        got = arms(s, [item.id])
+    assert got == {(item.id, "none"): Arm(sends=2, clicks=1, conversions=1),
+                   (item.id, "loyalty"): Arm(sends=1, clicks=0, conversions=1)}

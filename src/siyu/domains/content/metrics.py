@@ -93,16 +93,3 @@ def _outcomes(session: Session, content_id: int, sends: Sequence[ContentSend],
                            int(bool(orders)), sum(orders))
     return out
 
-
-def stage_outcomes(session: Session, content_id: int, window_days: int = 7) -> dict[str, tuple[int, int, int]]:
-    """Return (sends, clicked sends, converted sends) of an item per AIPL stage at send time."""
-    sends = repo.sends(session, [content_id])
-    outcome = _outcomes(session, content_id, sends, timedelta(days=window_days))
-    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for s in sends:
-        _delivered, clicked, converted, _revenue = outcome[s.send_key]
-        counts = out[s.stage]
-        counts[0] += 1
-        counts[1] += clicked
-        counts[2] += converted
-    return {k: (v[0], v[1], v[2]) for k, v in out.items()}

@@ -92,6 +92,7 @@ class ContentSend(Base):
     source: Mapped[str] = mapped_column(String(80))  # mass:<id> | journey:<id>:step:<n> | manual
     link_code: Mapped[str | None] = mapped_column(String(16))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attribution_until: Mapped[datetime] = mapped_column(UTCDateTime)  # sent_at + 7 days: the bandit's conversion window
 
 
 class ContentLink(Base):

@@ -9,7 +9,8 @@ highest total wins (docs/content.md#reading-an-explanation):
   any) or the stage is unknown, 0 when it names only other stages.
 - ``bandit_sample`` (0..1): Thompson sampling. Each (item, stage) arm has Beta posteriors over the
   click rate and the conversion rate of its sends, Beta(1 + successes, 1 + failures); one draw of
-  each, averaged. Arms with little evidence draw widely (exploration); good arms draw high.
+  each, averaged. A send converted when its customer paid an order within 7 days of it
+  (``content_sends.attribution_until``), so the evidence is one grouped query. Arms with little evidence draw widely (exploration); good arms draw high.
 
 ``total = 0.4 × interest_match + 0.2 × stage_fit + 0.4 × bandit_sample`` (weights in :class:`Weights`).
 Items sent to the customer within ``recent_days`` (for a group: to at least half its members) are
@@ -28,7 +29,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from siyu.domains.content import metrics
 from siyu.domains.content import repository as repo
 from siyu.domains.content.models import ContentItem
 from siyu.domains.groups import service as groups
@@ -161,13 +161,9 @@ def candidates(session: Session, collection: int | str | None) -> list[ContentIt
     return sorted(rows, key=lambda r: order[r.id])
 
 
-def arms(session: Session, content_ids: Sequence[int], window_days: int = 7) -> dict[tuple[int, str], Arm]:
-    """Return the evidence of every (item, stage) arm from recorded sends, clicks and orders."""
-    counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for content_id in content_ids:
-        for stage, (sends, clicks, conversions) in metrics.stage_outcomes(session, content_id, window_days).items():
-            counts[(content_id, stage)] = [sends, clicks, conversions]
-    return {k: Arm(*v) for k, v in counts.items()}
+def arms(session: Session, content_ids: Sequence[int]) -> dict[tuple[int, str], Arm]:
+    """Return the evidence of every (item, stage) arm: sends, clicked sends, sends converted within 7 days."""
+    return {(c, stage): Arm(n, k, v) for c, stage, n, k, v in repo.arm_stats(session, content_ids)}
 
 
 def portrait(session: Session, customer_ids: Sequence[int], *, recent_days: int, now: datetime) -> Portrait:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from siyu.db.bulk import chunks, dialect_insert
@@ -126,16 +126,23 @@ def recently_sent(session: Session, customer_ids: Sequence[int], since: datetime
     return out
 
 
-def arm_counts(session: Session, content_ids: Sequence[int]) -> list[tuple[int, str, int, int]]:
-    """Return (content_id, stage, sends, clicked sends) of these items."""
+def arm_stats(session: Session, content_ids: Sequence[int]) -> list[tuple[int, str, int, int, int]]:
+    """Return (content_id, stage, sends, clicked sends, converted sends) of these items in one grouped query.
+
+    Converted: the customer paid an order from the send until its ``attribution_until``.
+    """
     if not content_ids:
         return []
-    clicked = (select(ContentClick.send_key).where(ContentClick.send_key.is_not(None)).distinct().subquery())
-    query = (select(ContentSend.content_id, ContentSend.stage, func.count(), func.count(clicked.c.send_key))
+    clicked = select(ContentClick.send_key).where(ContentClick.send_key.is_not(None)).distinct().subquery()
+    paid = (select(Order.id).join(Identity, Identity.id == Order.identity_id)
+            .where(Identity.customer_id == ContentSend.customer_id, Order.paid_at >= ContentSend.sent_at,
+                   Order.paid_at < ContentSend.attribution_until).exists())
+    query = (select(ContentSend.content_id, ContentSend.stage, func.count(), func.count(clicked.c.send_key),
+                    func.sum(case((paid, 1), else_=0)))
              .outerjoin(clicked, clicked.c.send_key == ContentSend.send_key)
              .where(ContentSend.content_id.in_(list(content_ids)))
              .group_by(ContentSend.content_id, ContentSend.stage))
-    return [(c, s, n, k) for c, s, n, k in session.execute(query).tuples()]
+    return [(c, s, int(n), int(k), int(v or 0)) for c, s, n, k, v in session.execute(query).tuples()]
 
 
 def sends(session: Session, content_ids: Sequence[int]) -> list[ContentSend]:

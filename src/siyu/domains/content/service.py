@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from siyu.kit.crypto import PiiVault
 from siyu.kit.time import utcnow
 
 HTML_KINDS = frozenset({"article"})
+ATTRIBUTION = timedelta(days=7)  # the bandit's conversion window (metrics take theirs per request)
 _CODE_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -231,7 +232,7 @@ def prepare_sends(session: Session, settings: Settings, content_id: int, recipie
         sends.append({"send_key": key, "content_id": content_id, "variant_id": chosen.id if chosen else None,
                       "customer_id": customer_id, "stage": (score.aipl_stage if score else None) or "none",
                       "source": source[:80],
-                      "link_code": code, "sent_at": now})
+                      "link_code": code, "sent_at": now, "attribution_until": now + ATTRIBUTION})
         out.append(Prepared(key, customer_id, _payload(view.item, chosen, text, url)))
     repo.insert_ignore(session, ContentLink, links, "send_key")
     repo.insert_ignore(session, ContentSend, sends, "send_key")
