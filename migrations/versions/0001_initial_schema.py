@@ -293,6 +293,8 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_outbox_customer_sent', ['customer_id', 'sent_at'], unique=False)
+        batch_op.create_index('ix_outbox_due_direct', ['status', 'send_after'], unique=False, postgresql_where=sa.text('mass_message_id IS NULL'), sqlite_where=sa.text('mass_message_id IS NULL'))
+        batch_op.create_index('ix_outbox_due_mass', ['status', 'send_after'], unique=False, postgresql_where=sa.text('mass_message_id IS NOT NULL'), sqlite_where=sa.text('mass_message_id IS NOT NULL'))
         batch_op.create_index('ix_outbox_status_send_after', ['status', 'send_after'], unique=False)
 
     op.create_table('recorded_deliveries',
@@ -1191,6 +1193,8 @@ def downgrade() -> None:
     op.drop_table('recorded_deliveries')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_send_after')
+        batch_op.drop_index('ix_outbox_due_mass', postgresql_where=sa.text('mass_message_id IS NOT NULL'), sqlite_where=sa.text('mass_message_id IS NOT NULL'))
+        batch_op.drop_index('ix_outbox_due_direct', postgresql_where=sa.text('mass_message_id IS NULL'), sqlite_where=sa.text('mass_message_id IS NULL'))
         batch_op.drop_index('ix_outbox_customer_sent')
         batch_op.drop_index(batch_op.f('ix_outbox_customer_id'))
 

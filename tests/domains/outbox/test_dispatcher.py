@@ -152,3 +152,20 @@ def test_two_dispatchers_send_each_message_exactly_once(db_engine: Engine) -> No
     assert {r.status for r in rows} == {"sent"} and {r.attempts for r in rows} == {1}
     if db_engine.dialect.name == "postgresql":
         assert {r.claimed_by for r in rows} == {"w0", "w1"}  # both took a share
+
+
+def test_a_mass_backlog_does_not_hold_back_other_messages(db_engine: Engine) -> None:
+    with unit_of_work(db_engine) as s:
+        enqueue(s, [NewMessage(f"mass{i}", "mass_message", "wecom", {}, customer_id=5000 + i, source="mass:9",
+                               mass_message_id=9, send_after=NOON - timedelta(hours=1)) for i in range(60)], now=NOON)
+        enqueue(s, [NewMessage(f"j{i}", "journey_message", "wecom", {}, customer_id=100 + i, source="journey:2:step:1",
+                               send_after=NOON) for i in range(3)], now=NOON)
+    adapter = CountingAdapter()
+    stats = dispatcher(db_engine, adapter, batch=10).run_once(NOON)
+    assert stats.sent == 10
+    keys = [m.idempotency_key for m in adapter.sent]
+    assert sorted(k for k in keys if k.startswith("j")) == ["j0", "j1", "j2"]  # due later, still in the first batch
+    assert keys[:6] == ["mass0", "j0", "mass1", "j1", "mass2", "j2"]  # round-robin by source in the batch
+    assert dispatcher(db_engine, adapter, batch=10).run_once(NOON).sent == 10  # mass takes the idle lane's half
+    assert dispatcher(db_engine, adapter, batch=100).drain(NOON).sent == 43
+    assert len({m.idempotency_key for m in adapter.sent}) == 63

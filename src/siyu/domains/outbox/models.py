@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.db.base import Base, BigId, JsonDoc, UTCDateTime
@@ -21,7 +21,14 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_send_after", "status", "send_after"),
-                      Index("ix_outbox_customer_sent", "customer_id", "sent_at"))
+                      Index("ix_outbox_customer_sent", "customer_id", "sent_at"),
+                      # the dispatcher's two claim lanes (repository.claim_due): mass messages and the rest
+                      Index("ix_outbox_due_mass", "status", "send_after",
+                            postgresql_where=text("mass_message_id IS NOT NULL"),
+                            sqlite_where=text("mass_message_id IS NOT NULL")),
+                      Index("ix_outbox_due_direct", "status", "send_after",
+                            postgresql_where=text("mass_message_id IS NULL"),
+                            sqlite_where=text("mass_message_id IS NULL")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)

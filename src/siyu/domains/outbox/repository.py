@@ -74,8 +74,25 @@ def reason_counts(session: Session) -> dict[tuple[str, str], int]:
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
-    """Lock and return up to ``limit`` due messages, oldest due first, skipping rows other workers hold."""
-    query = (select(OutboxMessage).where(OutboxMessage.status.in_(DUE_STATUSES), OutboxMessage.send_after <= now)
+    """Lock and return up to ``limit`` due messages, skipping rows other workers hold.
+
+    Two lanes share a batch: mass messages and everything else (journeys, service, welcome
+    messages), each oldest due first and each given half the batch, the other's unused half going to
+    whichever has more. So a mass message's backlog of a million due rows does not hold a journey's
+    step behind it. Each lane reads its own partial index.
+    """
+    half = max(1, limit // 2)
+    direct = _claim_lane(session, now, OutboxMessage.mass_message_id.is_(None), half)
+    mass = _claim_lane(session, now, OutboxMessage.mass_message_id.is_not(None), limit - len(direct))
+    if len(direct) == half and len(direct) + len(mass) < limit:  # rows we already lock come back again
+        direct = _claim_lane(session, now, OutboxMessage.mass_message_id.is_(None), limit - len(mass))
+    return sorted([*direct, *mass], key=lambda r: (r.send_after, r.id))
+
+
+def _claim_lane(session: Session, now: datetime, lane: Any, limit: int) -> list[OutboxMessage]:
+    if limit <= 0:
+        return []
+    query = (select(OutboxMessage).where(lane, OutboxMessage.status.in_(DUE_STATUSES), OutboxMessage.send_after <= now)
              .order_by(OutboxMessage.send_after, OutboxMessage.id).limit(limit)
              .with_for_update(skip_locked=True))
     return list(session.scalars(query))
