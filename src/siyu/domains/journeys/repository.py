@@ -299,6 +299,12 @@ def lock_watermarks(session: Session, names: Sequence[str]) -> dict[str, int] | 
     return found if len(found) == len(names) else None
 
 
+def ensure_watermarks(session: Session, values: dict[str, int]) -> None:
+    """Create missing watermark rows at these values (existing ones keep theirs)."""
+    session.execute(_insert(session)(JourneyWatermark.__table__).on_conflict_do_nothing(),
+                    [{"name": n, "value": v} for n, v in values.items()])
+
+
 def set_watermark(session: Session, name: str, value: int) -> None:
     """Store a watermark."""
     session.execute(update(JourneyWatermark).where(JourneyWatermark.name == name).values(value=value))

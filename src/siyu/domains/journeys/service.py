@@ -21,7 +21,7 @@ from siyu.domains.journeys import repository as repo
 from siyu.domains.journeys.enrolling import definition_of, enrol, resolve
 from siyu.domains.journeys.models import Enrolment, Journey, JourneyVersion, StepRun
 from siyu.domains.journeys.stats import Interval, newcombe, wilson
-from siyu.domains.segments.service import check_rule, get_segment
+from siyu.domains.segments.service import check_rule, get_segment, top_stay_id
 from siyu.errors import Conflict, NotFound, SiyuError, ValidationFailed
 from siyu.kit.time import utcnow
 
@@ -143,6 +143,8 @@ def publish(session: Session, ref: int | str, *, actor: str, now: datetime | Non
     current = repo.version(session, journey.id, journey.current_version)
     assert current is not None
     current.published = True
+    # the feeders start where the store is now: history before the first journey is never read
+    repo.ensure_watermarks(session, {**repo.top_ids(session), "segment_stays": top_stay_id(session)})
     if journey.status != "active":
         journey.status, journey.activated_at, journey.updated_at = "active", now, now
     session.flush()
