@@ -112,3 +112,34 @@ def test_reentry_policies(db_engine: Engine, settings: Settings, idents: list[Id
     run(db_engine, ctx, T0 + DAY)
     with unit_of_work(db_engine) as s:
         assert service.enrol_customers(s, again, [a], actor="t", now=T0 + 2 * DAY) == 1
+
+
+def test_goal_exits_enrol_step_and_pause(db_engine: Engine, settings: Settings, idents: list[Identity]) -> None:
+    ctx = context(settings)
+    a, b = idents[0].customer_id, idents[1].customer_id
+    follow = start(db_engine, "follow-up", {"trigger": {"type": "manual"}, "steps": [
+        {"id": "w", "type": "wait", "duration": {"days": 2}, "next": "t"}, *TAG_STEP]}, T0)
+    main = start(db_engine, "main", {"trigger": {"type": "manual"},
+                                     "goal": {"event": "order_paid", "within": {"days": 3}},
+                                     "steps": [{"id": "w", "type": "wait", "duration": {"days": 1}, "next": "hand"},
+                                               {"id": "hand", "type": "enrol", "journey": "follow-up"}]}, T0, [a, b])
+    run(db_engine, ctx, T0)
+    with unit_of_work(db_engine) as s:
+        make_event(s, s.merge(idents[0]), "order_paid", occurred_at=T0 + timedelta(hours=2))
+    assert run(db_engine, ctx, T0 + timedelta(hours=3)).exited == 1
+    assert enrolments(db_engine, main)[a].reason == "goal reached"
+    with unit_of_work(db_engine) as s:
+        service.pause(s, follow, actor="t")
+    run(db_engine, ctx, T0 + DAY)  # b reaches the enrol step: the paused journey takes nobody
+    with unit_of_work(db_engine, write=False) as s:
+        assert service.trace(s, b, journey=main)[0]["steps"][-1]["detail"] == {
+            "journey": follow, "entered": False, "status": "paused"}
+    with unit_of_work(db_engine) as s:
+        service.publish(s, follow, actor="t", now=T0 + DAY)
+        service.enrol_customers(s, follow, [b], actor="t", now=T0 + DAY)
+        service.pause(s, follow, actor="t")
+    assert run(db_engine, ctx, T0 + 4 * DAY).steps == 0  # paused: her wait is due but nothing runs
+    with unit_of_work(db_engine) as s:
+        service.publish(s, follow, actor="t")
+    assert run(db_engine, ctx, T0 + 4 * DAY).steps == 2
+    assert enrolments(db_engine, follow)[b].status == "done"
