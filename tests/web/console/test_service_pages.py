@@ -61,3 +61,19 @@ def test_sla_page_shows_the_report(console, brand, db_engine: Engine) -> None:
     assert res.status_code == 200 and "这一天没有转人工的会话" in res.text and 'value="2026-01-05"' in res.text
     bad = console("ana").page("/service/sla?day=soon")
     assert "日期格式应为 YYYY-MM-DD" in bad.text
+
+
+def test_synonyms_on_the_faq_page(console, brand, db_engine: Engine) -> None:
+    ops = console("ops")
+    ops.page("/service/faq")
+    ops.submit("/service/faq", {"question": "退款多久到账？", "answer": "1-3天"})
+    assert ops.submit("/service/synonyms", {"words": "退款，返款"}, follow_redirects=False).status_code == 303
+    page = ops.page("/service/faq")
+    assert "退款 / 返款" in page.text
+    assert 'data-kind="faq"' in ops.submit("/service/try", {"text": "返款", "page": "faq"}).text
+    bad = ops.submit("/service/synonyms", {"words": "退款"})
+    assert bad.status_code == 422 and 'data-field="synonyms"' in bad.text
+    with unit_of_work(db_engine, write=False) as s:
+        group = svc.list_synonyms(s)[0].id
+    ops.page("/service/faq")
+    assert ops.submit(f"/service/synonyms/{group}/delete", follow_redirects=False).status_code == 303

@@ -122,7 +122,8 @@ def _faq_page(request: Request, session: Session, *, errors: dict[str, str] | No
         values = {"id": str(f.id), "question": f.question, "answer": f.answer,
                   "alternatives": "\n".join(f.alternatives), "keywords": "\n".join(f.keywords)}
     return page(request, "service/faq.html", status=status, faqs=svc.list_faqs(session), errors=errors or {},
-                values=values or {}, decision=decision, tried=tried, done=request.query_params.get("done"))
+                values=values or {}, decision=decision, tried=tried, done=request.query_params.get("done"),
+                synonyms=svc.list_synonyms(session))
 
 
 @router.get("/service/faq")
@@ -157,6 +158,29 @@ def delete_faq(request: Request, faq_id: int, user: ConsoleUser = Depends(requir
                session: Session = SESSION) -> Response:
     """Delete an FAQ entry."""
     svc.delete_faq(session, faq_id, actor=user.principal.actor)
+    return redirect(request, "/service/faq?done=deleted")
+
+
+@router.post("/service/synonyms")
+async def add_synonyms(request: Request, user: ConsoleUser = Depends(require("service.edit")),
+                       session: Session = SESSION) -> Response:
+    """Add a synonym group (words separated by spaces, commas or slashes)."""
+    raw = str((await request.form()).get("words", ""))
+    words = [w for w in raw.replace("，", " ").replace(",", " ").replace("/", " ").split() if w]
+    try:
+        svc.add_synonyms(session, words, actor=user.principal.actor)
+    except SiyuError as exc:
+        session.rollback()
+        return _faq_page(request, session, errors={"synonyms": error_text(translator(request), exc)},
+                         values={"synonyms": raw}, status=422)
+    return redirect(request, "/service/faq?done=saved")
+
+
+@router.post("/service/synonyms/{group_id}/delete")
+def delete_synonyms(request: Request, group_id: int, user: ConsoleUser = Depends(require("service.edit")),
+                    session: Session = SESSION) -> Response:
+    """Delete a synonym group."""
+    svc.delete_synonyms(session, group_id, actor=user.principal.actor)
     return redirect(request, "/service/faq?done=deleted")
 
 
