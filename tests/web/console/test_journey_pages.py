@@ -53,3 +53,18 @@ def test_task_inbox_shows_own_tasks_and_completes_them(console, brand, db_engine
     assert "给李四回电话" in console("ops").page("/tasks").text
     alice.page("/tasks")
     assert alice.submit(f"/tasks/{theirs.id}/complete").status_code == 404
+
+
+def test_sidebar_shows_the_customers_open_tasks(console, brand, db_engine: Engine) -> None:
+    with unit_of_work(db_engine) as s:
+        task = create_tasks(s, [NewTask("s1", "生日回访", staff_id=brand.alice, customer_id=brand.zhang),
+                                NewTask("s2", "别人的任务", staff_id=brand.bob, customer_id=brand.zhang)])[0]
+    alice = console("alice_u")
+    side = alice.page("/sidebar/customer?external_userid=wmZhang001")
+    assert "生日回访" in side.text and "别人的任务" not in side.text
+    done = alice.submit(f"/tasks/{task.id}/complete", {"back": "/sidebar/customer?external_userid=wmZhang001"},
+                        follow_redirects=False)
+    assert done.headers["location"] == "/sidebar/customer?external_userid=wmZhang001"
+    assert "生日回访" not in alice.page("/sidebar/customer?external_userid=wmZhang001").text
+    alice.page("/tasks")
+    assert alice.submit(f"/tasks/{task.id}/complete", {"back": "https://evil.example/"}).status_code == 409

@@ -3,7 +3,7 @@
 The flow is drawn server-side from the definition: one card per step in definition order, each with
 what it does, where it leads (next, yes/no, split shares, timeout) and its counts (entered, waiting,
 done, failed, exited), which refresh every 15 seconds through HTMX. Staff users see only their own
-tasks in the inbox and may mark them done.
+tasks in the inbox (and a customer's open ones in the chat sidebar) and may mark them done.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from siyu.domains.journeys import service as journeys
 from siyu.domains.tasks import close_task, count_tasks, list_tasks
 from siyu.errors import SiyuError
 from siyu.web.console.auth import ConsoleUser, require
-from siyu.web.console.render import is_htmx, page, redirect
+from siyu.web.console.render import is_htmx, page, redirect, safe_next
 from siyu.web.deps import get_session
 
 router = APIRouter()
@@ -88,8 +88,9 @@ def task_inbox(request: Request, user: ConsoleUser = Depends(require("tasks.view
 
 
 @router.post("/tasks/{task_id}/complete")
-def complete(task_id: int, request: Request, user: ConsoleUser = Depends(require("tasks.view")),
-             session: Session = SESSION) -> Response:
-    """Mark one of the inbox's tasks done."""
+async def complete(task_id: int, request: Request, user: ConsoleUser = Depends(require("tasks.view")),
+                   session: Session = SESSION) -> Response:
+    """Mark a task done (from the inbox, or the sidebar, which it returns to)."""
+    back = str((await request.form()).get("back") or "")
     close_task(session, task_id, "done", actor=user.principal.actor, staff_id=user.principal.scoped_staff_id)
-    return redirect(request, "/tasks")
+    return redirect(request, safe_next(back, "/tasks"))

@@ -17,6 +17,7 @@ from siyu.domains.customers import followup
 from siyu.domains.customers import service as customers
 from siyu.domains.identity import service as identity
 from siyu.errors import NotFound
+from siyu.domains.tasks import list_tasks
 from siyu.web.console.auth import ConsoleUser, require
 from siyu.web.console.render import page, request_id
 from siyu.web.deps import get_session
@@ -25,6 +26,7 @@ router = APIRouter()
 ORDERS_SHOWN = 5
 NOTES_SHOWN = 10
 SUGGESTIONS_SHOWN = 3
+TASKS_SHOWN = 10
 
 
 @router.get("/sidebar/customer")
@@ -41,4 +43,6 @@ def sidebar_customer(request: Request, external_userid: str = Query("", max_leng
                 orders=customers.customer_orders(session, user.principal, detail.id, limit=ORDERS_SHOWN),
                 notes=followup.list_notes(session, user.principal, detail.id, limit=NOTES_SHOWN),
                 tags=detail.tags, tag_errors={}, tag_value="", note_errors={}, note_values={},
-                suggestions=[c for c in recommend(session, [detail.id]).candidates if c.parts][:SUGGESTIONS_SHOWN])
+                suggestions=[c for c in recommend(session, [detail.id]).candidates if c.parts][:SUGGESTIONS_SHOWN],
+                tasks=list_tasks(session, staff_id=user.principal.scoped_staff_id, customer_id=detail.id,
+                                 status="open", limit=TASKS_SHOWN).items)
