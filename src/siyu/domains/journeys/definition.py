@@ -126,6 +126,7 @@ class _Checker:
         self.errors: list[dict[str, str]] = []
 
     def add(self, path: str, code: str, message: str, step: str | None = None) -> None:
+        """Record one problem."""
         item = {"path": path, "code": code, "message": message}
         if step:
             item["step"] = step
@@ -435,6 +436,7 @@ def _loop_without_wait(journey: Journey) -> list[str] | None:
     stack: list[str] = []
 
     def visit(sid: str) -> list[str] | None:
+        """Return a cycle reachable from ``sid`` through non-wait steps."""
         colour[sid] = 1
         stack.append(sid)
         for target in journey.steps[sid].targets():

@@ -132,6 +132,7 @@ def conversion(ref: str, session: Session = DB, _: Principal = Depends(require_r
     c = service.conversion(session, ref)
 
     def rate(pair: tuple[int, int], ci: object) -> Rate:
+        """Return one arm's rate with its interval."""
         return Rate(converted=pair[0], enrolled=pair[1], low=getattr(ci, "low", None), high=getattr(ci, "high", None))
 
     return ConversionOut(goal=c.goal, treatment=rate(c.treatment, c.treatment_ci), holdout=rate(c.holdout, c.holdout_ci),
