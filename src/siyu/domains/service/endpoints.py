@@ -97,7 +97,8 @@ def ask(body: AskIn, request: Request, session: Session = SESSION, _: Principal 
     found = service.ask(session, request.app.state.settings.data_dir, body.text, body.limit)
     return AskOut(threshold=found.threshold, answered=found.answered, words=found.words,
                   hits=[FaqHitOut(faq_id=h.faq.id, question=h.faq.question, answer=h.faq.answer, phrasing=h.phrasing,
-                                  score=h.score, confidence=h.confidence) for h in found.hits])
+                                  score=h.score, confidence=h.confidence,
+                                  coverage=h.coverage) for h in found.hits])
 
 
 @router.get("/faqs/{faq_id}", response_model=FaqOut)

@@ -8,7 +8,10 @@ added to jieba's dictionary so brand words (产品名, 会员日) stay whole. A 
 with the brand's synonym groups (退款/退钱/返款): each synonym of a query word is searched as well.
 
 Confidence: BM25 scores have no fixed scale, so the best score is divided by the score that
-document would get for its own text (a query repeating the question reaches 1.0). Below the
+document would get for its own text (a query repeating the question reaches 1.0). A long message
+that shares one word with a phrasing can reach it too ("…脸上起红疹…快递怎么寄回来" against 怎么查物流),
+so an answer also needs ``MIN_COVERAGE`` (15 %) of the message's own words in the matched phrasing
+(synonyms count); every right answer of the labelled set covers at least 17 %. Below either, or the
 threshold (``DEFAULT_THRESHOLD``, measured on ``tests/domains/service/faq_eval.json``, see
 docs/service.md) the message goes to a person. jieba's dictionary cache is written under the
 SIYU data dir (``<data_dir>/jieba``), never to the system's temporary directory.
@@ -28,6 +31,7 @@ import jieba
 from rank_bm25 import BM25Okapi
 
 DEFAULT_THRESHOLD = 0.25
+MIN_COVERAGE = 0.15
 STOPWORDS = frozenset("的 了 吗 呢 吧 啊 呀 么 嘛 我 你 您 我们 请问 请 一下 是 在 有 和 就 都 也 要 想 能 可以 怎么 如何 "
                       "什么 哪 哪里 怎样 多少 几 这个 那个 个 还 会 给 被 把 不 ? ？".split())
 _lock = threading.Lock()
@@ -108,6 +112,11 @@ class FaqHit:
     score: float
     phrasing: str
     words: tuple[str, ...]
+    coverage: float = 1.0  # share of the message's own words found in the phrasing (synonyms count)
+
+    def answers(self, threshold: float) -> bool:
+        """Return whether this hit is good enough to answer without a person."""
+        return self.confidence >= threshold and self.coverage >= MIN_COVERAGE
 
 
 class FaqIndex:
@@ -148,7 +157,8 @@ class FaqIndex:
 
     def rank(self, text: str, limit: int = 3) -> list[FaqHit]:
         """Return up to ``limit`` FAQs best matching ``text``, best first (only positive scores)."""
-        words = self.expand(tokens(self.tk, text))
+        own_words = tokens(self.tk, text)
+        words = self.expand(own_words)
         if self.bm25 is None or not words:
             return []
         scores = self.bm25.get_scores(words)
@@ -161,7 +171,10 @@ class FaqIndex:
                 continue
             own = self._self_score(i)
             confidence = min(1.0, float(scores[i]) / own) if own > 0 else 0.0
-            best[faq.id] = FaqHit(faq, round(confidence, 4), round(float(scores[i]), 4), phrasing, tuple(words))
+            doc = set(self.corpus[i])
+            covered = sum(1 for w in own_words if w in doc or self.synonyms.get(w, set()) & doc) / len(own_words)
+            best[faq.id] = FaqHit(faq, round(confidence, 4), round(float(scores[i]), 4), phrasing, tuple(words),
+                                  round(covered, 4))
             if len(best) >= limit:
                 break
         return sorted(best.values(), key=lambda h: (-h.score, h.faq.id))

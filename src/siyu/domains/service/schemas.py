@@ -115,6 +115,7 @@ class FaqHitOut(BaseModel):
     phrasing: str
     score: float
     confidence: float
+    coverage: float
 
 
 class AskOut(BaseModel):

@@ -83,14 +83,18 @@ class Responder:
                             menu_rule_id=best.rule.id if best.rule.options else None)
         ranked = self.index.rank(text)
         candidates = [{"faq_id": h.faq.id, "question": h.faq.question, "confidence": h.confidence,
-                       "phrasing": h.phrasing} for h in ranked]
-        if ranked and ranked[0].confidence >= self.threshold:
+                       "coverage": h.coverage, "phrasing": h.phrasing} for h in ranked]
+        if ranked and ranked[0].answers(self.threshold):
             top = ranked[0]
             return Decision("faq", top.faq.answer, f"FAQ {top.faq.id}: {top.phrasing!r} with confidence "
                             f"{top.confidence:.2f} (threshold {self.threshold:.2f}), words {list(top.words)}",
                             faq_id=top.faq.id, confidence=top.confidence, candidates=candidates)
-        why = (f"best FAQ {ranked[0].faq.id} has confidence {ranked[0].confidence:.2f} below {self.threshold:.2f}"
-               if ranked else "no rule matches and no FAQ shares a word with the text")
+        why = "no rule matches and no FAQ shares a word with the text"
+        if ranked and ranked[0].confidence < self.threshold:
+            why = f"best FAQ {ranked[0].faq.id} has confidence {ranked[0].confidence:.2f} below {self.threshold:.2f}"
+        elif ranked:
+            why = (f"best FAQ {ranked[0].faq.id} covers {ranked[0].coverage:.0%} of the message's words "
+                   f"(at least {faq_index.MIN_COVERAGE:.0%} needed)")
         return Decision("handoff", None, why, confidence=ranked[0].confidence if ranked else None,
                         candidates=candidates)
 
@@ -274,7 +278,7 @@ class Asked:
     @property
     def answered(self) -> bool:
         """Return whether the best hit reaches the threshold."""
-        return bool(self.hits) and self.hits[0].confidence >= self.threshold
+        return bool(self.hits) and self.hits[0].answers(self.threshold)
 
 
 def ask(session: Session, data_dir: Path, text: str, limit: int = 3) -> Asked:
