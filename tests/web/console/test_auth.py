@@ -140,7 +140,8 @@ def test_navigation_follows_the_role(console) -> None:
     assert 'href="/customers"' in ana and 'href="/dashboard"' in ana and 'href="/identity/review"' not in ana
     staff = console("alice_u").get("/customers").text
     assert "数据运营" not in staff and 'href="/dashboard"' not in staff  # no page of that line for staff
-    assert "内容运营" not in ops  # a line with no page yet is not shown
+    assert "活动运营" not in ops  # a line with no page yet is not shown
+    assert 'href="/content"' in ops and 'href="/mass"' in ops and 'href="/content"' not in staff
 
 
 def test_pages_a_role_may_not_use_answer_403(console, brand) -> None:
