@@ -169,3 +169,20 @@ def test_a_mass_backlog_does_not_hold_back_other_messages(db_engine: Engine) -> 
     assert dispatcher(db_engine, adapter, batch=10).run_once(NOON).sent == 10  # mass takes the idle lane's half
     assert dispatcher(db_engine, adapter, batch=100).drain(NOON).sent == 43
     assert len({m.idempotency_key for m in adapter.sent}) == 63
+
+
+def test_two_dispatchers_hold_a_customers_cap_together(db_engine: Engine) -> None:
+    with unit_of_work(db_engine) as s:
+        save_policy(s, {"caps": [{"period": "day", "limit": 3}]}, actor="t")
+        enqueue(s, [NewMessage(f"c{i}", "promo", "wecom", {}, customer_id=77, category="marketing", send_after=NOON)
+                    for i in range(12)], now=NOON)
+    adapter = CountingAdapter()
+    workers = [dispatcher(db_engine, adapter, holder=f"w{i}", batch=1) for i in range(2)]
+    threads = [threading.Thread(target=w.drain, args=(NOON,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = _rows(db_engine)
+    assert len(adapter.sent) == 3
+    assert sorted((r.status, r.reason) for r in rows) == [("deferred", "cap_customer_day")] * 9 + [("sent", None)] * 3

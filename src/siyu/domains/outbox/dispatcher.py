@@ -126,6 +126,7 @@ class Dispatcher:
         stats.claimed = len(rows)
         if not rows:
             return [], {}
+        repo.lock_customers(s, [r.customer_id for r in rows if r.customer_id is not None and r.category == "marketing"])
         facts = self._facts(s, rows, policy, now)
         updates, sending = [], []
         for r in rows:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from siyu.domains.identity import Identity
 from siyu.domains.outbox.models import DoNotContact, MessagingPolicyRow, OutboxMessage, RecordedDelivery
 
 DUE_STATUSES = ("pending", "deferred", "failed", "sending")
+CAP_LOCK_SPACE = 0x0B0C  # first key of the two-int advisory locks on customers' caps (no other user)
 COUNTED_STATUSES = ("sent", "sending")
 T = OutboxMessage.__table__
 
@@ -110,6 +111,19 @@ def apply_updates(session: Session, rows: Sequence[dict[str, Any]], *, holder: s
     params = [{"b_id": r["b_id"], **{f"v_{c}": r[c] for c in cols}} for r in rows]
     result = session.execute(stmt, params)
     return result.rowcount if result.rowcount is not None else len(rows)
+
+
+def lock_customers(session: Session, customer_ids: Iterable[int]) -> None:
+    """Serialise claims for these customers until the transaction ends (PostgreSQL; SQLite's writer already is).
+
+    Two workers claiming different rows of one customer would otherwise both count the customer's
+    sends before either commits and together pass a cap; the second now waits for the first's claim
+    and then sees its ``sending`` rows. Keys in ascending order, so two claims never deadlock.
+    """
+    ids = sorted(set(customer_ids))
+    if ids and session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, k) FROM unnest(CAST(:ids AS int[])) AS k ORDER BY k"),
+                        {"space": CAP_LOCK_SPACE, "ids": [i % 2_147_483_647 for i in ids]})
 
 
 def opt_outs(session: Session, customer_ids: Iterable[int]) -> set[tuple[int, str, str]]:
