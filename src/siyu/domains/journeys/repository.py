@@ -114,14 +114,23 @@ def claim_due(session: Session, journey_ids: Sequence[int], now: datetime, limit
                                 .execution_options(populate_existing=True)))
 
 
-def wake(session: Session, pairs: Iterable[tuple[int, str]], now: datetime) -> int:
-    """Make enrolments waiting for an event type due now, for these (customer, type) pairs."""
+def wake(session: Session, pairs: Iterable[tuple[int, str]], awaited: set[str], now: datetime) -> int:
+    """Make enrolments waiting for an event type due now, for these (customer, type) pairs.
+
+    Only ``awaited`` types (those a wait step of a running journey names) are looked at, one UPDATE
+    per type and chunk of customers.
+    """
+    by_type: dict[str, set[int]] = {}
+    for customer_id, type_ in pairs:
+        if type_ in awaited:
+            by_type.setdefault(type_, set()).add(customer_id)
     woken = 0
-    for customer_id, type_ in set(pairs):
-        result = session.execute(update(Enrolment).where(
-            Enrolment.customer_id == customer_id, Enrolment.waiting_for == type_, Enrolment.status == "active")
-            .values(next_run_at=now))
-        woken += result.rowcount or 0
+    for type_, customers in by_type.items():
+        for part in _chunks(sorted(customers)):
+            result = session.execute(update(Enrolment).where(
+                Enrolment.customer_id.in_(part), Enrolment.waiting_for == type_, Enrolment.status == "active")
+                .values(next_run_at=now))
+            woken += result.rowcount or 0
     return woken
 
 

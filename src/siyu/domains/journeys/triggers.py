@@ -95,10 +95,21 @@ def feed_facts(session: Session, ctx: Context, now: datetime, *, limit: int = 50
         fed.enrolled += fed.by_journey[jid]
     for (jid, reason), cids in exits.items():
         fed.exited += exit_enrolments(session, repo.active_of(session, [jid], sorted(cids)), reason, now)
-    fed.woken = repo.wake(session, ((cid, type_) for _i, cid, type_, *_rest in facts), now)
+    if facts:
+        fed.woken = repo.wake(session, ((cid, t) for _i, cid, t, *_rest in facts), _awaited(session, journeys), now)
     for name, value in new.items():
         repo.set_watermark(session, name, value)
     return fed
+
+
+def _awaited(session: Session, journeys: list[tuple[Journey, d.Journey]]) -> set[str]:
+    """Return the event types a wait step of any version of a running journey waits for."""
+    types: set[str] = set()
+    for j, _spec in journeys:
+        for v in repo.versions(session, j.id):
+            spec = definition_of(session, j.id, v.version)
+            types |= {s.event.type for s in spec.steps.values() if s.type == "wait_for_event" and s.event}
+    return types
 
 
 def daily_rule(trigger: d.Trigger, today: date) -> dict[str, Any] | None:
