@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 
 from siyu.config import Settings
 from siyu.db.engine import unit_of_work
-from siyu.domains.content import prepare_sends, recommend
+from siyu.domains.content import best_item, prepare_sends, recommend
 from siyu.domains.content.models import ContentItem
 from siyu.domains.identity.models import Identity
 from siyu.domains.content.models import ContentClick, ContentLink
@@ -152,3 +152,12 @@ def test_arms_count_sends_clicks_and_conversions_per_stage(db_engine: Engine, se
         got = arms(s, [item.id])
     assert got == {(item.id, "none"): Arm(sends=2, clicks=1, conversions=1),
                    (item.id, "loyalty"): Arm(sends=1, clicks=0, conversions=1)}
+
+
+def test_best_item_of_a_collection_for_journeys(brand: tuple[TestClient, dict[str, str], dict[str, int]],
+                                                db_engine: Engine) -> None:
+    client, h, ids = brand
+    client.post("/api/v1/content/collections", json={"name": "母婴专区", "items": [ids["baby"]]}, headers=h)
+    with unit_of_work(db_engine) as s:
+        assert best_item(s, ids["a"], "母婴专区", rng=random.Random(1)) == ids["baby"]  # the only item there
+        assert best_item(s, ids["a"], rng=random.Random(1)) == ids["skin"]  # the whole library: her interest wins

@@ -20,7 +20,7 @@ from siyu.domains.identity.models import Identity
 from siyu.domains.mass_messages import sending
 from siyu.domains.mass_messages.service import get, resolve
 from siyu.domains.outbox import OutboxMessage
-from siyu.domains.outbox.service import add_opt_out
+from siyu.domains.outbox.service import add_opt_out, save_policy
 from siyu.domains.segments import service as segments
 from siyu.domains.tags.models import InterestScore
 from siyu.domains.tasks.models import StaffTask
@@ -190,3 +190,19 @@ def test_collection_gives_each_customer_their_best_item(api: Api, db_engine: Eng
     assert sorted(got) == sorted(ids[n] for n in "ABCE")
     assert got[ids["A"]] == items["护肤"] and got[ids["C"]] == items["母婴"]
     assert set(got.values()) <= set(items.values())
+
+
+def test_preview_counts_customers_at_their_cap(api: Api, db_engine: Engine) -> None:
+    client, h, ids = api
+    now = utcnow()
+    with unit_of_work(db_engine) as s:
+        save_policy(s, {"caps": [{"period": "day", "limit": 1}], "quiet_hours": {"enabled": False}}, actor="t")
+        s.add(OutboxMessage(idempotency_key="earlier", kind="x", channel="sms", category="marketing",
+                            customer_id=ids["E"], payload={}, status="sent", send_after=now, created_at=now,
+                            sent_at=now - timedelta(minutes=1)))
+    mid = client.post("/api/v1/mass-messages", json={"name": "x", "audience": {"staff": [ids["s2"]]}, "channel": "sms",
+                                                     "content_id": ids["item"]}, headers=h).json()["id"]
+    p = client.get(f"/api/v1/mass-messages/{mid}/preview", headers=h).json()
+    # s2 follows C (who withdrew WeCom consent only: SMS may go) and E (one marketing message already sent
+    # today: at the daily cap of 1)
+    assert (p["audience"], p["eligible"], p["excluded"], p["sample"]) == (2, 1, {"cap_customer_day": 1}, [ids["C"]])

@@ -191,6 +191,12 @@ def recommend(session: Session, customer_ids: Sequence[int], *, collection: int 
     return choose(items, who, arms(session, [i.id for i in items]), rng or random.Random())
 
 
+def best_item(session: Session, customer_id: int, collection: int | str | None = None, *,
+              rng: random.Random | None = None) -> int | None:
+    """Return the best item of ``collection`` (or of the library) for one customer, None if all are excluded."""
+    return recommend(session, [customer_id], collection=collection, rng=rng).content_id
+
+
 def recommend_each(session: Session, customer_ids: Sequence[int], *, collection: int | str | None,
                    rng: random.Random, recent_days: int = 14, now: datetime | None = None) -> dict[int, Choice]:
     """Choose an item for each customer separately (a mass message from a collection), reading in bulk."""
