@@ -48,6 +48,14 @@ def enrolments(engine: Engine, journey_id: int) -> dict[int, Enrolment]:
         return {e.customer_id: e for e in rows}
 
 
+def enrolments_all(engine: Engine, journey_id: int) -> list[Enrolment]:
+    """Return every enrolment of a journey, oldest first."""
+    with unit_of_work(engine, write=False) as s:
+        rows = s.scalars(select(Enrolment).where(Enrolment.journey_id == journey_id).order_by(Enrolment.id)).all()
+        s.expunge_all()
+        return list(rows)
+
+
 def outbox(engine: Engine) -> list[tuple[str, int | None, str]]:
     """Return (idempotency_key, customer_id, channel) of every outbox message, oldest first."""
     with unit_of_work(engine, write=False) as s:

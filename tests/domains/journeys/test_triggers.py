@@ -6,7 +6,7 @@ import time
 from datetime import date, timedelta
 
 import pytest
-from domains.journeys.helpers import context, enrolments, run, start
+from domains.journeys.helpers import context, enrolments, enrolments_all, run, start
 from factories import T0, make_customer, make_event, make_identity
 from sqlalchemy import Engine
 
@@ -143,3 +143,32 @@ def test_goal_exits_enrol_step_and_pause(db_engine: Engine, settings: Settings, 
         service.publish(s, follow, actor="t")
     assert run(db_engine, ctx, T0 + 4 * DAY).steps == 2
     assert enrolments(db_engine, follow)[b].status == "done"
+
+
+def test_member_day_anniversary_and_inactivity_scans(db_engine: Engine, settings: Settings,
+                                                     idents: list[Identity]) -> None:
+    ctx = context(settings)
+    a, b, c = (i.customer_id for i in idents)
+    with unit_of_work(db_engine) as s:
+        update_profile(s, ctx.vault, a, {"attributes": {"member_since": "2024-01-09"}})
+        make_event(s, s.merge(idents[1]), "message_received", occurred_at=T0 - 60 * DAY)  # silent since
+        make_event(s, s.merge(idents[2]), "message_received", occurred_at=T0 - 52 * DAY)  # 2025-11-10
+    member_day = start(db_engine, "member day", {"trigger": {"type": "date", "date": "member_day", "day_of_month": 8,
+                                                             "audience": {"attribute": "city", "op": "eq",
+                                                                          "value": "上海"}},
+                                                 "reentry": {"policy": "after_exit"}, "steps": TAG_STEP}, T0)
+    anniversary = start(db_engine, "anniversary", {"trigger": {"type": "date", "date": "anniversary",
+                                                               "attribute": "member_since"}, "steps": TAG_STEP}, T0)
+    silent = start(db_engine, "silent", {"trigger": {"type": "inactivity", "event": "message_received", "days": 60},
+                                         "steps": TAG_STEP}, T0)
+    run(db_engine, ctx, T0 + 2 * DAY)  # 2026-01-03 in Shanghai: nobody's day
+    assert [enrolments(db_engine, j) for j in (member_day, anniversary)] == [{}, {}]
+    # b's last message was 60 days before 2026-01-01, so the scan of 2026-01-03 found her 62 days silent: too late
+    assert enrolments(db_engine, silent) == {}
+    run(db_engine, ctx, T0 + 7 * DAY)  # 2026-01-08: member day for the Shanghai customers
+    assert set(enrolments(db_engine, member_day)) == {a, c}
+    run(db_engine, ctx, T0 + 8 * DAY)  # 2026-01-09: a's membership anniversary; c silent for 60 days
+    assert set(enrolments(db_engine, anniversary)) == {a}
+    assert set(enrolments(db_engine, silent)) == {c}
+    run(db_engine, ctx, T0 + 38 * DAY)  # 2026-02-08: member day again, after the first ones ended
+    assert len([e for e in enrolments_all(db_engine, member_day)]) == 4
