@@ -20,6 +20,7 @@ from siyu.domains.outbox.policy import (
     period_bounds,
     quiet_until,
 )
+from siyu.domains.outbox.service import unsubscribe_keyword
 from siyu.kit.time import UTC
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -130,3 +131,10 @@ def test_quiet_hours_windows() -> None:
     assert quiet_until(NEXT_MIDNIGHT, QuietHours(), TZ) == NEXT_8AM  # 00:00 is inside 22-08
     assert quiet_until(NEXT_8AM, QuietHours(), TZ) is None
     assert quiet_until(LATE, QuietHours(enabled=False), TZ) is None
+
+
+@pytest.mark.parametrize(("text", "keyword"), [("退订", "退订"), (" TD ", "td"), ("td。", "td"), ("Unsubscribe!", "unsubscribe"),
+                                               ("STOP", "stop"), ("取消订阅", "取消订阅"), ("t", "t"),
+                                               ("我不想退订", None), ("TD了吗", None), ("", None), ("好的", None)])
+def test_unsubscribe_keywords(text: str, keyword: str | None) -> None:
+    assert unsubscribe_keyword(text) == keyword
