@@ -100,11 +100,11 @@ def withdrawn(session: Session, customer_ids: Sequence[int]) -> set[tuple[int, s
 
 
 def marketing_sent(session: Session, customer_ids: Sequence[int], start: datetime,
-                   end: datetime) -> list[tuple[int, str]]:
-    """Return (customer, channel) of each marketing message sent or sending in [start, end)."""
-    out: list[tuple[int, str]] = []
+                   end: datetime) -> list[tuple[int, str, datetime]]:
+    """Return (customer, channel, sent_at) of each marketing message sent or sending in [start, end)."""
+    out: list[tuple[int, str, datetime]] = []
     for part in chunks(list(customer_ids), 2000):
-        out.extend(session.execute(select(OutboxMessage.customer_id, OutboxMessage.channel)
+        out.extend(session.execute(select(OutboxMessage.customer_id, OutboxMessage.channel, OutboxMessage.sent_at)
                                    .where(OutboxMessage.customer_id.in_(list(part)),
                                           OutboxMessage.category == "marketing",
                                           OutboxMessage.status.in_(COUNTED), OutboxMessage.sent_at >= start,

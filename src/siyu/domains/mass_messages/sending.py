@@ -68,14 +68,17 @@ def _exclusions(session: Session, row: MassMessage, customers: list[int], at: da
         elif (c, consent) in withdrawn or (c, "all") in withdrawn:
             out[c] = "consent_withdrawn"
     left = [c for c in customers if c not in out]
-    for rule in load_policy(session).caps:
-        if rule.scope != "customer" or rule.channel not in ("*", row.channel):
-            continue
-        start, end = period_bounds(at, rule.period, tz)
-        sent = Counter(c for c, ch in repo.marketing_sent(session, left, start, end)
-                       if rule.channel == "*" or ch == rule.channel)
+    rules = [(r, *period_bounds(at, r.period, tz)) for r in load_policy(session).caps
+             if r.scope == "customer" and r.channel in ("*", row.channel)]
+    if not rules or not left:
+        return out
+    # one read over the widest period (an ISO week may straddle two months), counted per rule here
+    sent = repo.marketing_sent(session, left, min(r[1] for r in rules), max(r[2] for r in rules))
+    for rule, start, end in rules:
+        counts = Counter(c for c, ch, when in sent if start <= ensure_utc(when) < end
+                         and (rule.channel == "*" or ch == rule.channel))
         for c in left:
-            if c not in out and sent[c] >= rule.limit:
+            if c not in out and counts[c] >= rule.limit:
                 out[c] = f"cap_customer_{rule.period}"
     return out
 
