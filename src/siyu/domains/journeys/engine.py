@@ -199,6 +199,8 @@ RUNNERS: dict[str, Callable[[Session, Context, Enrolment, d.Step, datetime], Out
     "issue_coupon": _coupon, "webhook": _webhook, "set_attribute": _attribute, "enrol": _enrol, "exit": _exit,
 }
 ACTION_TYPES = set(d.ACTIONS) - {"exit"}
+STATE = ("status", "step", "step_entered_at", "visit", "next_run_at", "lease_until", "attempt", "waiting_for", "reason",
+         "finished_at")
 
 
 def _run_row(e: Enrolment, step: d.Step, outcome: str, nxt: str | None, detail: dict[str, Any],
@@ -292,7 +294,11 @@ def run_batch(session: Session, ctx: Context, journey_ids: list[int], now: datet
     except Exception:  # noqa: BLE001  (rerun isolated: the failing step is found and retried alone)
         ctx.pending.clear()
         runs = _advance_all(session, ctx, claimed, specs, now, isolate=True)
+    states = [{c: getattr(e, c) for c in STATE} | {"id": e.id} for e in claimed]
+    for e in claimed:  # their state is written below in one statement, not row by row by the ORM
+        session.expunge(e)
     session.flush()
+    repo.save_states(session, states)
     repo.add_runs(session, runs)
     return len(claimed), len(runs)
 

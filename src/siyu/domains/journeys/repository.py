@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, cast, func, or_, select, update, values
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -112,6 +112,25 @@ def claim_due(session: Session, journey_ids: Sequence[int], now: datetime, limit
         return []
     return list(session.scalars(select(Enrolment).where(Enrolment.id.in_(claimed)).order_by(Enrolment.next_run_at)
                                 .execution_options(populate_existing=True)))
+
+
+def save_states(session: Session, states: Sequence[dict[str, Any]]) -> None:
+    """Write enrolments' execution state (``STATE`` columns by id): one ``UPDATE … FROM (VALUES …)`` on
+    PostgreSQL, an executemany on SQLite."""
+    if not states:
+        return
+    table = Enrolment.__table__
+    columns = [c for c in states[0] if c != "id"]
+    if not _postgres(session):
+        stmt = table.update().where(table.c.id == bindparam("_id")).values(
+            {c: bindparam(f"_{c}") for c in columns})
+        session.execute(stmt, [{f"_{k}": v for k, v in row.items()} for row in states])
+        return
+    rows = values(*[table.c[c].copy() for c in ["id", *columns]], name="v").data(
+        [tuple(row[c] for c in ["id", *columns]) for row in states])
+    # an all-NULL column of VALUES is text to PostgreSQL: cast each back to the column's type
+    session.execute(table.update().where(table.c.id == rows.c.id)
+                    .values({c: cast(rows.c[c], table.c[c].type) for c in columns}))
 
 
 def wake(session: Session, pairs: Iterable[tuple[int, str]], awaited: set[str], now: datetime) -> int:
