@@ -867,7 +867,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_identity_occurred', ['identity_id', 'occurred_at'], unique=False)
-        batch_op.create_index('ix_events_type_occurred', ['type', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_events_type_occurred', ['type', 'occurred_at', 'identity_id'], unique=False)
 
     op.create_table('group_memberships',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),

@@ -228,7 +228,7 @@ class Compiler:
 
     def _eventdone(self, node: r.EventDone) -> ColumnElement[bool]:
         start, end = self.clock.window(node.window)
-        base = (select(Identity.customer_id).select_from(Event).join(Identity, Identity.id == Event.identity_id)
+        base = (select(Identity.customer_id).select_from(Event).join(Identity, Identity.id == self._event_identity())
                 .where(Event.type == node.type, *(property_filter(Event.properties, f, self.postgres) for f in node.where)))
         base = self._in(base, Identity.customer_id).group_by(Identity.customer_id)
         if node.op == "first_did":  # the first such event ever falls in the window
@@ -236,6 +236,19 @@ class Compiler:
         timed = base.where(*_between(Event.occurred_at, start, end))
         test = r.Compare("eq", 0) if node.op == "did_not" else node.count
         return self._counted(timed, func.count(), test)
+
+    def _event_identity(self) -> Any:
+        """Return the events' identity column to join on, hiding its index from SQLite when unrestricted.
+
+        Over every customer the set is best built from the events of the rule's type in its window
+        (``ix_events_type_occurred``), each joined to its identity by primary key. SQLite's planner
+        instead walks every identity in customer order (to group without sorting) and probes its
+        events by (identity_id, occurred_at): 3.8M probes on the 1M store, ~50 s against ~3 s.
+        ``+ 0`` keeps it off that index; restricted to a few customers, that plan is the right one.
+        """
+        if self.restrict is None and not self.postgres:
+            return Event.identity_id + 0
+        return Event.identity_id
 
     def _counted(self, grouped: Select[Any], measure: Any, test: r.Compare) -> ColumnElement[bool]:
         """Customers whose ``measure`` over their rows passes ``test``; customers without rows have 0."""
