@@ -4,7 +4,7 @@ sent twice, confirmation tasks per WeCom sender, schedule/cancel/send_due, group
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -206,3 +206,18 @@ def test_preview_counts_customers_at_their_cap(api: Api, db_engine: Engine) -> N
     # s2 follows C (who withdrew WeCom consent only: SMS may go) and E (one marketing message already sent
     # today: at the daily cap of 1)
     assert (p["audience"], p["eligible"], p["excluded"], p["sample"]) == (2, 1, {"cap_customer_day": 1}, [ids["C"]])
+
+
+def test_preview_holds_recipients_in_quiet_hours_until_they_end(api: Api, settings: Settings) -> None:
+    client, h, ids = api
+    local = utcnow().astimezone(settings.tz) + timedelta(days=1)
+    at = local.replace(hour=23, minute=0, second=0, microsecond=0)  # tomorrow 23:00 in Shanghai: quiet hours
+    mid = client.post("/api/v1/mass-messages", json={"name": "夜间", "audience": {"segment": "上海客户"},
+                                                     "channel": "wecom", "content_id": ids["item"],
+                                                     "send_at": at.isoformat()}, headers=h).json()["id"]
+    p = client.get(f"/api/v1/mass-messages/{mid}/preview", headers=h).json()
+    # A is eligible but held by quiet hours until 08:00 the next morning; the exclusions are the outbox's
+    assert (p["eligible"], p["held"], p["sample"]) == (1, 1, [ids["A"]])
+    assert p["excluded"] == {"consent_withdrawn": 1, "do_not_contact": 1, "no_staff_member": 1}
+    until = datetime.fromisoformat(p["held_until"]).astimezone(settings.tz)
+    assert (until.date(), until.hour) == (at.date() + timedelta(days=1), 8)

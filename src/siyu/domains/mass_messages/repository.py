@@ -1,8 +1,6 @@
-"""SQL of mass messages: the rows, the atomic claim of a send, and what a preview reads.
+"""SQL of mass messages: the rows, the atomic claim of a send, and who a WeCom audience is sent by.
 
-The preview reads the opt-out list (``DoNotContact``, exported by the outbox package), consent facts
-(``Consent``, exported by the customers package) and marketing messages already sent (``OutboxMessage``)
-directly, as tables; the rules applied to them live in the service.
+What the messaging policy would do with each recipient is the outbox's (``outbox.preview_policy``).
 """
 
 from __future__ import annotations
@@ -15,12 +13,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from siyu.db.bulk import chunks
-from siyu.domains.customers import Consent, Customer
+from siyu.domains.customers import Customer
 from siyu.domains.identity import Identity
 from siyu.domains.mass_messages.models import MassMessage
-from siyu.domains.outbox import DoNotContact, OutboxMessage
-
-COUNTED = ("sent", "sending")
+from siyu.domains.outbox import OutboxMessage
 
 
 def add(session: Session, row: MassMessage) -> MassMessage:
@@ -75,41 +71,6 @@ def customers_of_identities(session: Session, identity_ids: Sequence[int]) -> li
         out.update(session.scalars(select(Identity.customer_id).join(Customer, Customer.id == Identity.customer_id)
                                    .where(Identity.id.in_(list(part)), Customer.merged_into_id.is_(None))))
     return sorted(out)
-
-
-def opt_outs(session: Session, customer_ids: Sequence[int]) -> set[tuple[int, str, str]]:
-    """Return (customer, channel, scope) opt-outs of these customers."""
-    out: set[tuple[int, str, str]] = set()
-    for part in chunks(list(customer_ids), 2000):
-        out.update(session.execute(select(DoNotContact.customer_id, DoNotContact.channel, DoNotContact.scope)
-                                   .where(DoNotContact.customer_id.in_(list(part)))).tuples())
-    return out
-
-
-def withdrawn(session: Session, customer_ids: Sequence[int]) -> set[tuple[int, str]]:
-    """Return (customer, channel) pairs whose latest marketing consent fact is a withdrawal."""
-    latest: dict[tuple[int, str], bool] = {}
-    for part in chunks(list(customer_ids), 2000):
-        rows = session.execute(select(Identity.customer_id, Consent.channel, Consent.granted)
-                               .join(Identity, Identity.id == Consent.identity_id)
-                               .where(Identity.customer_id.in_(list(part)), Consent.purpose == "marketing")
-                               .order_by(Consent.recorded_at, Consent.id)).tuples()
-        for c, ch, granted in rows:
-            latest[(c, ch)] = granted
-    return {k for k, granted in latest.items() if not granted}
-
-
-def marketing_sent(session: Session, customer_ids: Sequence[int], start: datetime,
-                   end: datetime) -> list[tuple[int, str, datetime]]:
-    """Return (customer, channel, sent_at) of each marketing message sent or sending in [start, end)."""
-    out: list[tuple[int, str, datetime]] = []
-    for part in chunks(list(customer_ids), 2000):
-        out.extend(session.execute(select(OutboxMessage.customer_id, OutboxMessage.channel, OutboxMessage.sent_at)
-                                   .where(OutboxMessage.customer_id.in_(list(part)),
-                                          OutboxMessage.category == "marketing",
-                                          OutboxMessage.status.in_(COUNTED), OutboxMessage.sent_at >= start,
-                                          OutboxMessage.sent_at < end)).tuples())
-    return out
 
 
 def enqueued(session: Session, source: str) -> int:

@@ -82,6 +82,8 @@ class PreviewOut(BaseModel):
     groups: int
     eligible: int
     excluded: dict[str, int]
+    held: int = Field(default=0, description="Eligible recipients inside quiet hours at the send time.")
+    held_until: datetime | None = Field(default=None, description="When the last of those holds ends (UTC).")
     by_staff: dict[str, int]
     sample: list[int]
     note: str

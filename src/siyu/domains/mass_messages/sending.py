@@ -1,17 +1,16 @@
 """Preview and send a mass message (rules in siyu.domains.mass_messages.service's docstring).
 
-The preview counts the recipients left after, in the dispatcher's order: the do-not-contact list,
-unsubscribes (marketing opt-outs), withdrawn marketing consent, and the per-customer caps of the
-stored messaging policy in the periods containing the send time. The outbox package does not export
-its policy functions, so these rules are re-read here from the same tables; the dispatcher remains
-the one that decides (and records) each suppression when the message is due.
+The preview asks the outbox what its dispatcher would decide for each recipient at the send time
+(``outbox.preview_policy``: the dispatcher's own rules and facts, read set-based): excluded by
+do-not-contact, unsubscribes, withdrawn consent, caps or the WeCom mass-message limit, or held by
+quiet hours until their end. The dispatcher decides (and records) again when each message is due.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -24,63 +23,13 @@ from siyu.domains.mass_messages import repository as repo
 from siyu.domains.mass_messages.models import MassMessage
 from siyu.domains.mass_messages.schemas import PreviewOut
 from siyu.domains.mass_messages.service import SYSTEM, Recipients, id_or_name, get, resolve
-from siyu.domains.outbox import NewMessage, enqueue
-from siyu.domains.outbox.service import load_policy
+from siyu.domains.outbox import NewMessage, enqueue, preview_policy
 from siyu.errors import Conflict
 from siyu.kit.time import ensure_utc, utcnow
 
-CONSENT_CHANNEL = {"wecom": "wecom", "wecom_group": "wecom", "sms": "sms", "email": "email"}
-NOTE = ("estimated at the send time from opt-outs, marketing consent and the per-customer caps of the messaging "
-        "policy; the dispatcher decides again when each message is due (quiet hours defer it; global caps and "
-        "the WeCom mass-message limit apply then) and records every suppression")
-
-
-def period_bounds(at: datetime, period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Return the UTC bounds of the brand-local day, ISO week or month containing ``at``."""
-    day = ensure_utc(at).astimezone(tz).date()
-    if period == "day":
-        first, last = day, day + timedelta(days=1)
-    elif period == "week":
-        first = day - timedelta(days=day.weekday())
-        last = first + timedelta(days=7)
-    else:
-        first = day.replace(day=1)
-        last = (first + timedelta(days=32)).replace(day=1)
-    return _midnight(first, tz), _midnight(last, tz)
-
-
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    return ensure_utc(datetime.combine(day, time(0), tzinfo=tz))
-
-
-def _exclusions(session: Session, row: MassMessage, customers: list[int], at: datetime,
-                tz: ZoneInfo) -> dict[int, str]:
-    """Return why each excluded customer would not receive the message (first reason that applies)."""
-    out: dict[int, str] = {}
-    opt = repo.opt_outs(session, customers)
-    withdrawn = repo.withdrawn(session, customers)
-    consent = CONSENT_CHANNEL.get(row.channel, row.channel)
-    for c in customers:
-        if (c, "*", "all") in opt or (c, row.channel, "all") in opt:
-            out[c] = "do_not_contact"
-        elif (c, "*", "marketing") in opt or (c, row.channel, "marketing") in opt:
-            out[c] = "unsubscribed"
-        elif (c, consent) in withdrawn or (c, "all") in withdrawn:
-            out[c] = "consent_withdrawn"
-    left = [c for c in customers if c not in out]
-    rules = [(r, *period_bounds(at, r.period, tz)) for r in load_policy(session).caps
-             if r.scope == "customer" and r.channel in ("*", row.channel)]
-    if not rules or not left:
-        return out
-    # one read over the widest period (an ISO week may straddle two months), counted per rule here
-    sent = repo.marketing_sent(session, left, min(r[1] for r in rules), max(r[2] for r in rules))
-    for rule, start, end in rules:
-        counts = Counter(c for c, ch, when in sent if start <= ensure_utc(when) < end
-                         and (rule.channel == "*" or ch == rule.channel))
-        for c in left:
-            if c not in out and counts[c] >= rule.limit:
-                out[c] = f"cap_customer_{rule.period}"
-    return out
+NOTE = ("what the outbox's dispatcher would decide for each recipient at the send time with today's data; "
+        "messages held by quiet hours are counted as eligible and decided again when the window ends, and "
+        "every message is decided again (and each suppression recorded) when it is due")
 
 
 def preview(session: Session, mass_id: int, tz: ZoneInfo, principal: Principal = SYSTEM,
@@ -93,13 +42,16 @@ def preview(session: Session, mass_id: int, tz: ZoneInfo, principal: Principal =
         return PreviewOut(audience=0, groups=len(who.groups), eligible=len(who.groups), excluded={},
                           by_staff=dict(Counter(str(o) for _g, o in who.groups if o is not None)),
                           sample=[g for g, _o in who.groups[:20]], note=NOTE)
-    excluded = _exclusions(session, row, who.customers, at, tz)
+    verdicts = preview_policy(session, who.customers, channel=row.channel, category="marketing", now=at, tz=tz,
+                              mass_message_id=row.id)
+    excluded, held = verdicts.excluded(), verdicts.held()
     reasons = Counter(excluded.values())
     if who.skipped:
         reasons["no_staff_member"] = who.skipped
     eligible = [c for c in who.customers if c not in excluded]
     return PreviewOut(audience=len(who.customers) + who.skipped, groups=0, eligible=len(eligible),
-                      excluded=dict(sorted(reasons.items())),
+                      excluded=dict(sorted(reasons.items())), held=len(held),
+                      held_until=max(held.values()) if held else None,
                       by_staff=dict(sorted(Counter(str(who.sender[c]) for c in eligible if c in who.sender).items())),
                       sample=eligible[:20], note=NOTE)
 

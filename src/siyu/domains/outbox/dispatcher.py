@@ -28,7 +28,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine
@@ -37,7 +37,8 @@ from sqlalchemy.orm import Session
 from siyu.db.engine import unit_of_work
 from siyu.domains.outbox import repository as repo
 from siyu.domains.outbox.models import OutboxMessage
-from siyu.domains.outbox.policy import BatchFacts, Decision, Delivered, Due, Policy, decide, period_bounds
+from siyu.domains.outbox.facts import load_facts
+from siyu.domains.outbox.policy import BatchFacts, Decision, Due, Policy, decide
 from siyu.domains.outbox.ports import ChannelAdapter, Outgoing, PermanentSendError, TransientSendError
 from siyu.domains.outbox.ratelimit import RateLimiter
 from siyu.domains.outbox.service import load_policy
@@ -150,23 +151,10 @@ class Dispatcher:
         return decide(Due(r.id, r.channel, r.category, r.customer_id, r.mass_message_id), policy, facts, now)
 
     def _facts(self, s: Session, rows: Sequence[OutboxMessage], policy: Policy, now: datetime) -> BatchFacts:
-        ids = [r.customer_id for r in rows if r.customer_id is not None]
-        marketing = [r.customer_id for r in rows if r.customer_id is not None and r.category == "marketing"]
-        since = min(period_bounds(now, p, self.tz)[0] for p in ("week", "month"))
-        facts = BatchFacts(tz=self.tz, opt_outs=repo.opt_outs(s, ids), withdrawn=repo.withdrawn_consents(s, marketing))
-        for c, zone in repo.customer_zones(s, marketing).items():
-            try:
-                facts.zones[c] = ZoneInfo(zone)
-            except (ZoneInfoNotFoundError, ValueError):
-                pass  # an unknown zone falls back to the brand's
-        own = {r.id for r in rows}  # a reclaimed row (lease ran out) does not count against itself
-        facts.delivered = [Delivered(c, ch, ensure_utc(at), mm) for i, c, ch, at, mm in
-                           repo.delivered_since(s, marketing, since) if i not in own]
-        for rule in policy.caps:
-            if rule.scope == "global":
-                start, end = period_bounds(now, rule.period, self.tz)
-                facts.global_counts[(rule.channel, rule.period)] = repo.global_count(s, rule.channel, start, end)
-        return facts
+        return load_facts(s, policy, self.tz, now, customers=[r.customer_id for r in rows if r.customer_id is not None],
+                          marketing=[r.customer_id for r in rows if r.customer_id is not None
+                                     and r.category == "marketing"],
+                          exclude_ids={r.id for r in rows})  # a reclaimed row does not count against itself
 
     def _send(self, m: Outgoing) -> tuple[Outgoing, str, str | None, str | None]:
         if self.limiter is not None:

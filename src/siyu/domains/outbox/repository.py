@@ -10,7 +10,7 @@ through the same index as new work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -126,49 +126,53 @@ def lock_customers(session: Session, customer_ids: Iterable[int]) -> None:
                         {"space": CAP_LOCK_SPACE, "ids": [i % 2_147_483_647 for i in ids]})
 
 
+def _parts(customer_ids: Iterable[int]) -> Iterator[list[int]]:
+    """Yield the distinct ids in sorted slices of at most 2,000 (a preview reads tens of thousands)."""
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), 2000):
+        yield ids[start:start + 2000]
+
+
 def opt_outs(session: Session, customer_ids: Iterable[int]) -> set[tuple[int, str, str]]:
     """Return the (customer, channel, scope) opt-outs of these customers."""
-    ids = list(set(customer_ids))
-    if not ids:
-        return set()
-    rows = session.execute(select(DoNotContact.customer_id, DoNotContact.channel, DoNotContact.scope)
-                           .where(DoNotContact.customer_id.in_(ids)))
-    return {(c, ch, s) for c, ch, s in rows}
+    out: set[tuple[int, str, str]] = set()
+    for part in _parts(customer_ids):
+        out.update(session.execute(select(DoNotContact.customer_id, DoNotContact.channel, DoNotContact.scope)
+                                   .where(DoNotContact.customer_id.in_(part))).tuples())
+    return out
 
 
 def withdrawn_consents(session: Session, customer_ids: Iterable[int]) -> set[tuple[int, str]]:
     """Return (customer, channel) pairs whose latest marketing consent fact is a withdrawal."""
-    ids = list(set(customer_ids))
-    if not ids:
-        return set()
-    rows = session.execute(select(Identity.customer_id, Consent.channel, Consent.granted)
-                           .join(Identity, Identity.id == Consent.identity_id)
-                           .where(Identity.customer_id.in_(ids), Consent.purpose == "marketing")
-                           .order_by(Consent.recorded_at, Consent.id))
     latest: dict[tuple[int, str], bool] = {}
-    for c, ch, granted in rows:
-        latest[(c, ch)] = granted
+    for part in _parts(customer_ids):  # a customer's facts are all in one part, in order
+        rows = session.execute(select(Identity.customer_id, Consent.channel, Consent.granted)
+                               .join(Identity, Identity.id == Consent.identity_id)
+                               .where(Identity.customer_id.in_(part), Consent.purpose == "marketing")
+                               .order_by(Consent.recorded_at, Consent.id))
+        for c, ch, granted in rows:
+            latest[(c, ch)] = granted
     return {k for k, granted in latest.items() if not granted}
 
 
 def customer_zones(session: Session, customer_ids: Iterable[int]) -> dict[int, str]:
     """Return the time zone attribute (``attributes.timezone``) of the customers that have one."""
-    ids = list(set(customer_ids))
-    if not ids:
-        return {}
-    rows = session.execute(select(Customer.id, Customer.attributes).where(Customer.id.in_(ids)))
-    return {c: str(a["timezone"]) for c, a in rows if isinstance(a, dict) and a.get("timezone")}
+    out: dict[int, str] = {}
+    for part in _parts(customer_ids):
+        rows = session.execute(select(Customer.id, Customer.attributes).where(Customer.id.in_(part)))
+        out.update({c: str(a["timezone"]) for c, a in rows if isinstance(a, dict) and a.get("timezone")})
+    return out
 
 
 def delivered_since(session: Session, customer_ids: Iterable[int], since: datetime) -> list[tuple[Any, ...]]:
     """Return (id, customer, channel, sent_at, mass_message_id) of marketing messages sent or sending since ``since``."""
-    ids = list(set(customer_ids))
-    if not ids:
-        return []
-    rows = session.execute(select(T.c.id, T.c.customer_id, T.c.channel, T.c.sent_at, T.c.mass_message_id)
-                           .where(T.c.customer_id.in_(ids), T.c.category == "marketing",
-                                  T.c.status.in_(COUNTED_STATUSES), T.c.sent_at >= since))
-    return [tuple(r) for r in rows]
+    out: list[tuple[Any, ...]] = []
+    for part in _parts(customer_ids):
+        rows = session.execute(select(T.c.id, T.c.customer_id, T.c.channel, T.c.sent_at, T.c.mass_message_id)
+                               .where(T.c.customer_id.in_(part), T.c.category == "marketing",
+                                      T.c.status.in_(COUNTED_STATUSES), T.c.sent_at >= since))
+        out.extend(tuple(r) for r in rows)
+    return out
 
 
 def global_count(session: Session, channel: str, start: datetime, end: datetime) -> int:
