@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from siyu.domains.channel_codes.validation import WEEKDAYS
+from siyu.kit.working_hours import is_working
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +57,6 @@ class Pick:
 
     staff_id: int
     via: str  # pool | backup
-
-
-def is_working(hours: Mapping[str, Any], now: datetime, tz: ZoneInfo) -> bool:
-    """Return whether ``now`` falls within the working hours (read in ``tz``); empty hours mean always."""
-    if not hours:
-        return True
-    local = now.astimezone(tz)
-    clock = local.strftime("%H:%M")
-    return any(start <= clock < end for start, end in hours.get(WEEKDAYS[local.weekday()], []))
 
 
 def eligible(pool: Sequence[Candidate], added_today: Mapping[int, int]) -> list[Candidate]:

@@ -2,32 +2,33 @@
 
 ``state`` is what WeCom echoes back on the add event: at most 30 characters (WeCom's limit), and we
 allow only letters, digits and ``_ - .`` so it survives URLs, QR payloads and log lines unescaped.
-Working hours are ``{"mon": [["09:00", "18:00"], …], …}`` in the brand's time zone; an interval
-ends after it starts on the same day (split a night shift across two days), ``24:00`` may end one.
+Working hours (``{"mon": [["09:00", "18:00"], …], …}`` in the brand's time zone) are checked by
+``siyu.kit.working_hours``, shared with the service domain; ``check_working_hours`` and ``WEEKDAYS``
+are re-exported here for this domain's callers.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from siyu.errors import ValidationFailed
+from siyu.kit.working_hours import WEEKDAYS, check_working_hours
 
 PLATFORMS = ("douyin", "xiaohongshu", "taobao", "meituan", "weibo", "bilibili", "wechat_oa", "mini_program",
              "app", "store", "poster", "parcel", "other")
 STRATEGIES = ("fixed", "round_robin", "weighted", "least_loaded")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_STATE = 30
 MAX_TAGS = 20
 MAX_TEMPLATE = 4000
 MAX_POOL = 200
+__all__ = ["MAX_POOL", "MAX_STATE", "MAX_TAGS", "MAX_TEMPLATE", "MAX_URL", "PLATFORMS", "STRATEGIES", "WEEKDAYS",
+           "PoolEntry", "check_channel", "check_landing_url", "check_name", "check_platform", "check_pool",
+           "check_state", "check_strategy", "check_tags", "check_template", "check_working_hours"]
 
 _STATE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 MAX_URL = 500
-_START = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-_END = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,45 +80,6 @@ def check_channel(channel: str | None) -> str | None:
     if cleaned and len(cleaned) > 80:
         raise ValidationFailed("channel must be at most 80 characters", code="invalid_channel")
     return cleaned or None
-
-
-def check_working_hours(hours: dict[str, Any] | None) -> dict[str, list[list[str]]]:
-    """Return normalised working hours (intervals sorted), or raise ``invalid_working_hours``.
-
-    An empty mapping means "always"; once any day is given, days left out are closed.
-    """
-    if not hours:
-        return {}
-    if not isinstance(hours, dict):
-        raise ValidationFailed("working_hours must map weekdays to intervals", code="invalid_working_hours")
-    result: dict[str, list[list[str]]] = {}
-    for day, intervals in hours.items():
-        if day not in WEEKDAYS:
-            raise ValidationFailed(f"working_hours day {day!r} must be one of {', '.join(WEEKDAYS)}",
-                                   code="invalid_working_hours")
-        result[day] = _check_intervals(day, intervals)
-    return {day: result[day] for day in WEEKDAYS if day in result}
-
-
-def _check_intervals(day: str, intervals: Any) -> list[list[str]]:
-    if not isinstance(intervals, list):
-        raise ValidationFailed(f"working_hours[{day}] must be a list of [start, end]", code="invalid_working_hours")
-    checked: list[list[str]] = []
-    for interval in intervals:
-        if (not isinstance(interval, (list, tuple)) or len(interval) != 2
-                or not all(isinstance(t, str) for t in interval)):
-            raise ValidationFailed(f"working_hours[{day}] intervals must be [\"HH:MM\", \"HH:MM\"]",
-                                   code="invalid_working_hours")
-        start, end = interval
-        if not _START.match(start) or not _END.match(end) or start >= end:
-            raise ValidationFailed(f"working_hours[{day}] interval {start}-{end} must be HH:MM with start before end "
-                                   "on the same day", code="invalid_working_hours")
-        checked.append([start, end])
-    checked.sort()
-    for (_, prev_end), (next_start, _) in zip(checked, checked[1:]):
-        if next_start < prev_end:
-            raise ValidationFailed(f"working_hours[{day}] intervals overlap", code="invalid_working_hours")
-    return checked
 
 
 def check_pool(pool: list[PoolEntry]) -> list[PoolEntry]:
