@@ -36,7 +36,7 @@ from siyu.db.bulk import chunks
 from siyu.domains.customers.models import Customer
 from siyu.domains.events.models import Event
 from siyu.domains.identity.models import Identity
-from siyu.domains.orders.models import Order
+from siyu.domains.orders import Order
 from siyu.domains.tags import service as tags
 from siyu.kit.time import local_day, utcnow
 

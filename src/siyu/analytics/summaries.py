@@ -26,7 +26,7 @@ from siyu.domains.customers import Customer
 from siyu.domains.events import Event
 from siyu.domains.groups.models import GroupMembership
 from siyu.domains.identity import Identity, Merge
-from siyu.domains.orders.models import Order, OrderFact
+from siyu.domains.orders import Order, OrderFact
 from siyu.domains.staff.models import Ownership, Staff
 from siyu.kit.time import ensure_utc, local_day
 

@@ -14,7 +14,7 @@ from siyu.domains.content.models import (ContentClick, ContentCollection, Conten
                                          ContentLink, ContentSend, ContentVariant)
 from siyu.domains.customers import Customer
 from siyu.domains.identity import Identity
-from siyu.domains.orders.models import Order
+from siyu.domains.orders import Order
 from siyu.domains.outbox import OutboxMessage
 from siyu.domains.scores import CustomerScore
 

@@ -35,7 +35,7 @@ from siyu.domains.customers.schemas import ActivityFilter
 from siyu.domains.events.models import Event
 from siyu.domains.groups.models import GroupMembership
 from siyu.domains.identity import Identity
-from siyu.domains.orders.models import Order
+from siyu.domains.orders import Order
 from siyu.domains.staff.models import Ownership
 
 PROBE_ONLY = frozenset({"active"})

@@ -12,7 +12,7 @@ from siyu.domains.access import Principal
 from siyu.domains.customers.schemas import LineOut, OrderDetailOut, OrderStateOut
 from siyu.domains.customers.service import visible_customer
 from siyu.domains.identity.service import identities_of
-from siyu.domains.orders.service import LineEntry, order_detail
+from siyu.domains.orders import LineEntry, order_detail
 from siyu.errors import NotFound
 from siyu.kit.money import from_fen
 

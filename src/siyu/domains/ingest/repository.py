@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db.bulk import chunks, fast_insert, insert_with_ids, select_in
 from siyu.domains.events import Event
-from siyu.domains.orders.models import Order, OrderFact, OrderFactItem, OrderItem
+from siyu.domains.orders import Order, OrderFact, OrderFactItem, OrderItem
 
 
 def existing_event_ids(session: Session, event_ids: list[str]) -> set[str]:

@@ -18,7 +18,7 @@ from siyu.domains.customers import Customer
 from siyu.domains.events import Event
 from siyu.domains.identity import Identity
 from siyu.domains.journeys.models import Enrolment, Journey, JourneyVersion, JourneyWatermark, RecordedCoupon, StepRun
-from siyu.domains.orders.models import Order, OrderFact
+from siyu.domains.orders import Order, OrderFact
 
 
 def _postgres(session: Session) -> bool:

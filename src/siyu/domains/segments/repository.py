@@ -20,7 +20,7 @@ from siyu.domains.customers.repository import visible
 from siyu.domains.events.models import Event
 from siyu.domains.groups.models import GroupMembership
 from siyu.domains.identity.models import Identity, Merge
-from siyu.domains.orders.models import Order, OrderFact
+from siyu.domains.orders import Order, OrderFact
 from siyu.domains.scores.models import CustomerScore
 from siyu.domains.segments.models import Segment, SegmentMembership, SegmentWatermark
 from siyu.domains.staff.models import Ownership

@@ -34,7 +34,7 @@ from siyu.domains.customers.models import Customer
 from siyu.domains.events.models import Event
 from siyu.domains.groups.models import CustomerGroup, GroupMembership
 from siyu.domains.identity.models import Identity
-from siyu.domains.orders.models import Order, OrderItem
+from siyu.domains.orders import Order, OrderItem
 from siyu.domains.scores.models import CustomerScore
 from siyu.domains.segments import rules as r
 from siyu.domains.segments.models import SegmentMembership
