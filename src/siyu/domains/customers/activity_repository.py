@@ -32,11 +32,11 @@ from sqlalchemy.orm import aliased
 from siyu.domains.customers.activity import MOVES
 from siyu.domains.customers.models import Customer
 from siyu.domains.customers.schemas import ActivityFilter
-from siyu.domains.events.models import Event
-from siyu.domains.groups.models import GroupMembership
+from siyu.domains.events import Event
+from siyu.domains.groups import GroupMembership
 from siyu.domains.identity import Identity
 from siyu.domains.orders import Order
-from siyu.domains.staff.models import Ownership
+from siyu.domains.staff import Ownership
 
 PROBE_ONLY = frozenset({"active"})
 

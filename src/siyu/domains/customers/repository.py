@@ -48,10 +48,10 @@ from siyu.db.bulk import chunks
 from siyu.domains.customers import activity_repository as activity
 from siyu.domains.customers.models import Consent, Customer, FollowUpNote
 from siyu.domains.customers.schemas import NONE, CustomerFilter
-from siyu.domains.groups.models import CustomerGroup, GroupMembership
+from siyu.domains.groups import CustomerGroup, GroupMembership
 from siyu.domains.identity import Identity
-from siyu.domains.staff.models import Ownership, Staff
-from siyu.domains.tags.models import CustomerTag, Tag
+from siyu.domains.staff import Ownership, Staff
+from siyu.domains.tags import CustomerTag, Tag
 
 _Holder = aliased(Customer, name="tag_holder")
 PROBE_WINDOW = 20_000  # ids probed per page before the set-based step (see the docstring)

@@ -14,17 +14,17 @@ from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu.db.bulk import chunks
-from siyu.domains.access.models import AuditEntry
-from siyu.domains.customers.models import Customer
+from siyu.domains.access import AuditEntry
+from siyu.domains.customers import Customer
 from siyu.domains.customers.repository import visible
-from siyu.domains.events.models import Event
-from siyu.domains.groups.models import GroupMembership
-from siyu.domains.identity.models import Identity, Merge
+from siyu.domains.events import Event
+from siyu.domains.groups import GroupMembership
+from siyu.domains.identity import Identity, Merge
 from siyu.domains.orders import Order, OrderFact
-from siyu.domains.scores.models import CustomerScore
+from siyu.domains.scores import CustomerScore
 from siyu.domains.segments.models import Segment, SegmentMembership, SegmentWatermark
-from siyu.domains.staff.models import Ownership
-from siyu.domains.tags.models import CustomerTag, Tag
+from siyu.domains.staff import Ownership
+from siyu.domains.tags import CustomerTag, Tag
 
 
 def add(session: Session, segment: Segment) -> None:

@@ -30,16 +30,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Numeric, Select, String, and_, case, cast, func, literal, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
-from siyu.domains.customers.models import Customer
-from siyu.domains.events.models import Event
-from siyu.domains.groups.models import CustomerGroup, GroupMembership
-from siyu.domains.identity.models import Identity
+from siyu.domains.customers import Customer
+from siyu.domains.events import Event
+from siyu.domains.groups import CustomerGroup, GroupMembership
+from siyu.domains.identity import Identity
 from siyu.domains.orders import Order, OrderItem
-from siyu.domains.scores.models import CustomerScore
+from siyu.domains.scores import CustomerScore
 from siyu.domains.segments import rules as r
 from siyu.domains.segments.models import SegmentMembership
-from siyu.domains.staff.models import Ownership, Staff
-from siyu.domains.tags.models import CustomerTag, Tag
+from siyu.domains.staff import Ownership, Staff
+from siyu.domains.tags import CustomerTag, Tag
 from siyu.kit.time import day_bounds_utc
 
 _Holder = aliased(Customer, name="seg_tag_holder")

@@ -29,15 +29,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal, audit
-from siyu.domains.customers.models import Customer
+from siyu.domains.customers import Customer
 from siyu.domains.segments import repository as repo
 from siyu.domains.segments import rules
 from siyu.domains.segments.models import Segment, SegmentMembership
 from siyu.domains.segments.refresh import check_acyclic, refresh_full, segment_key, tag_key
 from siyu.domains.segments.rule_repository import Clock, Compiler
 from siyu.domains.staff import staff_ids_by_userid
+from siyu.domains.tags import Tag
 from siyu.domains.tags import service as tag_service
-from siyu.domains.tags.models import Tag
 from siyu.errors import Conflict, NotFound, ValidationFailed
 from siyu.kit.pagination import clamp_limit
 from siyu.kit.time import utcnow
