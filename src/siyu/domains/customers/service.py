@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal, audit
@@ -320,6 +321,11 @@ def consent_rows(events: Sequence[AcceptedEvent]) -> list[dict[str, Any]]:
 def apply_consent_events(session: Session, events: Sequence[AcceptedEvent]) -> None:
     """Append the consent facts of stored consent events (same transaction as the events)."""
     repo.insert_consents(session, consent_rows([e for e in events if e.type in ("consent_granted", "consent_withdrawn")]))
+
+
+def visible_to(staff_scope: int | None) -> ColumnElement[bool]:
+    """Return the predicate "the scoped staff member follows this ``Customer`` row" for other domains' queries."""
+    return repo.visible(staff_scope)
 
 
 def visible_customer(session: Session, principal: Principal, customer_id: int) -> Customer:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from siyu.db.bulk import chunks
 from siyu.domains.access import AuditEntry
 from siyu.domains.customers import Customer
-from siyu.domains.customers.repository import visible
+from siyu.domains.customers.service import visible_to as visible
 from siyu.domains.events import Event
 from siyu.domains.groups import GroupMembership
 from siyu.domains.identity import Identity, Merge
