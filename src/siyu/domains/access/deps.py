@@ -66,6 +66,13 @@ def require_reader(principal: Principal = Depends(get_principal)) -> Principal:
     return principal
 
 
+def require_editor(principal: Principal = Depends(require_reader)) -> Principal:
+    """Demand a caller that may change segments and tags (admin keys, admin or operator users)."""
+    if not principal.actor.startswith("apikey:") and principal.role not in ("admin", "operator"):
+        raise Forbidden("changing segments and tags needs an admin or operator", code="insufficient_role")
+    return principal
+
+
 def identity_context(request: Request) -> IdentityContext:
     """Return the app's identity rules (kinds, junk numbers, PII vault), built once."""
     ctx = getattr(request.app.state, "identity_context", None)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal
-from siyu.domains.access.deps import get_session, require_reader
+from siyu.domains.access.deps import get_session, require_editor, require_reader
 from siyu.domains.content import metrics, service
 from siyu.domains.content.recommend import group_customer_ids
 from siyu.domains.content.recommend import recommend as choose_content
@@ -23,7 +23,6 @@ from siyu.domains.content.schemas import (CandidateOut, CollectionIn, Collection
                                           ScorePartsOut, VariantIn, VariantOut)
 from siyu.domains.customers.service import visible_customer
 from siyu.domains.segments import service as segments
-from siyu.domains.segments.endpoints import require_editor
 from siyu.errors import ValidationFailed
 from siyu.kit.crypto import PiiVault
 

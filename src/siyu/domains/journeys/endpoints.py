@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Depends
 from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal
-from siyu.domains.access.deps import get_session, require_reader
+from siyu.domains.access.deps import get_session, require_editor, require_reader
 from siyu.domains.customers.service import visible_customer
 from siyu.domains.journeys import service
 from siyu.domains.journeys.schemas import (ConversionOut, CountList, CountOut, DefinitionIn, EnrolIn, EnrolOut,
@@ -15,7 +15,6 @@ from siyu.domains.journeys.schemas import (ConversionOut, CountList, CountOut, D
                                            Rate, TemplateList, TemplateOut, TraceList, ValidOut, VersionList,
                                            VersionOut)
 from siyu.domains.journeys.templates import TEMPLATES, template
-from siyu.domains.segments.endpoints import require_editor
 from siyu.errors import ValidationFailed
 
 router = APIRouter(prefix="/journeys", tags=["journeys"])

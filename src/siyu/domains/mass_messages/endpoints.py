@@ -7,11 +7,10 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal
-from siyu.domains.access.deps import get_session, require_reader
+from siyu.domains.access.deps import get_session, require_editor, require_reader
 from siyu.domains.mass_messages import sending, service
 from siyu.domains.mass_messages.models import MassMessage
 from siyu.domains.mass_messages.schemas import MassIn, MassList, MassOut, PreviewOut, ScheduleIn
-from siyu.domains.segments.endpoints import require_editor
 
 router = APIRouter(prefix="/mass-messages", tags=["mass messages"])
 

@@ -13,22 +13,14 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal
-from siyu.domains.access.deps import get_session, require_reader
+from siyu.domains.access.deps import get_session, require_editor, require_reader
 from siyu.domains.customers.service import summary_view
 from siyu.domains.segments import service
 from siyu.domains.segments.schemas import (MemberOut, MemberPage, PreviewIn, PreviewOut, RefreshOut, SegmentIn,
                                            SegmentList, SegmentOut, SegmentPatch, StayOut, StayPage, TagSegmentIn,
                                            TagSegmentOut)
-from siyu.errors import Forbidden
 
 router = APIRouter(prefix="/segments", tags=["segments"])
-
-
-def require_editor(principal: Principal = Depends(require_reader)) -> Principal:
-    """Demand a caller that may change segments and tags (admin keys, admin or operator users)."""
-    if not principal.actor.startswith("apikey:") and principal.role not in ("admin", "operator"):
-        raise Forbidden("changing segments and tags needs an admin or operator", code="insufficient_role")
-    return principal
 
 
 def _tz(request: Request) -> ZoneInfo:

@@ -11,10 +11,9 @@ from fastapi import APIRouter, Body, Depends, Request
 from sqlalchemy.orm import Session
 
 from siyu.domains.access import Principal
-from siyu.domains.access.deps import get_session, require_reader
+from siyu.domains.access.deps import get_session, require_editor, require_reader
 from siyu.domains.customers.service import visible_customer
 from siyu.domains.segments import service as segments
-from siyu.domains.segments.endpoints import require_editor
 from siyu.domains.tags import service
 from siyu.domains.tags.schemas import (CountOut, CustomersIn, GroupIn, GroupList, GroupOut, GroupPatch, HoldList,
                                        HoldOut, InterestList, InterestOut, RuleIn, RuleTagIn, TagIn, TagList, TagOut,
