@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
-from siyu.domains.access.service import audit
+from siyu.domains.access import audit
 from siyu.domains.content import render as tpl
 from siyu.domains.content import repository as repo
 from siyu.domains.content.models import ContentCollection, ContentItem, ContentLink, ContentSend, ContentVariant

@@ -47,8 +47,7 @@ from siyu.domains.customers.schemas import (
 from siyu.domains.events import AcceptedEvent
 from siyu.domains.events.service import EventEntry, events_before
 from siyu.domains.groups import groups_of
-from siyu.domains.identity import Identity
-from siyu.domains.identity.kinds import IdentityError
+from siyu.domains.identity import Identity, IdentityError
 from siyu.domains.identity.service import IdentityContext, identities_of, normalise_one, reveal
 from siyu.domains.orders import OrderFactEntry, OrderSummary, order_facts_before, order_summary, recent_orders
 from siyu.domains.staff import owners_of

@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from siyu.domains.identity.kinds import KindRegistry
+from siyu.domains.identity import KindRegistry
 from siyu.domains.ingest import bulk_repository as repo
 from siyu.domains.ingest.bulk_history import Clock, json_text
 from siyu.kit.crypto import PiiVault

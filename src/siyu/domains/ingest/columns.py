@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from siyu.domains.events.catalogue import check_type
+from siyu.domains.events import check_type
 from siyu.domains.identity import service as identity
 from siyu.domains.ingest.service import EventFact, IngestContext
 from siyu.kit.time import UTC

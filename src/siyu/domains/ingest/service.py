@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 from siyu.config import Settings
 from siyu.domains.channel_codes import service as channel_codes
 from siyu.domains.customers import service as customers
-from siyu.domains.events import AcceptedEvent
-from siyu.domains.events.catalogue import check_type
+from siyu.domains.events import AcceptedEvent, check_type
 from siyu.domains.groups import service as groups
 from siyu.domains.identity import service as identity
 from siyu.domains.ingest import repository as repo

@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 
 from siyu.config import Settings
 from siyu.domains import content, tasks
-from siyu.domains.access import Principal
-from siyu.domains.access.service import audit
+from siyu.domains.access import Principal, audit
 from siyu.domains.mass_messages import repository as repo
 from siyu.domains.mass_messages.models import MassMessage
 from siyu.domains.mass_messages.schemas import PreviewOut

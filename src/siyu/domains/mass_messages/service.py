@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 
 from siyu.domains import content
 from siyu.domains import staff as staff_domain
-from siyu.domains.access import Principal
-from siyu.domains.access.service import audit
+from siyu.domains.access import Principal, audit
 from siyu.domains.groups import service as groups
 from siyu.domains.mass_messages import repository as repo
 from siyu.domains.mass_messages.models import MassMessage

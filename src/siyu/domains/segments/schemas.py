@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from siyu.domains.customers.schemas import CustomerSummary
+from siyu.domains.customers import CustomerSummary
 
 
 class SegmentIn(BaseModel):
