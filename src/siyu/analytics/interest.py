@@ -33,9 +33,9 @@ from sqlalchemy import Select, String, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from siyu.db.bulk import chunks
-from siyu.domains.customers.models import Customer
-from siyu.domains.events.models import Event
-from siyu.domains.identity.models import Identity
+from siyu.domains.customers import Customer
+from siyu.domains.events import Event
+from siyu.domains.identity import Identity
 from siyu.domains.orders import Order
 from siyu.domains.tags import service as tags
 from siyu.kit.time import local_day, utcnow

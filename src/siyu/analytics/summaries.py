@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from siyu.analytics.models import HealthCustomer, HealthDaily, HealthMove, HealthSpan, HealthState
 from siyu.db.bulk import chunks, dialect_insert, fast_insert_tuples, is_postgres, write_rows
-from siyu.domains.access.models import AuditEntry
+from siyu.domains.access import AuditEntry
 from siyu.domains.customers import Customer
 from siyu.domains.events import Event
-from siyu.domains.groups.models import GroupMembership
+from siyu.domains.groups import GroupMembership
 from siyu.domains.identity import Identity, Merge
 from siyu.domains.orders import Order, OrderFact
-from siyu.domains.staff.models import Ownership, Staff
+from siyu.domains.staff import Ownership, Staff
 from siyu.kit.time import ensure_utc, local_day
 
 # the append-only tables whose new rows say what changed, by watermark name
