@@ -16,6 +16,7 @@ from __future__ import annotations
 import calendar
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -115,6 +116,7 @@ class BatchFacts:
     global_counts: Counter[tuple[str, Period]] = field(default_factory=Counter)  # (channel or *, period)
 
 
+@lru_cache(maxsize=256)  # one batch or preview asks for the same few periods once per message
 def period_bounds(now: datetime, period: Period, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """Return the UTC start and end of the brand-local day, ISO week or month containing ``now``."""
     day = ensure_utc(now).astimezone(tz).date()
