@@ -212,8 +212,9 @@ def test_operators_match_the_reference(db_engine: Engine, settings: Settings, fa
 
 def test_sqlite_builds_an_event_set_from_the_events_of_its_type(db_engine: Engine) -> None:
     """Over every customer, SQLite reads the rule's events by (type, time) from the index alone (walking
-    every identity's events instead took 50 s on the 1M store); restricted to a few customers, the join
-    keeps the per-identity index usable, so their events are reached through their identities."""
+    every identity's events instead took 50 s on the 1M store); restricted to a few customers (an incremental
+    refresh), it reaches their events through their identities (reading every event of the type in the
+    window instead took 2.9 s for 1,000 customers against 0.4 s)."""
     if db_engine.dialect.name != "sqlite":
         pytest.skip("a SQLite plan")
     rule = rules.parse({"event": "content_viewed", "count": {"op": "gte", "value": 2}, "window": {"last_days": 90}})
@@ -224,10 +225,10 @@ def test_sqlite_builds_an_event_set_from_the_events_of_its_type(db_engine: Engin
     event.listen(db_engine, "before_cursor_execute", explain, retval=True)
     try:
         with db_engine.connect() as conn:
-            query = Compiler(Clock(NOW, TZ), False).members(rule)
-            plan = " | ".join(row[3] for row in conn.execute(query).cursor.fetchall())
+            plans = [" | ".join(row[3] for row in conn.execute(
+                Compiler(Clock(NOW, TZ), False, restrict).members(rule)).cursor.fetchall())
+                for restrict in (None, [1, 2, 3])]
     finally:
         event.remove(db_engine, "before_cursor_execute", explain)
-    assert "COVERING INDEX ix_events_type_occurred" in plan, plan
-    restricted = str(Compiler(Clock(NOW, TZ), False, [1, 2, 3]).members(rule))
-    assert "identities.id = events.identity_id" in restricted
+    assert "COVERING INDEX ix_events_type_occurred" in plans[0], plans[0]
+    assert "ix_events_identity_occurred" in plans[1] and "ix_events_type_occurred" not in plans[1], plans[1]

@@ -229,7 +229,7 @@ class Compiler:
     def _eventdone(self, node: r.EventDone) -> ColumnElement[bool]:
         start, end = self.clock.window(node.window)
         base = (select(Identity.customer_id).select_from(Event).join(Identity, Identity.id == self._event_identity())
-                .where(Event.type == node.type, *(property_filter(Event.properties, f, self.postgres) for f in node.where)))
+                .where(self._event_type() == node.type, *(property_filter(Event.properties, f, self.postgres) for f in node.where)))
         base = self._in(base, Identity.customer_id).group_by(Identity.customer_id)
         if node.op == "first_did":  # the first such event ever falls in the window
             return Customer.id.in_(base.having(and_(true(), *_between(func.min(Event.occurred_at), start, end))))
@@ -249,6 +249,18 @@ class Compiler:
         if self.restrict is None and not self.postgres:
             return Event.identity_id + 0
         return Event.identity_id
+
+    def _event_type(self) -> Any:
+        """Return the events' type column to filter on, hiding its index from SQLite when restricted.
+
+        For a few customers the set is best built from their identities' events through
+        ``ix_events_identity_occurred``; given the covering (type, occurred_at, identity_id) index,
+        SQLite would rather read every event of the type in the window (686k entries on the 50M store:
+        2.9 s for an incremental refresh of 1,000 customers against 0.4 s).
+        """
+        if self.restrict is not None and not self.postgres:
+            return Event.type.concat("")
+        return Event.type
 
     def _counted(self, grouped: Select[Any], measure: Any, test: r.Compare) -> ColumnElement[bool]:
         """Customers whose ``measure`` over their rows passes ``test``; customers without rows have 0."""
