@@ -7,7 +7,6 @@ import io
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from siyu.cli.main import app
 from siyu.config import get_settings
@@ -29,18 +28,12 @@ ORDERS = [  # three buyers: 0 paid twice recently, 1 once long ago, 2 once recen
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("SIYU_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("SIYU_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SIYU_SECRET_KEY", "cli-test-secret-key-0123456789abcdef0123")
-    get_settings.cache_clear()
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+def cli(cli_store):
+    runner, _url = cli_store
     settings = get_settings()
     with unit_of_work(make_engine(settings.effective_database_url)) as s:
         assert ingest.ingest_orders(s, ingest.IngestContext.from_settings(settings), ORDERS).accepted == 5
     yield runner
-    get_settings.cache_clear()
 
 
 def test_table_json_and_csv(cli):

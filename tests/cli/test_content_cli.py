@@ -20,13 +20,8 @@ SECRET = "cli-test-secret-key-0123456789abcdef0123"
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("SIYU_DATABASE_URL", url)
-    monkeypatch.setenv("SIYU_SECRET_KEY", SECRET)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+def cli(cli_store):
+    runner, url = cli_store
     engine = make_engine(url)
     with unit_of_work(engine) as s:
         staff = make_staff(s, "s1")
@@ -38,7 +33,6 @@ def cli(tmp_path, monkeypatch):
                                 tz=get_settings().tz)
     engine.dispose()
     yield runner
-    get_settings.cache_clear()
 
 
 def _json(result) -> object:  # type: ignore[no-untyped-def]

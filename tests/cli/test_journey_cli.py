@@ -6,10 +6,8 @@ import json
 
 import pytest
 from factories import make_customer
-from typer.testing import CliRunner
 
 from siyu.cli.main import app
-from siyu.config import get_settings
 from siyu.db.engine import make_engine, unit_of_work
 from siyu.kit.crypto import PiiVault
 
@@ -20,19 +18,13 @@ DEFINITION = {"trigger": {"type": "manual"}, "steps": [
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("SIYU_DATABASE_URL", url)
-    monkeypatch.setenv("SIYU_SECRET_KEY", SECRET)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+def cli(cli_store):
+    runner, url = cli_store
     engine = make_engine(url)
     with unit_of_work(engine) as s:
         ids = [make_customer(s, PiiVault(SECRET)).id for _ in range(2)]
     engine.dispose()
     yield runner, ids
-    get_settings.cache_clear()
 
 
 def test_journey_commands(cli, tmp_path) -> None:

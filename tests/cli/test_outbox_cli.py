@@ -11,22 +11,15 @@ from typer.testing import CliRunner
 
 from siyu.cli.common import engine
 from siyu.cli.main import app
-from siyu.config import get_settings
 from siyu.db.engine import unit_of_work
 from siyu.domains.outbox import NewMessage, enqueue
 from siyu.domains.outbox.models import RecordedDelivery
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("SIYU_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("SIYU_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SIYU_SECRET_KEY", "cli-test-secret-key-0123456789abcdef0123")
-    get_settings.cache_clear()
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+def cli(cli_store):
+    runner, _url = cli_store
     yield runner
-    get_settings.cache_clear()
 
 
 def _enqueue(keys: list[str], customer: int = 3) -> None:

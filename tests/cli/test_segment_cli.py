@@ -11,7 +11,6 @@ from domains.segments.brand import build
 from typer.testing import CliRunner
 
 from siyu.cli.main import app
-from siyu.config import get_settings
 from siyu.db.engine import make_engine, unit_of_work
 from siyu.kit.crypto import PiiVault
 
@@ -20,19 +19,13 @@ RULE = '{"attribute": "city", "op": "eq", "value": "上海"}'
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("SIYU_DATABASE_URL", url)
-    monkeypatch.setenv("SIYU_SECRET_KEY", SECRET)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+def cli(cli_store):
+    runner, url = cli_store
     engine = make_engine(url)
     with unit_of_work(engine) as s:
         build(s, PiiVault(SECRET))
     engine.dispose()
     yield runner
-    get_settings.cache_clear()
 
 
 def test_segment_commands(cli: CliRunner, tmp_path) -> None:

@@ -8,21 +8,14 @@ import pytest
 from typer.testing import CliRunner
 
 from siyu.cli.main import app
-from siyu.config import get_settings
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("SIYU_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("SIYU_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SIYU_SECRET_KEY", "cli-test-secret-key-0123456789abcdef0123")
-    get_settings.cache_clear()
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+def cli(cli_store):
+    runner, _url = cli_store
     for userid in ("alice", "bob"):
         assert runner.invoke(app, ["staff", "create", userid, userid.title()]).exit_code == 0
     yield runner
-    get_settings.cache_clear()
 
 
 def test_rules_faq_and_try_it(cli: CliRunner) -> None:
