@@ -127,3 +127,9 @@ def add(session: Session, row: Any) -> Any:
     session.add(row)
     session.flush()
     return row
+
+
+def delete(session: Session, row: Any) -> None:
+    """Delete a row (a rule, an FAQ entry, a synonym group) and flush."""
+    session.delete(row)
+    session.flush()

@@ -162,8 +162,7 @@ def update_rule(session: Session, rule_id: int, changes: dict[str, Any], *, acto
 def delete_rule(session: Session, rule_id: int, *, actor: str) -> None:
     """Delete a rule."""
     rule = get_rule(session, rule_id)
-    session.delete(rule)
-    session.flush()
+    repo.delete(session, rule)
     audit(session, actor, "service_rule.delete", "service_rule", rule_id, {"name": rule.name})
 
 
@@ -216,8 +215,7 @@ def update_faq(session: Session, faq_id: int, changes: dict[str, Any], *, actor:
 
 def delete_faq(session: Session, faq_id: int, *, actor: str) -> None:
     """Delete an FAQ entry."""
-    session.delete(get_faq(session, faq_id))
-    session.flush()
+    repo.delete(session, get_faq(session, faq_id))
     audit(session, actor, "service_faq.delete", "service_faq", faq_id)
 
 
@@ -325,6 +323,5 @@ def delete_synonyms(session: Session, group_id: int, *, actor: str) -> None:
     group = session.get(SynonymGroup, group_id)
     if group is None:
         raise NotFound(f"synonym group {group_id} does not exist", code="synonyms_not_found")
-    session.delete(group)
-    session.flush()
+    repo.delete(session, group)
     audit(session, actor, "service_synonyms.delete", "service_synonyms", group_id)
