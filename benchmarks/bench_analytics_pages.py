@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_console import PASSWORD, SIYU, _free_port, _login, _p95, _siyu  # noqa: E402
+from bench_console import PASSWORD, _login, _p95, _serve, _siyu  # noqa: E402
 
 # (page, controls of the first view, other controls for "compute")
 PAGES = (("rfm", "", "window_days=180"), ("aipl", "", "window_days=30"),
@@ -90,17 +89,8 @@ def main() -> None:
     if not args.database_url:
         _siyu(env, "demo", "--customers", str(args.customers), "--seed", "42", "--no-progress")
     _siyu(env, "user", "create", "bench_analyst", "--role", "analyst", "--password-stdin", stdin=PASSWORD + "\n")
-    port = _free_port()
-    server = subprocess.Popen([SIYU, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base = _serve(env)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         client = _login(base, "bench_analyst")
         client.timeout = httpx.Timeout(600.0)
         mirror = Path(env["SIYU_DATA_DIR"]) / "analytics.duckdb"

@@ -48,6 +48,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `siyu serve` on a free loopback port; return it and its base URL once /healthz answers."""
+    port = _free_port()
+    server = subprocess.Popen([SIYU, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/healthz", timeout=1.0).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server, base
+
+
 def _siyu(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     done = subprocess.run([SIYU, *args], env=env, input=stdin, capture_output=True, text=True, check=False)
     if done.returncode != 0 and "exists" not in (done.stderr + done.stdout):
@@ -186,17 +201,8 @@ def main() -> None:
     _siyu(env, "user", "create", "bench_admin", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
     _siyu(env, "user", "create", "bench_staff", "--role", "staff", "--staff", samples["staff_userid"],
           "--password-stdin", stdin=PASSWORD + "\n")
-    port = _free_port()
-    server = subprocess.Popen([SIYU, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base = _serve(env)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         clients = {"admin": _login(base, "bench_admin"), "staff": _login(base, "bench_staff")}
         print(f"console page times on {url.rsplit('/', 1)[-1]} ({os.cpu_count()} CPUs, {args.requests} requests "
               f"per page after one warm-up; load average {os.getloadavg()[0]:.2f})")
