@@ -28,6 +28,7 @@ from siyu.domains.journeys import repository as repo
 from siyu.domains.journeys.effects import Pending
 from siyu.domains.journeys.enrolling import bucket, definition_of, enrol, resolve
 from siyu.domains.journeys.models import Enrolment
+from siyu.domains.journeys.repository import Running
 from siyu.domains.journeys.ports import CouponIssuer
 from siyu.domains.outbox import NewMessage
 from siyu.domains.segments.service import matching_customers
@@ -48,7 +49,7 @@ class Context:
     tz: ZoneInfo
     vault: PiiVault
     coupons: CouponIssuer
-    after_effect: Callable[[Enrolment, d.Step], None] | None = None
+    after_effect: Callable[[Running, d.Step], None] | None = None
     pending: Pending = field(default_factory=Pending)  # one per batch (run_batch makes a copy)
 
 
@@ -64,7 +65,7 @@ class Outcome:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def effect_key(enrolment: Enrolment, step: d.Step) -> str:
+def effect_key(enrolment: Running, step: d.Step) -> str:
     """Return the idempotency key of a step's side effect in this enrolment's visit."""
     return f"journey:{enrolment.id}:{step.id}:{enrolment.visit}"
 
@@ -72,7 +73,7 @@ def effect_key(enrolment: Enrolment, step: d.Step) -> str:
 # -- waits ---------------------------------------------------------------------------------------
 
 
-def _wait(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _wait(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     assert step.duration is not None
     until = e.step_entered_at + step.duration
     if now < until:
@@ -89,7 +90,7 @@ def next_time_of_day(start: datetime, at: time, zone: ZoneInfo) -> datetime:
     return candidate.astimezone(start.tzinfo)
 
 
-def _wait_until_time(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _wait_until_time(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     assert step.at is not None
     zone = repo.customer_zone(session, e.customer_id) or ctx.tz
     until = next_time_of_day(e.step_entered_at, step.at, zone)
@@ -98,7 +99,7 @@ def _wait_until_time(session: Session, ctx: Context, e: Enrolment, step: d.Step,
     return Outcome(next=step.next, at=until, detail={"zone": str(zone), "until": until.isoformat()})
 
 
-def _wait_for_event(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _wait_for_event(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     assert step.event is not None and step.duration is not None
     deadline = e.step_entered_at + step.duration
     seen = [at for _c, t, props, at in repo.events_of(session, [e.customer_id], [step.event.type], e.step_entered_at,
@@ -113,13 +114,13 @@ def _wait_for_event(session: Session, ctx: Context, e: Enrolment, step: d.Step, 
 # -- decisions -----------------------------------------------------------------------------------
 
 
-def _branch(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _branch(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     rule = step.params["rule"]
     matched = e.customer_id in matching_customers(session, rule, ctx.tz, among=[e.customer_id], now=now)
     return Outcome(next=step.yes if matched else step.no, detail={"matched": matched, "rule": rule})
 
 
-def _split(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _split(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     drawn = bucket("split", e.id, step.id)
     edge = 0
     for index, (percent, target) in enumerate(step.branches):
@@ -132,7 +133,7 @@ def _split(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: date
 # -- actions -------------------------------------------------------------------------------------
 
 
-def _send(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _send(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     key = effect_key(e, step)
     payload = {"journey_id": e.journey_id, "version": e.version, "step": step.id, "content": step.params["content"]}
     ctx.pending.messages.append(NewMessage(idempotency_key=key, kind="journey_message", channel=step.params["channel"],
@@ -141,7 +142,7 @@ def _send(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datet
     return Outcome(next=step.next, detail={"outbox_key": key, "channel": step.params["channel"]})
 
 
-def _tag(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _tag(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     name = step.params["tag"]
     if step.type == "add_tag":  # idempotent: a tag already held is not applied twice
         ctx.pending.tags.append((e.customer_id, [name], f"journey:{e.journey_id}"))
@@ -150,7 +151,7 @@ def _tag(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: dateti
     return Outcome(next=step.next, detail={"tag": name, "changed": changed})
 
 
-def _task(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _task(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     userid = step.params.get("staff")
     key = effect_key(e, step)
     task = NewTask(idempotency_key=key, title=step.params["title"], body=step.params["body"],
@@ -161,13 +162,13 @@ def _task(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datet
     return Outcome(next=step.next, detail={"task_key": key, "staff": userid or "owner"})
 
 
-def _coupon(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _coupon(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     ref = ctx.coupons.issue(session, idempotency_key=effect_key(e, step), customer_id=e.customer_id,
                             coupon=step.params["coupon"])
     return Outcome(next=step.next, detail={"coupon": step.params["coupon"], "ref": ref})
 
 
-def _webhook(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _webhook(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     key = effect_key(e, step)
     body = {**step.params["body"], "journey_id": e.journey_id, "step": step.id, "customer_id": e.customer_id}
     ctx.pending.messages.append(NewMessage(idempotency_key=key, kind="journey_webhook", channel="webhook",
@@ -176,24 +177,24 @@ def _webhook(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: da
     return Outcome(next=step.next, detail={"outbox_key": key, "url": step.params["url"]})
 
 
-def _attribute(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _attribute(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     name, value = step.params["attribute"], step.params["value"]
     update_profile(session, ctx.vault, e.customer_id, {"attributes": {name: value}}, actor=f"journey:{e.journey_id}")
     return Outcome(next=step.next, detail={"attribute": name, "value": value})
 
 
-def _enrol(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _enrol(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     target = resolve(session, step.params["journey"])
     entered = enrol(session, target, [e.customer_id], source=f"journey:{e.journey_id}", now=now) \
         if target.status == "active" else 0
     return Outcome(next=step.next, detail={"journey": target.id, "entered": bool(entered), "status": target.status})
 
 
-def _exit(session: Session, ctx: Context, e: Enrolment, step: d.Step, now: datetime) -> Outcome:
+def _exit(session: Session, ctx: Context, e: Running, step: d.Step, now: datetime) -> Outcome:
     return Outcome(exit=True, detail={"reason": "exit step"})
 
 
-RUNNERS: dict[str, Callable[[Session, Context, Enrolment, d.Step, datetime], Outcome]] = {
+RUNNERS: dict[str, Callable[[Session, Context, Running, d.Step, datetime], Outcome]] = {
     "wait": _wait, "wait_until_time": _wait_until_time, "wait_for_event": _wait_for_event, "branch": _branch,
     "split": _split, "send_message": _send, "add_tag": _tag, "remove_tag": _tag, "create_task": _task,
     "issue_coupon": _coupon, "webhook": _webhook, "set_attribute": _attribute, "enrol": _enrol, "exit": _exit,
@@ -203,19 +204,19 @@ STATE = ("status", "step", "step_entered_at", "visit", "next_run_at", "lease_unt
          "finished_at")
 
 
-def _run_row(e: Enrolment, step: d.Step, outcome: str, nxt: str | None, detail: dict[str, Any],
+def _run_row(e: Running | Enrolment, step: d.Step, outcome: str, nxt: str | None, detail: dict[str, Any],
              now: datetime) -> dict[str, Any]:
     return {"enrolment_id": e.id, "journey_id": e.journey_id, "version": e.version, "visit": e.visit,
             "step": step.id, "outcome": outcome, "next_step": nxt, "detail": detail, "at": now}
 
 
-def finish(e: Enrolment, status: str, now: datetime, reason: str | None = None) -> None:
+def finish(e: Running | Enrolment, status: str, now: datetime, reason: str | None = None) -> None:
     """End an enrolment (done, exited or failed)."""
     e.status, e.finished_at, e.next_run_at, e.waiting_for, e.lease_until = status, now, None, None, None
     e.reason = reason
 
 
-def advance(session: Session, ctx: Context, e: Enrolment, spec: d.Journey, now: datetime) -> list[dict[str, Any]]:
+def advance(session: Session, ctx: Context, e: Running, spec: d.Journey, now: datetime) -> list[dict[str, Any]]:
     """Run an enrolment's steps until it waits or ends; return the step runs to record."""
     runs: list[dict[str, Any]] = []
     for _ in range(MAX_STEPS_PER_RUN):
@@ -237,8 +238,8 @@ def advance(session: Session, ctx: Context, e: Enrolment, spec: d.Journey, now: 
     return runs
 
 
-def _failed(session: Session, e: Enrolment, spec: d.Journey, error: Exception, now: datetime) -> list[dict[str, Any]]:
-    session.refresh(e)
+def _failed(e: Running, spec: d.Journey, error: Exception, now: datetime) -> list[dict[str, Any]]:
+    """Record a failed attempt on ``e`` (the state it was claimed in); return the step run if it gave up."""
     e.attempt += 1
     reason = f"{type(error).__name__}: {error}"[:200]
     e.lease_until = None
@@ -251,15 +252,16 @@ def _failed(session: Session, e: Enrolment, spec: d.Journey, error: Exception, n
     return []
 
 
-def _advance_all(session: Session, ctx: Context, claimed: list[Enrolment], specs: dict[tuple[int, int], d.Journey],
+def _advance_all(session: Session, ctx: Context, claimed: list[Running], specs: dict[tuple[int, int], d.Journey],
                  now: datetime, *, isolate: bool) -> list[dict[str, Any]]:
     runs: list[dict[str, Any]] = []
-    for e in claimed:
+    for index, e in enumerate(claimed):
         spec = specs[(e.journey_id, e.version)]
         if not isolate:
             runs += advance(session, ctx, e, spec, now)
             e.lease_until = None
             continue
+        before = replace(e)
         try:
             with session.begin_nested():
                 done = advance(session, ctx, e, spec, now)
@@ -268,7 +270,8 @@ def _advance_all(session: Session, ctx: Context, claimed: list[Enrolment], specs
             runs += done
         except Exception as error:  # noqa: BLE001  (any failure of one customer's step must not stop the batch)
             ctx.pending.clear()
-            runs += _failed(session, e, spec, error, now)
+            claimed[index] = before
+            runs += _failed(before, spec, error, now)
     if not isolate:
         ctx.pending.flush(session, now)
     return runs
@@ -279,8 +282,9 @@ def run_batch(session: Session, ctx: Context, journey_ids: list[int], now: datet
     """Claim up to ``limit`` due enrolments and run them; return (enrolments claimed, step runs recorded).
 
     The batch first runs under one savepoint; if any step raises, that savepoint is rolled back and
-    the batch runs again with a savepoint per enrolment, so the failing customer is retried alone.
-    A savepoint per enrolment on every batch would cost two more round trips per enrolment.
+    the batch runs again from the claimed state with a savepoint per enrolment, so the failing
+    customer is retried alone. A savepoint per enrolment on every batch would cost two more round
+    trips per enrolment.
     """
     claimed = repo.claim_due(session, journey_ids, now, limit, now + lease)
     ctx = replace(ctx, pending=Pending())
@@ -288,19 +292,23 @@ def run_batch(session: Session, ctx: Context, journey_ids: list[int], now: datet
     for e in claimed:
         if (e.journey_id, e.version) not in specs:
             specs[(e.journey_id, e.version)] = definition_of(session, e.journey_id, e.version)
-    try:
-        with session.begin_nested():
-            runs = _advance_all(session, ctx, claimed, specs, now, isolate=False)
-    except Exception:  # noqa: BLE001  (rerun isolated: the failing step is found and retried alone)
-        ctx.pending.clear()
-        runs = _advance_all(session, ctx, claimed, specs, now, isolate=True)
-    states = [{c: getattr(e, c) for c in STATE} | {"id": e.id} for e in claimed]
-    for e in claimed:  # their state is written below in one statement, not row by row by the ORM
-        session.expunge(e)
-    session.flush()
-    repo.save_states(session, states)
+    runs = run_claimed(session, ctx, claimed, specs, now)
+    repo.save_states(session, [{c: getattr(e, c) for c in STATE} | {"id": e.id} for e in claimed])
     repo.add_runs(session, runs)
     return len(claimed), len(runs)
+
+
+def run_claimed(session: Session, ctx: Context, claimed: list[Running], specs: dict[tuple[int, int], d.Journey],
+                now: datetime) -> list[dict[str, Any]]:
+    """Advance enrolments this transaction holds (``claimed`` is updated in place); return the step runs."""
+    snapshot = [replace(e) for e in claimed]
+    try:
+        with session.begin_nested():
+            return _advance_all(session, ctx, claimed, specs, now, isolate=False)
+    except Exception:  # noqa: BLE001  (rerun isolated: the failing step is found and retried alone)
+        ctx.pending.clear()
+        claimed[:] = snapshot
+        return _advance_all(session, ctx, claimed, specs, now, isolate=True)
 
 
 def exit_enrolments(session: Session, enrolments: list[Enrolment], reason: str, now: datetime) -> int:

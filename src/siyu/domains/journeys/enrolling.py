@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from siyu.domains.journeys import definition as d
 from siyu.domains.journeys import repository as repo
-from siyu.domains.journeys.models import Enrolment, Journey
+from siyu.domains.journeys.models import Journey
 from siyu.errors import NotFound
 
 
@@ -61,15 +61,16 @@ def resolve(session: Session, ref: int | str) -> Journey:
     return found
 
 
-def _allowed(spec: d.Journey, latest: dict[int, Enrolment], customer_ids: Sequence[int], now: datetime) -> list[int]:
+def _allowed(spec: d.Journey, latest: dict[int, tuple[str, datetime]], customer_ids: Sequence[int],
+             now: datetime) -> list[int]:
     allowed = []
     for cid in dict.fromkeys(customer_ids):
         last = latest.get(cid)
         if last is None:
             allowed.append(cid)
-        elif last.status == "active" or spec.reentry == "never":
+        elif last[0] == "active" or spec.reentry == "never":
             continue
-        elif spec.reentry == "cooldown" and spec.cooldown and last.entered_at + spec.cooldown > now:
+        elif spec.reentry == "cooldown" and spec.cooldown and last[1] + spec.cooldown > now:
             continue
         else:
             allowed.append(cid)
