@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     dispatch_batch: int = Field(default=200, ge=1, le=10_000, description="Outbox messages claimed per turn.")
     dispatch_idle_seconds: float = Field(default=1.0, gt=0, le=3_600,
                                          description="How long the dispatcher sleeps when nothing is due.")
+    dispatch_lease_seconds: int = Field(
+        default=300, ge=1, le=86_400,
+        description="How long a dispatcher holds the messages it claimed before another may claim them again (a "
+                    "killed worker's batch is re-sent after it); keep it well above a batch's sending time.")
+    serve_worker: bool | None = Field(
+        default=None, description="Whether `siyu serve` also runs journeys, scheduled mass messages, service replies "
+                                  "and the outbox dispatcher in-process; unset: on for the embedded SQLite file, off "
+                                  "otherwise (run `siyu worker` beside the server).")
 
     @field_validator("timezone")
     @classmethod
@@ -125,6 +133,13 @@ class Settings(BaseSettings):
         if self.env == "prod":
             raise ValueError("SIYU_SECRET_KEY is required when SIYU_ENV=prod")
         return "siyu-development-key-do-not-use-in-production!"
+
+    @property
+    def server_runs_worker(self) -> bool:
+        """Return whether `siyu serve` runs the engagement loops itself (SIYU_SERVE_WORKER, else: on SQLite)."""
+        if self.serve_worker is not None:
+            return self.serve_worker
+        return self.effective_database_url.startswith("sqlite")
 
     @property
     def tz(self) -> ZoneInfo:

@@ -26,6 +26,7 @@ from siyu.db.engine import make_engine, ping, session_factory
 from siyu.errors import SiyuError
 from siyu.kit import logs
 from siyu.web import console, routers
+from siyu.worker.engagement import EngagementLoops
 from siyu.worker.refresher import SummaryRefresher
 from siyu.worker.segments import SegmentRefresher
 from siyu.worker.scores import score_schedule
@@ -110,7 +111,7 @@ def _document_raw_bodies(app: FastAPI) -> None:
 
 
 def _lifespan(settings: Settings, engine: Engine, schedule: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Return the app's lifespan: with ``schedule``, the summaries' refresher runs while the app serves."""
+    """Return the app's lifespan: with ``schedule``, the refreshers (and the engagement loops if so set) run."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -122,9 +123,14 @@ def _lifespan(settings: Settings, engine: Engine, schedule: bool) -> Callable[[F
         segments = SegmentRefresher(engine, settings) if schedule and settings.segment_refresh_seconds > 0 else None
         if segments is not None:
             segments.start()
+        engagement = EngagementLoops(engine, settings) if schedule and settings.server_runs_worker else None
+        if engagement is not None:
+            engagement.start()
         try:
             yield
         finally:
+            if engagement is not None:
+                await run_in_threadpool(engagement.stop, SHUTDOWN_WAIT)
             if refresher is not None:
                 await run_in_threadpool(refresher.stop, SHUTDOWN_WAIT)
             if segments is not None:

@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import uuid
+from datetime import timedelta
 
 import structlog
 from sqlalchemy import Engine
@@ -31,7 +32,8 @@ class DispatchLoop:
     def __init__(self, engine: Engine, settings: Settings, *, share: float = 1.0) -> None:
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.dispatcher = Dispatcher(engine, build_adapters(engine, settings), tz=settings.tz, holder=holder,
-                                     batch=settings.dispatch_batch, limiter=RateLimiter(share=share))
+                                     batch=settings.dispatch_batch, limiter=RateLimiter(share=share),
+                                     lease=timedelta(seconds=settings.dispatch_lease_seconds))
         self.idle = settings.dispatch_idle_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
