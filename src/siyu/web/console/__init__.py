@@ -39,6 +39,7 @@ from siyu.web.console.routes import (
 )
 from siyu.web.console.routes import analytics_funnel, analytics_gmv, analytics_growth, channel_costs
 from siyu.web.console.routes import service as service_pages
+from siyu.web.console.routes import journey_edit
 from siyu.web.console.routes import journeys as journey_pages
 from siyu.web.console.routes import outbox as outbox_pages
 from siyu.web.console.security import LoginLimiter
@@ -50,7 +51,7 @@ ROUTERS = (auth.router, dashboard.router, customers.router, customer.router, fol
 ROUTERS = (*ROUTERS, analytics_funnel.router, analytics_gmv.router, analytics_growth.router, channel_costs.router)
 ROUTERS = (*ROUTERS, content_links.router, content.router)
 ROUTERS = (*ROUTERS, service_pages.router)
-ROUTERS = (*ROUTERS, journey_pages.router)
+ROUTERS = (*ROUTERS, journey_edit.router, journey_pages.router)  # /journeys/new before /journeys/{id}
 ROUTERS = (*ROUTERS, outbox_pages.router)
 
 __all__ = ["error_page", "is_console", "mount", "siyu_error_page"]

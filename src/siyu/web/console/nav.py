@@ -34,6 +34,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "service.view": frozenset({"admin", "operator", "analyst"}),  # auto-reply rules, FAQ, the SLA report
     "service.edit": frozenset({"admin", "operator"}),  # change rules and FAQ entries
     "journeys.view": frozenset({"admin", "operator", "analyst"}),  # journeys as flows with live counts
+    "journeys.edit": frozenset({"admin", "operator"}),  # create from a template, edit, publish, pause
     "outbox.view": frozenset({"admin", "operator", "analyst"}),  # the outbox with reasons, the do-not-contact list
     "outbox.edit": frozenset({"admin", "operator"}),  # add to and remove from the do-not-contact list
     "tasks.view": frozenset({"admin", "operator", "staff"}),  # the follow-up task inbox (staff: own)
