@@ -14,8 +14,8 @@ A step that raises is rolled back alone (a savepoint), retried with exponential 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,8 +26,8 @@ from siyu.domains.customers.service import update_profile
 from siyu.domains.journeys import definition as d
 from siyu.domains.journeys import repository as repo
 from siyu.domains.journeys.effects import Pending
-from siyu.domains.journeys.enrolling import bucket, definition_of, enrol, resolve
-from siyu.domains.journeys.models import Enrolment
+from siyu.domains.journeys.enrolling import bucket, definition_of, enrol, entrants, resolve
+from siyu.domains.journeys.models import Enrolment, Journey
 from siyu.domains.journeys.repository import Running
 from siyu.domains.journeys.ports import CouponIssuer
 from siyu.domains.outbox import NewMessage
@@ -202,6 +202,7 @@ RUNNERS: dict[str, Callable[[Session, Context, Running, d.Step, datetime], Outco
 ACTION_TYPES = set(d.ACTIONS) - {"exit"}
 STATE = ("status", "step", "step_entered_at", "visit", "next_run_at", "lease_until", "attempt", "waiting_for", "reason",
          "finished_at")
+RUNNING_FIELDS = tuple(f.name for f in fields(Running))
 
 
 def _run_row(e: Running | Enrolment, step: d.Step, outcome: str, nxt: str | None, detail: dict[str, Any],
@@ -216,11 +217,15 @@ def finish(e: Running | Enrolment, status: str, now: datetime, reason: str | Non
     e.reason = reason
 
 
-def advance(session: Session, ctx: Context, e: Running, spec: d.Journey, now: datetime) -> list[dict[str, Any]]:
-    """Run an enrolment's steps until it waits or ends; return the step runs to record."""
+def advance(session: Session, ctx: Context, e: Running, spec: d.Journey, now: datetime,
+            stop: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Run an enrolment's steps until it waits or ends (or reaches a step of a type in ``stop``: it is due
+    then); return the step runs to record."""
     runs: list[dict[str, Any]] = []
     for _ in range(MAX_STEPS_PER_RUN):
         step = spec.steps[e.step or ""]
+        if step.type in stop:
+            break
         outcome = RUNNERS[step.type](session, ctx, e, step, now)
         if outcome.wait_until is not None:
             e.next_run_at, e.waiting_for = outcome.wait_until, outcome.waiting_for
@@ -253,12 +258,12 @@ def _failed(e: Running, spec: d.Journey, error: Exception, now: datetime) -> lis
 
 
 def _advance_all(session: Session, ctx: Context, claimed: list[Running], specs: dict[tuple[int, int], d.Journey],
-                 now: datetime, *, isolate: bool) -> list[dict[str, Any]]:
+                 now: datetime, *, isolate: bool, stop: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     runs: list[dict[str, Any]] = []
     for index, e in enumerate(claimed):
         spec = specs[(e.journey_id, e.version)]
         if not isolate:
-            runs += advance(session, ctx, e, spec, now)
+            runs += advance(session, ctx, e, spec, now, stop)
             e.lease_until = None
             continue
         before = replace(e)
@@ -309,6 +314,49 @@ def run_claimed(session: Session, ctx: Context, claimed: list[Running], specs: d
         ctx.pending.clear()
         claimed[:] = snapshot
         return _advance_all(session, ctx, claimed, specs, now, isolate=True)
+
+
+# Steps whose port may act outside the store (a real coupon service). Entering runs them only on a
+# committed enrolment: a replay after a crash keeps its id, so the effect's key is the same.
+LEAVES_STORE = frozenset({"issue_coupon"})
+
+
+class _Lost(Exception):
+    """A concurrent enrolment of the same customer won: the fused entry is abandoned."""
+
+
+def enter(session: Session, ctx: Context, journey: Journey, customer_ids: Sequence[int], *, source: str,
+          now: datetime) -> tuple[int, int]:
+    """Enrol customers from a trigger and run their first steps in this transaction; return (entered, step runs).
+
+    Enrolment and first step fused: the new rows are written once, already at their first wait (or
+    done), instead of inserted, claimed, run and updated in a later batch. Their ids are drawn before
+    the steps run, so the steps' idempotency keys are the ones a claim would give them. A step whose
+    port may leave the store (``LEAVES_STORE``) is left due for a claim. If a step raises, or a
+    concurrent enrolment of the same customer wins, the savepoint is rolled back and the customers
+    are enrolled as before, due now: the next claim runs them (and isolates a failing step).
+    """
+    spec, rows = entrants(session, journey, customer_ids, source=source, now=now)
+    if not rows:
+        return 0, 0
+    for row, new_id in zip(rows, repo.new_enrolment_ids(session, len(rows)), strict=True):
+        row["id"] = new_id
+    states = [Running(**{f: row[f] for f in RUNNING_FIELDS}) for row in rows if row["status"] == "active"]
+    ctx = replace(ctx, pending=Pending())
+    try:
+        with session.begin_nested():
+            runs = _advance_all(session, ctx, states, {(journey.id, journey.current_version): spec}, now,
+                                isolate=False, stop=LEAVES_STORE)
+            ran = {e.id: e for e in states}
+            final = [row | {c: getattr(ran[row["id"]], c) for c in STATE} if row["id"] in ran else row for row in rows]
+            if repo.insert_enrolments(session, final) not in (len(final), -1):
+                raise _Lost
+            repo.add_runs(session, runs)
+    except Exception:  # noqa: BLE001  (enrol without running: the claim path retries the step alone)
+        ctx.pending.clear()
+        repo.insert_enrolments(session, rows)
+        return len(rows), 0
+    return len(rows), len(runs)
 
 
 def exit_enrolments(session: Session, enrolments: list[Enrolment], reason: str, now: datetime) -> int:

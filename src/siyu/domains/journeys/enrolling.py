@@ -14,6 +14,7 @@ import hashlib
 import orjson
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -77,8 +78,9 @@ def _allowed(spec: d.Journey, latest: dict[int, tuple[str, datetime]], customer_
     return allowed
 
 
-def enrol(session: Session, journey: Journey, customer_ids: Sequence[int], *, source: str, now: datetime) -> int:
-    """Enrol customers in a journey's current version under its re-entry policy; return how many entered."""
+def entrants(session: Session, journey: Journey, customer_ids: Sequence[int], *, source: str,
+             now: datetime) -> tuple[d.Journey, list[dict[str, Any]]]:
+    """Return a journey's current definition and the enrolment rows of the customers its re-entry policy admits."""
     spec = definition_of(session, journey.id, journey.current_version)
     allowed = _allowed(spec, repo.latest_enrolments(session, journey.id, customer_ids), customer_ids, now)
     rows = []
@@ -89,5 +91,11 @@ def enrol(session: Session, journey: Journey, customer_ids: Sequence[int], *, so
                      "step": None if held else spec.first, "step_entered_at": now, "visit": 0,
                      "next_run_at": None if held else now, "lease_until": None, "attempt": 0, "waiting_for": None,
                      "source": source[:80], "reason": None, "entered_at": now, "finished_at": now if held else None})
+    return spec, rows
+
+
+def enrol(session: Session, journey: Journey, customer_ids: Sequence[int], *, source: str, now: datetime) -> int:
+    """Enrol customers in a journey's current version under its re-entry policy; return how many entered."""
+    _spec, rows = entrants(session, journey, customer_ids, source=source, now=now)
     repo.insert_enrolments(session, rows)
     return len(rows)

@@ -40,10 +40,12 @@ def tick(unit: Callable[[], AbstractContextManager[Session]], ctx: Context, now:
         if fed is None:
             break
         done.enrolled, done.exited = done.enrolled + fed.enrolled, done.exited + fed.exited
+        done.steps += fed.steps
         if not fed.more:
             break
     with unit() as session:
-        done.enrolled += sum(daily_scan(session, ctx, now).values())
+        for entered, ran in daily_scan(session, ctx, now).values():
+            done.enrolled, done.steps = done.enrolled + entered, done.steps + ran
     for _ in range(max_batches):
         with unit() as session:
             active = [j.id for j in repo.journeys(session, "active")]

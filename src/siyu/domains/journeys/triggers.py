@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from siyu.domains.identity.service import lock as lock_identity_graph
 from siyu.domains.journeys import definition as d
 from siyu.domains.journeys import repository as repo
-from siyu.domains.journeys.engine import Context, exit_enrolments
-from siyu.domains.journeys.enrolling import definition_of, enrol
+from siyu.domains.journeys.engine import Context, enter, exit_enrolments
+from siyu.domains.journeys.enrolling import definition_of
 from siyu.domains.journeys.models import Journey
 from siyu.domains.segments.service import matching_customers, stays_after, top_stay_id
 
@@ -38,6 +38,7 @@ class Fed:
 
     facts: int = 0
     enrolled: int = 0
+    steps: int = 0  # first steps run as customers entered
     exited: int = 0
     woken: int = 0
     more: bool = False  # a batch limit was hit: feed again
@@ -91,8 +92,8 @@ def feed_facts(session: Session, ctx: Context, now: datetime, *, limit: int = 50
                 entries[j.id].append(stay.customer_id)
     by_id = {j.id: j for j, _s in journeys}
     for jid, cids in entries.items():
-        fed.by_journey[jid] = enrol(session, by_id[jid], cids, source="trigger", now=now)
-        fed.enrolled += fed.by_journey[jid]
+        fed.by_journey[jid], ran = enter(session, ctx, by_id[jid], cids, source="trigger", now=now)
+        fed.enrolled, fed.steps = fed.enrolled + fed.by_journey[jid], fed.steps + ran
     for (jid, reason), cids in exits.items():
         fed.exited += exit_enrolments(session, repo.active_of(session, [jid], sorted(cids)), reason, now)
     if facts:
@@ -136,10 +137,11 @@ def _silence(event_type: str, days: int, today: date) -> dict[str, Any]:
                     {"event": event_type, "op": "did_not", "window": {"last_days": days}}]}
 
 
-def daily_scan(session: Session, ctx: Context, now: datetime) -> dict[int, int]:
-    """Enrol today's customers of every active date or inactivity journey not yet scanned today."""
+def daily_scan(session: Session, ctx: Context, now: datetime) -> dict[int, tuple[int, int]]:
+    """Enrol today's customers of every active date or inactivity journey not yet scanned today, running
+    their first steps; return {journey: (entered, step runs)}."""
     today = now.astimezone(ctx.tz).date()
-    done: dict[int, int] = {}
+    done: dict[int, tuple[int, int]] = {}
     for j, spec in _active(session):
         if spec.trigger.type not in ("date", "inactivity"):
             continue
@@ -149,6 +151,6 @@ def daily_scan(session: Session, ctx: Context, now: datetime) -> dict[int, int]:
             continue
         rule = daily_rule(spec.trigger, today)
         ids = sorted(matching_customers(session, rule, ctx.tz, now=now)) if rule else []
-        done[j.id] = enrol(session, j, ids, source=f"date:{today.isoformat()}", now=now)
+        done[j.id] = enter(session, ctx, j, ids, source=f"date:{today.isoformat()}", now=now)
         repo.set_watermark(session, name, today.toordinal())
     return done
