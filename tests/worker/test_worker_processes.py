@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from siyu.domains.outbox import NewMessage, enqueue
 from siyu.domains.outbox.models import OutboxMessage
 from siyu.domains.tags import CustomerTag
 from siyu.kit.crypto import PiiVault
+from siyu.kit.time import utcnow
 
 SECRET = "worker-process-secret-key-0123456789abcdef"
 STEPS = ["hook_a", "tag", "attr", "hook_b"]
@@ -39,8 +41,10 @@ def _definition(url: str) -> dict[str, object]:
         {"id": "hook_b", "type": "webhook", "url": f"{url}/b", "body": {"leg": "b"}}]}
 
 
-def _prepare(engine: Engine, hooks: WebhookReceiver, customers: int, emails: int) -> tuple[int, list[int], set[str]]:
-    """Create customers, a published journey with all of them enrolled, and due emails; return (journey, ids, keys)."""
+def _prepare(engine: Engine, hooks: WebhookReceiver, customers: int, emails: int,
+             emails_after: float = 0) -> tuple[int, list[int], set[str]]:
+    """Create customers, a published journey with all of them enrolled, and emails due in ``emails_after`` seconds;
+    return (journey, ids, keys)."""
     vault = PiiVault(SECRET)
     with unit_of_work(engine) as s:
         ids = [make_customer(s, vault).id for _ in range(customers)]
@@ -49,7 +53,8 @@ def _prepare(engine: Engine, hooks: WebhookReceiver, customers: int, emails: int
         assert journeys.enrol_customers(s, journey.id, ids, actor="test") == customers
         keys = {f"mail:{i}" for i in range(emails)}
         enqueue(s, [NewMessage(f"mail:{i}", "order_shipped", "email", {"to": f"c{i}@example.com", "text": "已发货"},
-                               customer_id=ids[i % customers], subject="发货通知") for i in range(emails)])
+                               customer_id=ids[i % customers], subject="发货通知",
+                               send_after=utcnow() + timedelta(seconds=emails_after)) for i in range(emails)])
         return journey.id, ids, keys
 
 
@@ -87,7 +92,8 @@ def test_three_worker_processes_on_postgres_do_each_action_once(db_engine: Engin
         env = worker_env(db_engine.url.render_as_string(hide_password=False), SECRET, tmp_path,
                          SIYU_SMTP_HOST="127.0.0.1", SIYU_SMTP_PORT=str(mail.port), SIYU_DISPATCH_BATCH="20")
         with WebhookReceiver(secret_of(env)) as hooks:
-            journey_id, ids, mail_keys = _prepare(db_engine, hooks, customers, emails)
+            # the emails fall due once the three processes are up, so all of them compete for those claims
+            journey_id, ids, mail_keys = _prepare(db_engine, hooks, customers, emails, emails_after=10)
             procs = [start_worker(env, log) for _ in range(3)]
             try:
                 wait_for(lambda: _finished(db_engine, journey_id, 2 * customers + emails), 240,
@@ -104,7 +110,8 @@ def test_three_worker_processes_on_postgres_do_each_action_once(db_engine: Engin
     assert Counter(p[:2] for p in hooks.paths) == {"/a": customers, "/b": customers}
     assert set(mail_counts) == mail_keys and set(mail_counts.values()) == {1}
     with unit_of_work(db_engine, write=False) as s:
-        holders = {h.split(":")[1] for h in s.scalars(select(OutboxMessage.claimed_by))}
+        holders = {h.split(":")[1] for h in s.scalars(select(OutboxMessage.claimed_by)
+                                                      .where(OutboxMessage.channel == "email"))}
     assert len(holders) >= 2, f"the work was not shared: {holders}"  # several processes really took part
 
 
