@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
 from datetime import date, datetime
 from typing import Any
 
@@ -177,3 +178,55 @@ def insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]]) 
     ids = allocate_ids(session, table, len(rows))
     fast_insert(session, table, [{"id": i, **r} for i, r in zip(ids, rows, strict=True)])
     return ids
+
+
+# -- PostgreSQL: many rows as one statement over array parameters -------------------------------------
+
+
+@lru_cache(maxsize=64)
+def unnest_sql(table: Table, columns: tuple[str, ...]) -> str:
+    """Return ``unnest(CAST(%(a)b AS type[]), …) AS v(a, …)`` over columns of a table (psycopg placeholders).
+
+    A statement whose rows are array parameters has the same text for every batch: psycopg parses
+    it once and prepares it on the server, where an executemany runs one statement per row and a
+    multi-row VALUES is a new statement of thousands of parameters each time (its compiling cost
+    more than running it in the journeys' state writes). The arrays go in binary: psycopg quotes
+    each element of a text array with a regular expression (3.4 µs a timestamp, 0.4 µs in binary).
+    JSON columns travel as text (see :func:`array_params`) and are cast back by :func:`unnest_picks`.
+    """
+    types = [("TEXT" if _is_json(table.c[c]) else table.c[c].type.compile(dialect=postgresql.dialect()))
+             for c in columns]
+    arrays = ", ".join(f"CAST(%({c})b AS {t}[])" for c, t in zip(columns, types, strict=True))
+    return f"unnest({arrays}) AS v({', '.join(columns)})"
+
+
+def unnest_picks(table: Table, columns: Sequence[str]) -> str:
+    """Return the select list ``v.a, CAST(v.doc AS JSONB), …`` matching :func:`unnest_sql`."""
+    return ", ".join(f"CAST(v.{c} AS {_json_type(table.c[c])})" if _is_json(table.c[c]) else f"v.{c}"
+                     for c in columns)
+
+
+def array_params(table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Turn rows into one list per column (JSON values serialised), the parameters of :func:`unnest_sql`."""
+    return {c: [_json(r[c]) for r in rows] if _is_json(table.c[c]) else [r[c] for r in rows] for c in columns}
+
+
+def insert_arrays(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, conflict: str | None = None) -> int:
+    """PostgreSQL: insert ``rows`` (same keys) in one ``INSERT … SELECT FROM unnest(…)``; with ``conflict``
+    (``""`` for any unique index, or ``"(col, …)"``) colliding rows are skipped. Return the rows inserted."""
+    if not rows:
+        return 0
+    columns = tuple(rows[0])
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {unnest_picks(table, columns)} " \
+          f"FROM {unnest_sql(table, columns)}"
+    if conflict is not None:
+        sql += f" ON CONFLICT {conflict} DO NOTHING"
+    return session.connection().exec_driver_sql(sql, array_params(table, columns, rows)).rowcount
+
+
+def _is_json(column: Any) -> bool:
+    return isinstance(column.type, JSON) or isinstance(getattr(column.type, "impl", None), JSON)
+
+
+def _json_type(column: Any) -> str:
+    return "JSONB" if isinstance(column.type.dialect_impl(postgresql.dialect()), postgresql.JSONB) else "JSON"

@@ -12,11 +12,11 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import orjson
-from sqlalchemy import CursorResult, Table, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from siyu.db.bulk import allocate_ids, array_params, insert_arrays, unnest_sql
 from siyu.domains.customers import Customer
 from siyu.domains.events import Event
 from siyu.domains.identity import Identity
@@ -79,25 +79,12 @@ def insert_enrolments(session: Session, rows: Sequence[dict[str, Any]]) -> int:
         return 0
     if not _postgres(session):
         return session.execute(_insert(session)(Enrolment.__table__).on_conflict_do_nothing(), list(rows)).rowcount
-    columns = tuple(rows[0])
-    return _run_arrays(session, _insert_enrolments(columns), _arrays(columns, rows)).rowcount
-
-
-@lru_cache(maxsize=8)
-def _insert_enrolments(columns: tuple[str, ...]) -> str:
-    table = Enrolment.__table__
-    return (f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(f'v.{c}' for c in columns)} "
-            f"FROM {_unnest(table, columns)} ON CONFLICT DO NOTHING")
+    return insert_arrays(session, Enrolment.__table__, rows, conflict="")
 
 
 def new_enrolment_ids(session: Session, n: int) -> list[int]:
-    """Draw ``n`` enrolment ids before their rows are written (PostgreSQL: the id sequence; SQLite, whose
-    writer transaction excludes every other writer: the ids after the highest)."""
-    if _postgres(session):
-        return list(session.scalars(text("SELECT nextval(pg_get_serial_sequence('journey_enrolments', 'id')) "
-                                         "FROM generate_series(1, :n)"), {"n": n}))
-    top = session.scalar(select(func.max(Enrolment.id))) or 0
-    return list(range(top + 1, top + 1 + n))
+    """Draw ``n`` enrolment ids before their rows are written (the id sequence; SQLite: its writer's next ids)."""
+    return allocate_ids(session, Enrolment.__table__, n)
 
 
 def latest_enrolments(session: Session, journey_id: int, customer_ids: Sequence[int]) -> dict[int, tuple[str, datetime]]:
@@ -179,42 +166,15 @@ def save_states(session: Session, states: Sequence[dict[str, Any]]) -> None:
             {c: bindparam(f"_{c}") for c in columns})
         session.execute(stmt, [{f"_{k}": v for k, v in row.items()} for row in states])
         return
-    _run_arrays(session, _update_from_arrays(tuple(columns)), _arrays(["id", *columns], states))
-
-
-def _arrays(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Turn rows into one list per column (the parameters of an ``unnest`` statement)."""
-    return {c: [row[c] for row in rows] for c in columns}
-
-
-def _run_arrays(session: Session, sql: str, params: dict[str, list[Any]]) -> CursorResult[Any]:
-    """Run a statement of :func:`_unnest` on the session's connection, its arrays sent in binary (psycopg
-    quotes each element of a text array with a regular expression: 3.4 µs a timestamp, 0.4 in binary)."""
-    return session.connection().exec_driver_sql(sql, params)
-
-
-@lru_cache(maxsize=32)
-def _unnest(table: Table, columns: tuple[str, ...]) -> str:
-    """Return ``unnest(CAST(%(a)b AS type[]), …) AS v(a, …)`` over columns of a table (psycopg placeholders).
-
-    A statement whose rows are array parameters has the same text for every batch: psycopg parses
-    it once and prepares it on the server. ``UPDATE … FROM (VALUES …)`` with a thousand rows
-    is a new statement of 12,000 parameters each time, and building it cost more than running it
-    (about 1 ms per row on the client, most of the first leg's time in bench_journeys).
-    JSON columns travel as text and are cast to JSONB element by element.
-    """
-    dialect = postgresql.dialect()
-    types = [("TEXT" if isinstance(table.c[c].type.dialect_impl(dialect), postgresql.JSONB)
-              else table.c[c].type.compile(dialect=dialect)) for c in columns]
-    arrays = ", ".join(f"CAST(%({c})b AS {t}[])" for c, t in zip(columns, types))
-    return f"unnest({arrays}) AS v({', '.join(columns)})"
+    session.connection().exec_driver_sql(_update_from_arrays(tuple(columns)),
+                                         array_params(table, ["id", *columns], states))
 
 
 @lru_cache(maxsize=8)
 def _update_from_arrays(columns: tuple[str, ...]) -> str:
     table = Enrolment.__table__
     sets = ", ".join(f"{c} = v.{c}" for c in columns)
-    return f"UPDATE {table.name} AS t SET {sets} FROM {_unnest(table, ('id', *columns))} WHERE t.id = v.id"
+    return f"UPDATE {table.name} AS t SET {sets} FROM {unnest_sql(table, ('id', *columns))} WHERE t.id = v.id"
 
 
 def wake(session: Session, pairs: Iterable[tuple[int, str]], awaited: set[str], now: datetime) -> int:
@@ -291,9 +251,6 @@ def status_counts(session: Session, journey_id: int) -> list[tuple[int, str | No
 # -- step runs ---------------------------------------------------------------------------------------
 
 
-RUN_COLUMNS = ("enrolment_id", "journey_id", "version", "visit", "step", "outcome", "next_step", "detail", "at")
-
-
 def add_runs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert step runs (one ``INSERT … SELECT FROM unnest(…)`` on PostgreSQL)."""
     if not rows:
@@ -301,20 +258,7 @@ def add_runs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not _postgres(session):
         session.execute(StepRun.__table__.insert(), list(rows))
         return
-    params = _arrays(RUN_COLUMNS, rows)
-    params["detail"] = [_json(d) for d in params["detail"]]
-    _run_arrays(session, _insert_runs(), params)
-
-
-@lru_cache(maxsize=1)
-def _insert_runs() -> str:
-    table = StepRun.__table__
-    picks = ", ".join("CAST(v.detail AS JSONB)" if c == "detail" else f"v.{c}" for c in RUN_COLUMNS)
-    return f"INSERT INTO {table.name} ({', '.join(RUN_COLUMNS)}) SELECT {picks} FROM {_unnest(table, RUN_COLUMNS)}"
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    insert_arrays(session, StepRun.__table__, rows)
 
 
 def run_counts(session: Session, journey_id: int) -> list[tuple[int, str, str, int]]:
