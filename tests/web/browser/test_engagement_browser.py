@@ -132,6 +132,7 @@ def test_content_mass_message_and_the_confirmation_task(page: Page, console_serv
     mass.locator("select[name=content_id]").select_option(str(content_id))
     mass.locator("button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/mass/\d+$"))
+    mass_url = page.url
     preview = page.get_by_test_id("mass-preview")
     expect(preview).to_be_visible()
     audience = int(preview.locator("[data-figure=audience]").inner_text())
@@ -152,6 +153,10 @@ def test_content_mass_message_and_the_confirmation_task(page: Page, console_serv
     row = rows.filter(has_text=title)
     expect(row).to_have_count(1)
     task_id = int(row.get_attribute("data-task") or 0)
+    mass_id = re.search(r"/mass/(\d+)", mass_url).group(1)  # type: ignore[union-attr]
+    source = row.locator(f"td[data-source='mass_message:{mass_id}']")
+    expect(source).to_have_text(f"群发 #{mass_id}")  # said in words; staff may not open mass messages: no link
+    expect(source.locator("a")).to_have_count(0)
     _no_raw_keys(page)
     screenshot(page, "task-inbox")
     row.locator("button[type=submit]").click()
@@ -164,6 +169,11 @@ def test_content_mass_message_and_the_confirmation_task(page: Page, console_serv
         engine.dispose()
     page.goto("/tasks?status=done")
     expect(page.get_by_test_id("tasks").locator(f"tr[data-task='{task_id}']")).to_have_count(1)
+    page.context.clear_cookies()
+    login(page, console_server, "admin", "/tasks?status=done")  # an admin may open the mass message: a link
+    link = page.locator(f"tr[data-task='{task_id}'] td[data-source] a")
+    expect(link).to_have_attribute("href", f"/mass/{mass_id}")
+    _no_raw_keys(page)
 
 
 def test_auto_reply_rules_create_and_field_errors(page: Page, console_server: Server) -> None:
