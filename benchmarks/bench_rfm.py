@@ -3,8 +3,12 @@
 Reproduce (the 1M-customer demo store of docs/PERFORMANCE.md):
   .venv/bin/python benchmarks/bench_rfm.py --database-url sqlite:////work/data-1m/siyu.db \
       --data-dir /tmp/rfm-bench --as-of 2026-10-31 [--repeats 5]
+The store of issue 4's targets, reading its synced mirror as it is (read-only, nothing written):
+  .venv/bin/python benchmarks/bench_rfm.py --database-url sqlite:////work/data-50m/siyu.db \
+      --data-dir /work/data-50m --as-of 2026-10-31 --repeats 5 --no-sync
 
-Syncs the DuckDB mirror (timed: a first sync copies everything, later ones only what is new), then
+Syncs the DuckDB mirror (timed: a first sync copies everything, later ones only what is new; not with
+``--no-sync``, which reads the mirror as last synced), then
 times, on the same mirror and in the same run: Siyu's RFM (`analytics/rfm.py`, one Ibis expression),
 the same definitions written by hand as one DuckDB SQL statement, and a plain pandas implementation
 (tables loaded into pandas first, not timed). All three must give the same per-customer scores; the
@@ -112,15 +116,16 @@ def main() -> None:
     parser.add_argument("--as-of", type=date.fromisoformat, required=True)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--timezone", default="Asia/Shanghai")
+    parser.add_argument("--no-sync", action="store_true", help="read the mirror as last synced, writing nothing")
     args = parser.parse_args()
     store, tz = make_engine(args.database_url), ZoneInfo(args.timezone)
     params = rfm.RfmParams(as_of=args.as_of)
     start, end = rfm.window_epochs(params, tz)
     print(f"RFM benchmark (2 CPUs; load average {os.getloadavg()[0]:.2f}) on {args.database_url}")
-    for n in (1, 2):
+    for n in () if args.no_sync else (1, 2):
         synced = mirror.sync(store, mirror.mirror_path(args.data_dir))
         print(f"  mirror sync {n}: {synced.seconds:6.2f} s  {synced.rows}")
-    facts = open_facts(store, args.data_dir, "duckdb")
+    facts = open_facts(store, args.data_dir, "duckdb", sync=False)  # synced just above (or as last synced)
     siyu_s, siyu = timed("Siyu RFM (Ibis on DuckDB)", lambda: rfm.compute(facts, params, tz).segments, args.repeats)
     facts.close()
     con = duckdb.connect(str(mirror.mirror_path(args.data_dir)), read_only=True)

@@ -174,6 +174,44 @@ def test_a_later_sync_sees_new_orders_and_refunds(brand: Engine, settings: Any, 
     assert len(after) == len(before) + 1
 
 
+def test_refunds_after_the_as_of_day_count_only_for_orders_in_the_window(brand: Engine, settings: Any,
+                                                                       tmp_path: Path) -> None:
+    params = rfm.RfmParams(as_of=AS_OF, window_days=30)
+    ctx = ingest.IngestContext.from_settings(settings)
+    two, old = {"openid:wxmini": "oTWO00001"}, {"openid:wxmini": "oOLD00001"}
+    with unit_of_work(brand) as s:
+        assert not ingest.ingest_orders(s, ctx, [
+            {"order_id": "TWO-1", "status": "paid", "occurred_at": _local(AS_OF - timedelta(days=10), 9),
+             "amount": "300.00", "identities": two},
+            {"order_id": "TWO-2", "status": "paid", "occurred_at": _local(AS_OF, 8), "amount": "40.00", "identities": two},
+            {"order_id": "OLD-1", "status": "paid", "occurred_at": _local(AS_OF - timedelta(days=45), 9),
+             "amount": "50.00", "identities": old}]).rejected
+    with unit_of_work(brand) as s:
+        assert not ingest.ingest_orders(s, ctx, [  # refunds before and after the as-of day's end
+            {"order_id": "TWO-1", "status": "refunded", "occurred_at": _local(AS_OF - timedelta(days=5), 10),
+             "amount": "300.00", "refund_id": "a", "refund_amount": "20.00"},
+            {"order_id": "TWO-1", "status": "refunded", "occurred_at": _local(AS_OF + timedelta(days=1), 0),
+             "amount": "300.00", "refund_id": "b", "refund_amount": "100.00"},
+            {"order_id": "TWO-2", "status": "refunded", "occurred_at": _local(AS_OF + timedelta(days=2), 10),
+             "amount": "40.00", "refund_id": "c", "refund_amount": "40.00"},
+            {"order_id": "OLD-1", "status": "refunded", "occurred_at": _local(AS_OF + timedelta(days=1), 10),
+             "amount": "50.00", "refund_id": "d", "refund_amount": "50.00"}]).rejected
+    facts = open_facts(brand, tmp_path)
+    try:
+        rows = rfm.compute(facts, params, settings.tz, with_rows=True).rows
+    finally:
+        facts.close()
+    with unit_of_work(brand, write=False) as s:
+        assert rows == _reference(s, params, settings.tz)
+        two_id, old_id = (s.execute(select(Identity.customer_id).join(Order, Order.identity_id == Identity.id)
+                                    .where(Order.order_id == oid)).scalar_one() for oid in ("TWO-1", "OLD-1"))
+    by_customer = {x["customer_id"]: x for x in rows}
+    # 300.00 less the 20.00 refunded before the as-of day's end, and 40.00 refunded only after it
+    assert (by_customer[two_id]["frequency"], by_customer[two_id]["monetary_fen"], by_customer[two_id]["recency_days"]) \
+        == (2, 32_000, 0)
+    assert old_id not in by_customer  # a late refund of an order before the window scores no one
+
+
 @pytest.mark.parametrize("change, code", [
     ({"as_of": date.today() + timedelta(days=2)}, "as_of_in_future"),
     ({"window_days": 0}, "invalid_rfm"),

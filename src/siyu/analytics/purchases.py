@@ -22,32 +22,44 @@ def paid_orders(facts: Facts, end: int) -> ibis.Table:
     return paid_order_rows(facts, end).select("customer_id", "paid_s", "net")
 
 
+def moment(facts: Facts, second: int) -> ibis.Value:
+    """Return epoch second ``second`` as a timestamp literal comparable with the engine's time columns.
+
+    Naive UTC where the mirror's columns are (DuckDB, Spark), aware on PostgreSQL's ``timestamptz``.
+    """
+    at = datetime.fromtimestamp(second, UTC)
+    return ibis.literal(at if facts.engine == "postgres" else at.replace(tzinfo=None))
+
+
 def during(facts: Facts, column: ibis.Value, low: int | None, high: int) -> ibis.BooleanValue:
     """Return whether a timestamp column falls in epoch seconds [``low``, ``high``), on the raw column.
 
     The same as comparing the floored epoch (the bounds are whole seconds), but an engine compares
     the stored timestamps directly and can skip row groups outside the range: computing the epoch of
-    every row first cost most of a funnel's time over 50M events. Literals are naive UTC where the
-    mirror's columns are (DuckDB, Spark) and aware on PostgreSQL's ``timestamptz``.
+    every row first cost most of a funnel's time over 50M events.
     """
-    def at(second: int) -> ibis.Value:
-        moment = datetime.fromtimestamp(second, UTC)
-        return ibis.literal(moment if facts.engine == "postgres" else moment.replace(tzinfo=None))
-    upper = column < at(high)
-    return upper if low is None else (column >= at(low)) & upper
+    upper = column < moment(facts, high)
+    return upper if low is None else (column >= moment(facts, low)) & upper
+
+
+def late_refunds(facts: Facts, end: int) -> ibis.Table:
+    """Return (order_pk, later): per order, the refunds that happened at or after epoch second ``end``.
+
+    An order's ``refunded_fen`` sums all its refund facts; what was refunded by ``end`` is that less
+    these. For a recent as-of day the set is nearly empty, so joining it costs little.
+    """
+    refunds = facts.table("order_facts")
+    late = refunds.filter((refunds.status == "refunded") & (refunds.occurred_at >= moment(facts, end)))
+    return late.group_by(order_pk=late.order_pk).aggregate(later=late.amount_fen.sum())
 
 
 def paid_order_rows(facts: Facts, end: int, start: int | None = None) -> ibis.Table:
     """Return (order_pk, customer_id, paid_s, net) of every order paid before ``end`` (one row per order),
     and not before ``start`` when given; refunds are those that happened before ``end``."""
-    orders, refunds_t = facts.table("orders"), facts.table("order_facts")
+    orders = facts.table("orders")
     paid = orders.filter(orders.paid_at.notnull() & during(facts, orders.paid_at, start, end))
     paid = paid.mutate(paid_s=paid.paid_at.epoch_seconds().floor().cast("int64"))
-    # refunds known by ``end`` = every refund (the order's refunded_fen sums its refund facts) less those
-    # at or after ``end``: for a recent as-of day that set is nearly empty, so the join is with a few
-    # rows instead of every refunded order
-    later = (refunds_t.filter((refunds_t.status == "refunded") & (refunds_t.occurred_at.epoch_seconds() >= end))
-             .group_by(order_pk=refunds_t.order_pk).aggregate(later=refunds_t.amount_fen.sum()))
+    later = late_refunds(facts, end)
     return (paid.left_join(later, paid.id == later.order_pk)  # customer_id: the identity's customer now
             .select(order_pk=_.id, customer_id=_.customer_id, paid_s=_.paid_s,
                     net=_.amount_fen - _.refunded_fen + _.later.fill_null(0)))
