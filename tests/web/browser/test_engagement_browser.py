@@ -72,6 +72,8 @@ def test_journey_list_and_flow_with_live_counts(page: Page, console_server: Serv
     expect(flow.locator("li.journey-step")).to_have_count(3)
     expect(flow.locator("#step-tag")).to_contain_text("打标签")
     expect(flow.locator("#step-tag .journey-edge a")).to_have_attribute("href", "#step-wait")
+    expect(flow.locator("#step-tag [data-param=tag]")).to_have_text("标签: 浏览器流程")  # parameters in words
+    expect(flow.locator("#step-wait [data-param=duration]")).to_have_text("时长: 1 天")
     expect(flow.locator("#step-tag .journey-counts")).to_have_attribute("data-counts", "0,0,0,0,0")  # nobody yet
     _no_raw_keys(page)
     # enrol while the page is open: the server's scheduler runs the first step, the page's poll shows it

@@ -38,17 +38,22 @@ def _edges(step: dict[str, Any]) -> list[tuple[str, str]]:
     return edges
 
 
-def _summary(step: dict[str, Any]) -> str:
-    """Return the few words saying what a step does (its parameters)."""
+def _summary(step: dict[str, Any]) -> list[tuple[str, Any, bool]]:
+    """Return a step's parameters as (name, shown value, is a duration); the template words names and units."""
     skip = {"id", "type", "next", "yes", "no", "branches", "on_timeout", "label"}
-    parts = []
+    parts: list[tuple[str, Any, bool]] = []
     for key, value in step.items():
         if key in skip:
             continue
-        if isinstance(value, dict) and set(value) <= {"days", "hours", "minutes"}:
-            value = " ".join(f"{n}{k[0]}" for k, n in value.items())
-        parts.append(f"{key}: {value}")
-    return "; ".join(parts)
+        if isinstance(value, dict) and value and set(value) <= {"days", "hours", "minutes"}:
+            parts.append((key, [(unit, n) for unit, n in value.items() if n], True))  # units named by the template
+            continue
+        if isinstance(value, dict) and isinstance(value.get("text"), str):
+            value = value["text"]  # message content: its text
+        elif isinstance(value, dict) and isinstance(value.get("type"), str):
+            value = value["type"]  # an event with filters: its type
+        parts.append((key, value, False))
+    return parts
 
 
 @router.get("/journeys")
