@@ -98,6 +98,7 @@ def test_cli_builds_prints_secrets_and_refuses_a_full_database(tmp_path, monkeyp
     assert result.exit_code == 0, result.output
     assert "console login:  admin / " in result.output and "admin API key:  sk_admin_" in result.output
     assert "merged customers" in result.output
+    assert "engagement: 11 content items, 4 segments, 5 journeys (3 published" in result.output
     refused = runner.invoke(app, args)
     assert refused.exit_code == 2 and "database_not_empty" in refused.output
     assert runner.invoke(app, [*args, "--reset"]).exit_code == 0

@@ -13,6 +13,7 @@ from siyu.cli.common import settings as configured_settings
 from siyu.db.engine import make_engine
 from siyu.db.migrate import upgrade
 from siyu.db.reset import is_empty, reset_database
+from siyu.demo.engagement import EngagementReport, set_up
 from siyu.demo.runner import DemoOptions, DemoReport, build
 from siyu.errors import SiyuError
 
@@ -35,6 +36,12 @@ def _print(report: DemoReport, url: str) -> None:
     typer.echo("admin API key:  " + report.api_key)
 
 
+def _print_engagement(r: EngagementReport) -> None:
+    typer.echo(f"engagement: {r.content_items} content items, {r.segments} segments, {r.journeys} journeys "
+               f"({r.published} published: `siyu serve` runs them from now on), {r.rules} auto-reply rules, "
+               f"{r.faqs} FAQ entries")
+
+
 def demo(
     customers: int = typer.Option(20_000, "--customers", min=1, max=5_000_000, help="How many people to simulate."),
     seed: int = typer.Option(42, "--seed", help="Same seed, same brand."),
@@ -44,6 +51,8 @@ def demo(
     mode: str = typer.Option("auto", "--mode", help="bulk (the exact fast loader; auto picks it) or ingest (every "
                              "fact through the API's services, several times slower)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress on stderr."),
+    engagement: bool = typer.Option(True, "--engagement/--no-engagement", help="Also set up content, segments, "
+                                    "journeys and auto-replies for the brand (docs/demo.md)."),
 ) -> None:
     """Generate a deterministic simulated brand: staff, channel codes, groups, customers, orders, events."""
     cfg = configured_settings()
@@ -60,8 +69,11 @@ def demo(
     options = DemoOptions(customers=customers, seed=seed, until=until.date() if until else None, mode=mode)
     bar = tqdm(total=customers, unit=" customers", disable=not progress, file=sys.stderr, mininterval=0.5,
                desc="demo")
+    set_up_report = None
     try:
         report = build(engine, cfg, options, on_block=bar.update)
+        bar.close()
+        set_up_report = set_up(engine, cfg) if engagement else None
     except SiyuError as exc:
         typer.echo(f"error [{exc.code}]: {exc.message}", err=True)
         raise typer.Exit(1) from exc
@@ -69,3 +81,5 @@ def demo(
         bar.close()
         engine.dispose()
     _print(report, shown)
+    if set_up_report is not None:
+        _print_engagement(set_up_report)
