@@ -1,4 +1,5 @@
-"""``siyu worker``: background jobs in the foreground (the dashboard summaries' refresh and the scores' write-back)."""
+"""``siyu worker``: background jobs in the foreground (summaries, scores, segments, journeys, mass messages, service
+replies and the outbox dispatcher); any number of them may run beside each other and beside ``siyu serve``."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def worker(
     dispatch_share: float = typer.Option(1.0, min=0.01, max=1.0, help="This process's share of each channel's "
                                          "rate limit (0.5 with two workers)."),
 ) -> None:
-    """Keep the dashboard's summaries fresh: refresh them on a schedule, taking turns with other processes."""
+    """Run the background jobs: summaries, scores, segments, journeys, mass messages, service replies, the outbox."""
     cfg = settings()
     logs.configure(cfg.log_level)
     every = interval if interval is not None else cfg.summary_refresh_seconds
