@@ -83,6 +83,7 @@ def _expected_hook_keys(engine: Engine) -> set[str]:
         return set(s.scalars(select(OutboxMessage.idempotency_key).where(OutboxMessage.channel == "webhook")))
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_engine", ["postgres"], indirect=True)
 def test_three_worker_processes_on_postgres_do_each_action_once(db_engine: Engine, tmp_path: Path) -> None:
