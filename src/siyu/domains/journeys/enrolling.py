@@ -24,6 +24,9 @@ from siyu.domains.journeys.models import Journey
 from siyu.errors import NotFound
 
 
+ANALYSE_AFTER = 10_000  # enrolments due at once: refresh the planner's statistics (see repository.analyse_enrolments)
+
+
 def bucket(*parts: object) -> int:
     """Return a stable bucket 0-99 of these parts (holdout arms and random splits)."""
     digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
@@ -98,4 +101,6 @@ def enrol(session: Session, journey: Journey, customer_ids: Sequence[int], *, so
     """Enrol customers in a journey's current version under its re-entry policy; return how many entered."""
     _spec, rows = entrants(session, journey, customer_ids, source=source, now=now)
     repo.insert_enrolments(session, rows)
+    if len(rows) >= ANALYSE_AFTER:
+        repo.analyse_enrolments(session)
     return len(rows)

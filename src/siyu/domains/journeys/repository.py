@@ -82,6 +82,17 @@ def insert_enrolments(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     return insert_arrays(session, Enrolment.__table__, rows, conflict="")
 
 
+def analyse_enrolments(session: Session) -> None:
+    """Refresh the planner's statistics of enrolments (PostgreSQL; SQLite plans without them).
+
+    Called after a large enrolment: before autovacuum's analyse, a freshly bulk-inserted table has
+    none, and the claim's ``ORDER BY next_run_at LIMIT`` was planned as a read and sort of every
+    active enrolment of the journey (135-260 ms a claim at 100,000 instead of 1 ms down the index).
+    """
+    if _postgres(session):
+        session.execute(text("ANALYZE journey_enrolments"))
+
+
 def new_enrolment_ids(session: Session, n: int) -> list[int]:
     """Draw ``n`` enrolment ids before their rows are written (the id sequence; SQLite: its writer's next ids)."""
     return allocate_ids(session, Enrolment.__table__, n)

@@ -7,18 +7,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from siyu.db.bulk import insert_arrays
 from siyu.domains.tasks.models import StaffTask
 
 
 def insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert tasks, skipping those whose idempotency key exists (one executemany)."""
-    if rows:
-        dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        stmt = dialect_insert(StaffTask.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        session.execute(stmt, list(rows))
+    """Insert tasks, skipping those whose idempotency key exists (one executemany; PostgreSQL: one
+    ``INSERT … SELECT FROM unnest(…)`` of array parameters)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        insert_arrays(session, StaffTask.__table__, rows, conflict="(idempotency_key)")
+        return
+    stmt = sqlite.insert(StaffTask.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    session.execute(stmt, list(rows))
 
 
 def by_keys(session: Session, keys: Sequence[str]) -> list[StaffTask]:
