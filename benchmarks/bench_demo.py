@@ -30,17 +30,18 @@ from siyu.domains.identity import resolver
 from siyu.domains.ingest import bulk_graph
 
 SECRET = "bench-secret-key-0123456789abcdef0123456789"
-RESOLVER = {"seconds": 0.0, "calls": 0, "facts": 0}
+RESOLVER = {"seconds": 0.0, "cpu": 0.0, "calls": 0, "facts": 0}
 
 
 def _timed(resolve: Any) -> Any:
     @functools.wraps(resolve)
-    def wrapper(self: Any, facts: list[Any], *args: Any) -> Any:
-        started = time.perf_counter()
+    def wrapper(self: Any, facts: list[Any], *args: Any, **kwargs: Any) -> Any:
+        started, cpu = time.perf_counter(), time.process_time()
         try:
-            return resolve(self, facts, *args)
+            return resolve(self, facts, *args, **kwargs)
         finally:
             RESOLVER["seconds"] += time.perf_counter() - started
+            RESOLVER["cpu"] += time.process_time() - cpu
             RESOLVER["calls"] += 1
             RESOLVER["facts"] += len(facts)
     return wrapper
@@ -51,7 +52,7 @@ def run(customers: int, mode: str, base: Path) -> None:
     url = os.environ.get("SIYU_BENCH_POSTGRES_URL") or f"sqlite:///{base / f'demo-{mode}.db'}"
     settings = Settings(data_dir=base, database_url=url, secret_key=SECRET)
     engine = reset_database(url)
-    RESOLVER.update(seconds=0.0, calls=0, facts=0)
+    RESOLVER.update(seconds=0.0, cpu=0.0, calls=0, facts=0)
     report = build(engine, settings, DemoOptions(customers=customers, seed=42, until=date(2026, 11, 1), mode=mode))
     engine.dispose()
     c = report.counts
@@ -61,8 +62,10 @@ def run(customers: int, mode: str, base: Path) -> None:
           f"follow relations {c['ownerships']:,} review {c['review_items']:,}")
     if report.phases:
         print("         phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.phases.items()))
-    print(f"         resolver: {RESOLVER['seconds']:.1f} s in {RESOLVER['calls']:,} calls for {RESOLVER['facts']:,} "
-          f"facts")
+    if report.cpu:
+        print("         phases, CPU of their process (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.cpu.items()))
+    print(f"         resolver: {RESOLVER['seconds']:.1f} s ({RESOLVER['cpu']:.1f} s CPU) in {RESOLVER['calls']:,} calls "
+          f"for {RESOLVER['facts']:,} facts; load average {os.getloadavg()[0]:.1f}")
     if url.startswith("sqlite"):
         size = sum(p.stat().st_size for p in base.glob(f"demo-{mode}.db*"))
         print(f"         database: {size / 1e9:.2f} GB")

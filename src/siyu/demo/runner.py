@@ -65,6 +65,7 @@ class DemoReport:
     facts: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # bulk mode: CPU seconds per phase (its process's)
     admin_password: str = ""
     api_key: str = ""
 
@@ -160,7 +161,8 @@ def build(engine: Engine, settings: Settings, options: DemoOptions,
     if mode == "bulk":
         done = scale.build_bulk(engine, settings, plan, options.customers, options.block, options.batch, on_block,
                                options.parallel)
-        report.facts, report.rejected, report.phases = done["facts"], done["rejected"], done["phases"]
+        report.facts, report.rejected, report.phases, report.cpu = (done["facts"], done["rejected"], done["phases"],
+                                                                    done["cpu"])
         with unit_of_work(engine) as session:
             report.admin_password, report.api_key = brand.create_admin(session)
     else:

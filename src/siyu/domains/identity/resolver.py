@@ -105,6 +105,9 @@ class Resolver:
         self.session = session
         self.vault = vault
         self.kinds = kinds
+        # checked in name order, as a manual merge checks them: with several differing, the review entry names
+        # the same kind in every process (a frozenset's order changes with the hash seed)
+        self.unique_order = tuple(sorted(kinds.unique))
 
     # -- loading -------------------------------------------------------------------------
     def _load(self, plan: _Plan, facts: list[FactIdentities]) -> tuple[list[int], list[Resolved | None]]:
@@ -176,7 +179,7 @@ class Resolver:
 
     # -- rules ---------------------------------------------------------------------------
     def _conflict_kind(self, a: _Cust, b: _Cust) -> str | None:
-        for kind in self.kinds.unique:
+        for kind in self.unique_order:
             va, vb = a.values(kind), b.values(kind)
             if va and vb and va != vb:
                 return kind

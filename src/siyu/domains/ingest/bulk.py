@@ -151,19 +151,21 @@ class GraphLoader:
         Facts whose identities already sit together are answered from the graph (and remembered
         for the block: their anchor and identities never change); the rest make one resolver call.
         """
-        graph, steady = self.graph, self.steady
+        graph, steady, items_of = self.graph, self.steady, self._items
         assert graph is not None
         out: list[Any] = []
-        for nid in nids:
+        need: list[int] = []
+        for n, nid in enumerate(nids):
             hit = steady.get(nid)
             if hit is None:
-                hit = graph.steady(self._items(nid))
-                if hit is not None:
+                hit = graph.steady(items_of(nid))
+                if hit is None:
+                    need.append(n)
+                else:
                     steady[nid] = hit
             out.append(hit)
-        need = [n for n, hit in enumerate(out) if hit is None]
         if need:
-            facts = [(cause, *fact(n), self._items(nids[n])) for n in need]
+            facts = [(cause, *fact(n), items_of(nids[n])) for n in need]
             for n, placed in zip(need, graph.resolve(facts, utcnow(), unsteady=True), strict=True):
                 out[n] = placed
         return out

@@ -87,6 +87,8 @@ class _Cust:
 
 
 class _Ident:
+    """One identity; ``cust`` is always a live customer (a merge repoints every identity it moves)."""
+
     __slots__ = ("id", "kind", "lookup", "value", "spec", "cust", "origin", "cause", "created", "written")
 
     def __init__(self, kind: str, lookup: str, value: str, spec: Any, cust: _Cust, cause: tuple[str, str]):
@@ -115,6 +117,7 @@ class MemoryGraph:
 
     def __init__(self, kinds: KindRegistry, vault: PiiVault, tops: dict[str, int]):
         self.kinds, self.vault = kinds, vault
+        self.unique_order = tuple(sorted(kinds.unique))  # the resolver's order
         self.idents: dict[str, _Ident] = {}
         self.base = tops["customers"]
         self.customers: list[_Cust] = []  # customer id base + n + 1 at n
@@ -148,7 +151,7 @@ class MemoryGraph:
         if anchor is None:
             return None
         idents = self.idents
-        return anchor.id, anchor.cust.root().id, {kind: idents[lookup].id for _s, kind, _v, lookup in items}  # type: ignore[return-value]
+        return anchor.id, anchor.cust.id, {kind: idents[lookup].id for _s, kind, _v, lookup in items}  # type: ignore[return-value]
 
     # -- one resolver call ----------------------------------------------------------------------------
     def resolve(self, facts: Sequence[Fact], now: datetime, *, unsteady: bool = False) -> list[Placed]:
@@ -164,17 +167,30 @@ class MemoryGraph:
                 quiet[n] = hit
                 kept[n] = self.customer(hit[1])
         call = _Call()
-        anchors = {n: self._settled(fact[3]) or self._apply(call, fact) for n, fact in enumerate(facts)
-                   if n not in quiet}
+        anchors: dict[int, _Ident] = {}
+        settled: dict[int, _Ident] = {}  # by identity-set object: identities that sit together stay together
+        for n, fact in enumerate(facts):
+            if n in quiet:
+                continue
+            items = fact[3]
+            anchor = settled.get(id(items))
+            if anchor is None:
+                anchor = self._settled(items)
+                if anchor is None:
+                    anchor = self._apply(call, fact)
+                else:
+                    settled[id(items)] = anchor
+            anchors[n] = anchor
         self._persist(call, now)
         out: list[Placed] = []
+        idents = self.idents
         for n, fact in enumerate(facts):
             anchor = anchors.get(n)
             if anchor is None:
                 out.append((quiet[n][0], kept[n].root().id, quiet[n][2]))  # type: ignore[arg-type]
                 continue
-            home = anchor.cust.root()
-            ids = {kind: i.id for _s, kind, _v, lookup in fact[3] if (i := self.idents[lookup]).cust.root() is home}
+            home = anchor.cust
+            ids = {kind: i.id for _s, kind, _v, lookup in fact[3] if (i := idents[lookup]).cust is home}
             out.append((anchor.id, home.id, ids))  # type: ignore[arg-type]
         return out
 
@@ -183,16 +199,16 @@ class MemoryGraph:
 
         Applying it would change nothing either: no identity to create, no customer to merge, no link.
         """
+        get = self.idents.get
         home = anchor = None
         best: tuple[int, str] | None = None
         for spec, kind, _value, lookup in items:
-            ident = self.idents.get(lookup)
+            ident = get(lookup)
             if ident is None:
                 return None
-            live = ident.cust.root()
             if home is None:
-                home = live
-            elif live is not home:
+                home = ident.cust
+            elif ident.cust is not home:
                 return None
             key = (spec.specificity, kind)
             if best is None or key > best:
@@ -202,12 +218,15 @@ class MemoryGraph:
     def _apply(self, call: _Call, fact: Fact) -> _Ident:
         cause = (fact[0], fact[1])
         entries = fact[3]
-        known = [self.idents[lk] for *_x, lk in entries if lk in self.idents]
-        roots = sorted({id(r): r for r in (i.cust.root() for i in known)}.values(), key=_Cust.order)
+        get = self.idents.get
+        known = [i for e in entries if (i := get(e[3])) is not None]
         changed = False
-        if not roots:
+        if not known:
             home = self._new_cust(call, fact[2])
+        elif all(i.cust is known[0].cust for i in known):
+            home = known[0].cust  # one customer: nothing to merge
         else:
+            roots = sorted({id(i.cust): i.cust for i in known}.values(), key=_Cust.order)
             home = roots[0]
             for other in roots[1:]:
                 kind = self._conflict_kind(home, other)
@@ -217,14 +236,15 @@ class MemoryGraph:
                         "identity_ids": sorted(i.id for i in home.idents if i.kind == kind and i.id is not None),
                         "other_identity_ids": sorted(i.id for i in other.idents if i.kind == kind and i.id is not None)}))
                     continue
-                via = [i for i in known if i.cust.root() in (home, other)]
+                via = [i for i in known if i.cust is home or i.cust is other]
                 self._merge(call, home, other, via, cause)
                 changed = True
         members: list[_Ident] = []
+        unique = self.kinds.unique
         for spec, kind, value, lookup in entries:
-            ident = self.idents.get(lookup)
+            ident = get(lookup)
             if ident is None:
-                if self.kinds.is_unique(kind) and home.values(kind):
+                if kind in unique and home.values(kind):
                     loner = self._new_cust(call, fact[2])
                     self._new_ident(call, spec, kind, value, lookup, loner, cause)
                     call.issues.append(("conflict", kind, spec.mask(value), home, loner, cause,
@@ -232,9 +252,9 @@ class MemoryGraph:
                     continue
                 ident = self._new_ident(call, spec, kind, value, lookup, home, cause)
                 changed = True
-            if ident.cust.root() is home:
+            if ident.cust is home:
                 members.append(ident)
-        anchor = max(members, key=lambda i: (i.spec.specificity, i.kind))
+        anchor = _most_specific(members)
         if changed:
             for ident in members:
                 if ident is not anchor:
@@ -242,7 +262,7 @@ class MemoryGraph:
         return anchor
 
     def _conflict_kind(self, a: _Cust, b: _Cust) -> str | None:
-        for kind in self.kinds.unique:  # the resolver's order
+        for kind in self.unique_order:
             va, vb = a.values(kind), b.values(kind)
             if va and vb and va != vb:
                 return kind
@@ -284,7 +304,7 @@ class MemoryGraph:
                 self.customers.append(cust)
         for ident in call.new_idents:
             ident.id = self.top_identity + len(self.identity_rows) + 1
-            ident.origin = ident.cust.root().id  # type: ignore[assignment]
+            ident.origin = ident.cust.id  # type: ignore[assignment]
             ident.created = now
             self.identity_rows.append(ident)
         for survivor, other, brought, via, (ctype, cref) in call.merges:
@@ -354,10 +374,10 @@ class MemoryGraph:
             cust.flushed, cust.dirty = True, False
         idents = self.identity_rows[done["identities"]:]
         repo.insert_rows(conn, "identities", IDENTITY_COLS, [self._identity_row(i, clock) for i in idents])
-        for table, rows, cols in (("merges", self.merges, MERGE_COLS), ("identity_links", self.links, LINK_COLS),
-                                  ("identity_issues", self.issues, ISSUE_COLS)):
+        for table, cols, json_at, wall_at in _RECORDS:
             key = table.replace("identity_", "")
-            repo.insert_rows(conn, table, cols, [_stored(r, clock) for r in rows[done[key]:]])
+            rows = getattr(self, key)
+            repo.insert_rows(conn, table, cols, [_stored(r, clock, json_at, wall_at) for r in rows[done[key]:]])
             done[key] = len(rows)
         done["customers"], done["identities"] = len(self.customers), len(self.identity_rows)
 
@@ -368,7 +388,7 @@ class MemoryGraph:
         self.flush(conn)
         repo.update_rows(conn, "customers", CUSTOMER_COLS, [self._customer_row(c, clock) for c in changed],
                          ("first_seen_at",))
-        moved = [(i.id, i.cust.root().id) for i in self.identity_rows if i.written and i.written != i.cust.root().id]
+        moved = [(i.id, i.cust.id) for i in self.identity_rows if i.written and i.written != i.cust.id]
         repo.update_rows(conn, "identities", ("id", "customer_id"), moved)
         repo.sync_sequences(conn, ("customers", "identities", "merges", "identity_links", "identity_issues"))
 
@@ -381,13 +401,35 @@ class MemoryGraph:
 
     def _identity_row(self, i: _Ident, clock: Clock) -> tuple[Any, ...]:
         spec, value = i.spec, i.value
-        i.written = i.cust.root().id  # type: ignore[assignment]
+        i.written = i.cust.id  # type: ignore[assignment]
         return (i.id, i.kind, i.lookup, None if spec.pii else value, self.vault.encrypt(value) if spec.pii else None,
                 spec.mask(value), i.written, i.origin, i.cause[0], i.cause[1][:160],
                 clock.wall(i.created))  # type: ignore[arg-type]
 
 
-def _stored(row: tuple[Any, ...], clock: Clock) -> tuple[Any, ...]:
-    """Return a merge, link or issue row with its JSON and time columns in storage form."""
-    return tuple(json_text(v) if isinstance(v, (list, dict)) else clock.wall(v) if isinstance(v, datetime) else v
-                 for v in row)
+def _most_specific(idents: list[_Ident]) -> _Ident:
+    """Return the identity that anchors a fact: the most specific, the first of equals (as max() picks)."""
+    anchor = idents[0]
+    best = (anchor.spec.specificity, anchor.kind)
+    for ident in idents:
+        key = (ident.spec.specificity, ident.kind)
+        if key > best:
+            best, anchor = key, ident
+    return anchor
+
+
+# table, its columns, the positions of its JSON columns and of its wall-clock columns
+_RECORDS = (("merges", MERGE_COLS, (3, 4), (9,)), ("identity_links", LINK_COLS, (), (5,)),
+            ("identity_issues", ISSUE_COLS, (8,), (10,)))
+
+
+def _stored(row: tuple[Any, ...], clock: Clock, json_at: tuple[int, ...], wall_at: tuple[int, ...]) -> tuple[Any, ...]:
+    """Return a merge, link or issue row with its JSON and time columns in storage form (only those can hold them)."""
+    out = list(row)
+    for n in json_at:
+        if isinstance(out[n], (list, dict)):
+            out[n] = json_text(out[n])
+    for n in wall_at:
+        if isinstance(out[n], datetime):
+            out[n] = clock.wall(out[n])
+    return tuple(out)

@@ -40,6 +40,7 @@ class Clock:
         self.tods = [] if sqlite else [f"{h:02d}:{m:02d}:{s:02d}+00" for h in range(24) for m in range(60)
                                        for s in range(60)]
         self.days: dict[int, str] = {}
+        self.walls: dict[datetime, str] = {}  # the graph's rows share a handful of instants (one per resolver call)
 
     def __call__(self, t: int) -> Any:
         """Return what epoch second ``t`` is written as."""
@@ -53,8 +54,11 @@ class Clock:
 
     def wall(self, value: datetime) -> str:
         """Return the stored form of an aware datetime with microseconds (wall-clock columns)."""
-        value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else value.isoformat()
+        text = self.walls.get(value)
+        if text is None:
+            utc = value.astimezone(UTC)
+            text = self.walls[value] = utc.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else utc.isoformat()
+        return text
 
 
 class HistoryWriter:
