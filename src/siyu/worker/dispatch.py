@@ -20,8 +20,10 @@ from sqlalchemy import Engine
 
 from siyu.channels.registry import build_adapters
 from siyu.config import Settings
+from siyu.domains.outbox.addresses import ContactAddresses
 from siyu.domains.outbox.dispatcher import Dispatcher, TurnStats
 from siyu.domains.outbox.ratelimit import RateLimiter
+from siyu.kit.crypto import PiiVault
 
 log = structlog.get_logger("siyu.worker")
 
@@ -33,7 +35,8 @@ class DispatchLoop:
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.dispatcher = Dispatcher(engine, build_adapters(engine, settings), tz=settings.tz, holder=holder,
                                      batch=settings.dispatch_batch, limiter=RateLimiter(share=share),
-                                     lease=timedelta(seconds=settings.dispatch_lease_seconds))
+                                     lease=timedelta(seconds=settings.dispatch_lease_seconds),
+                                     addresses=ContactAddresses(PiiVault(settings.effective_secret_key)))
         self.idle = settings.dispatch_idle_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

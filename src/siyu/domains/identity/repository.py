@@ -30,6 +30,16 @@ def identities_by_lookup(session: Session, lookups: Iterable[str]) -> list[Any]:
                      list(lookups))
 
 
+def identities_of_kind(session: Session, customer_ids: Iterable[int], kind: str) -> list[Any]:
+    """Return (customer_id, value, value_enc) of these customers' identities of ``kind``, oldest first."""
+    rows: list[Any] = []
+    for part in chunks(list(customer_ids)):
+        rows.extend(session.execute(select(Identity.customer_id, Identity.value, Identity.value_enc)
+                                    .where(Identity.customer_id.in_(part), Identity.kind == kind)
+                                    .order_by(Identity.id)).all())
+    return rows
+
+
 def identities_of_customers(session: Session, customer_ids: Iterable[int]) -> list[Any]:
     """Return (id, kind, lookup, customer_id) of every identity held by these customers."""
     ids = list(customer_ids)

@@ -6,7 +6,7 @@ what operators and other domains call. Services flush, never commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -211,6 +211,18 @@ def find_customer(session: Session, ctx: IdentityContext, kind: str, value: obje
 def identities_of(session: Session, customer_id: int) -> list[Identity]:
     """Return the identities a live customer holds."""
     return repo.identities(session, live_customer_id(session, customer_id))
+
+
+def contact_values(session: Session, vault: PiiVault, customer_ids: Iterable[int], kind: str) -> dict[int, str]:
+    """Return each customer's newest identity of ``kind`` in plain text: where to send an email or an SMS.
+
+    A system read at send time (the dispatcher), not shown to anyone, so not audited; the value lives
+    only in memory.
+    """
+    out: dict[int, str] = {}
+    for customer_id, value, value_enc in repo.identities_of_kind(session, customer_ids, kind):
+        out[customer_id] = vault.decrypt(value_enc) if value_enc else (value or "")
+    return out
 
 
 def reveal(ctx: IdentityContext, ident: Identity) -> str:

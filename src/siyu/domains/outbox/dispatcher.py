@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db.engine import unit_of_work
 from siyu.domains.outbox import repository as repo
+from siyu.domains.outbox.addresses import ContactAddresses
 from siyu.domains.outbox.models import OutboxMessage
 from siyu.domains.outbox.facts import load_facts
 from siyu.domains.outbox.policy import BatchFacts, Decision, Due, Policy, decide
@@ -84,8 +85,10 @@ class Dispatcher:
 
     def __init__(self, engine: Engine, adapters: Mapping[str, ChannelAdapter], *, tz: ZoneInfo, holder: str,
                  batch: int = 200, lease: timedelta = timedelta(minutes=5), limiter: RateLimiter | None = None,
-                 rng: random.Random | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+                 rng: random.Random | None = None, clock: Callable[[], datetime] = utcnow,
+                 addresses: ContactAddresses | None = None) -> None:
         self.engine, self.adapters, self.tz, self.holder = engine, dict(adapters), tz, holder
+        self.addresses = addresses  # fills in the email and SMS addresses of messages to a customer
         self.batch, self.lease, self.limiter = batch, lease, limiter
         self.rng, self.clock = rng or random.Random(), clock
 
@@ -143,6 +146,8 @@ class Dispatcher:
                                 "claimed_until": None, "send_after": d.until or r.send_after,
                                 "attempts": r.attempts, "sent_at": None, "reason": d.reason, "updated_at": now})
         repo.apply_updates(s, updates)
+        if self.addresses is not None:
+            self.addresses.fill(s, sending)
         return sending, {r.id: r.attempts + 1 for r in rows}
 
     def _decide(self, r: OutboxMessage, policy: Policy, facts: BatchFacts, now: datetime) -> Decision:
