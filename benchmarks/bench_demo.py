@@ -62,8 +62,9 @@ def run(customers: int, mode: str, base: Path) -> None:
           f"follow relations {c['ownerships']:,} review {c['review_items']:,}")
     if report.phases:
         print("         phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.phases.items()))
-    if report.cpu:
-        print("         phases, CPU of their process (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.cpu.items()))
+    cpu = getattr(report, "cpu", {})  # absent before 23 Nov 2026: the same script can time an older checkout
+    if cpu:
+        print("         phases, CPU of their process (s): " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
     print(f"         resolver: {RESOLVER['seconds']:.1f} s ({RESOLVER['cpu']:.1f} s CPU) in {RESOLVER['calls']:,} calls "
           f"for {RESOLVER['facts']:,} facts; load average {os.getloadavg()[0]:.1f}")
     if url.startswith("sqlite"):
