@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from domains.journeys.helpers import context, enrolments, outbox, run, start
 from factories import T0, make_customer, make_event, make_identity
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
 from siyu.db.engine import unit_of_work
 from siyu.domains.identity import Identity
-from siyu.domains.journeys import RecordOnlyCouponIssuer
+from siyu.domains.journeys import RecordOnlyCouponIssuer, enrolling
 from siyu.domains.journeys import repository as repo
 from siyu.domains.journeys.engine import Context
 from siyu.domains.journeys.models import Enrolment, RecordedCoupon, StepRun
@@ -147,3 +147,20 @@ def test_worker_killed_while_entering_leaves_nothing(db_engine: Engine, settings
     e = enrolments(db_engine, jid)[ident.customer_id]
     assert (done.enrolled, done.steps) == (1, 1)
     assert outbox(db_engine) == [(f"journey:{e.id}:send:0", ident.customer_id, "wecom")]
+
+
+def test_a_large_enrolment_refreshes_the_planners_statistics(db_engine: Engine, settings: Settings,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before autovacuum's analyse the claim was planned as a read and sort of every active enrolment."""
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite plans without statistics")
+    vault = PiiVault(settings.effective_secret_key)
+    with unit_of_work(db_engine) as s:
+        people = [make_customer(s, vault).id for _ in range(3)]
+    monkeypatch.setattr(enrolling, "ANALYSE_AFTER", 3)
+    start(db_engine, "many", SEND_WAIT_TAG | {"trigger": {"type": "manual"}}, T0, people[:2])
+    with unit_of_work(db_engine, write=False) as s:
+        assert s.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'journey_enrolments'")) == -1
+    start(db_engine, "more", SEND_WAIT_TAG | {"trigger": {"type": "manual"}}, T0, people)
+    with unit_of_work(db_engine, write=False) as s:
+        assert s.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'journey_enrolments'")) == 5
