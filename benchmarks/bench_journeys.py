@@ -119,7 +119,7 @@ def _customers(engine: Engine, n: int) -> list[int]:
 
 def _context() -> Context:
     settings = Settings(data_dir=Path("/tmp"), secret_key=SECRET, env="test")
-    return Context(tz=settings.tz, vault=PiiVault(SECRET), coupons=RecordOnlyCouponIssuer())
+    return Context(tz=settings.tz, vault=PiiVault(SECRET), coupons=RecordOnlyCouponIssuer(), settings=settings)
 
 
 def _tick_worker(url: str, now: datetime, batch: int, out: multiprocessing.Queue) -> None:

@@ -88,6 +88,15 @@ def db_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine
 
 
 @pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """Yield an engine on the fresh PostgreSQL database only (mark the test ``postgres``), for PostgreSQL-only behaviour."""
+    engine = make_engine(pg_url)
+    _truncate_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Return test settings with a fixed secret key and a temp data dir."""
     return Settings(data_dir=tmp_path, secret_key=TEST_SECRET, env="test")

@@ -29,7 +29,7 @@ class JourneyScheduler:
     def __init__(self, engine: Engine, settings: Settings, interval: float = 1.0) -> None:
         self.engine, self.interval = engine, interval
         self.context = Context(tz=settings.tz, vault=PiiVault(settings.effective_secret_key),
-                               coupons=RecordOnlyCouponIssuer())
+                               coupons=RecordOnlyCouponIssuer(), settings=settings)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -21,7 +21,7 @@ from siyu.kit.crypto import PiiVault
 def context(settings: Settings, after_effect: Callable[..., None] | None = None) -> Context:
     """Return a scheduler context for the test settings."""
     return Context(tz=settings.tz, vault=PiiVault(settings.effective_secret_key), coupons=RecordOnlyCouponIssuer(),
-                   after_effect=after_effect)
+                   after_effect=after_effect, settings=settings)
 
 
 def run(engine: Engine, ctx: Context, now: datetime) -> Tick:

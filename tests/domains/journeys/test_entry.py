@@ -149,11 +149,12 @@ def test_worker_killed_while_entering_leaves_nothing(db_engine: Engine, settings
     assert outbox(db_engine) == [(f"journey:{e.id}:send:0", ident.customer_id, "wecom")]
 
 
-def test_a_large_enrolment_refreshes_the_planners_statistics(db_engine: Engine, settings: Settings,
+@pytest.mark.postgres
+def test_a_large_enrolment_refreshes_the_planners_statistics(pg_engine: Engine, settings: Settings,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """Before autovacuum's analyse the claim was planned as a read and sort of every active enrolment."""
-    if db_engine.dialect.name != "postgresql":
-        pytest.skip("SQLite plans without statistics")
+    """Before autovacuum's analyse the claim was planned as a read and sort of every active enrolment (PostgreSQL:
+    SQLite plans without statistics)."""
+    db_engine = pg_engine
     vault = PiiVault(settings.effective_secret_key)
     with unit_of_work(db_engine) as s:
         people = [make_customer(s, vault).id for _ in range(3)]

@@ -340,8 +340,9 @@ def _action(c: _Checker, raw: dict[str, Any], path: str, sid: str) -> dict[str, 
     if kind == "send_message":
         if raw.get("channel") not in CHANNELS:
             c.add(f"{path}.channel", "invalid_value", f"channel is one of {', '.join(CHANNELS)}", sid)
-        if not isinstance(raw.get("content"), dict) or not raw["content"]:
-            c.add(f"{path}.content", "missing_field", "content is an object (text, content_id, …)", sid)
+        wrong = _content_problem(raw.get("content"))
+        if wrong:
+            c.add(f"{path}.content", "missing_field" if not raw.get("content") else "invalid_value", wrong, sid)
         if raw.get("category", "marketing") not in ("marketing", "transactional"):
             c.add(f"{path}.category", "invalid_value", "category is marketing or transactional", sid)
         return {"channel": raw.get("channel"), "content": raw.get("content"),
@@ -365,6 +366,22 @@ def _action(c: _Checker, raw: dict[str, Any], path: str, sid: str) -> dict[str, 
             c.add(f"{path}.journey", "missing_field", "enrol names a journey (id or name)", sid)
         return {"journey": ref}
     return {}
+
+
+def _content_problem(raw: Any) -> str | None:
+    """Return what is wrong with a message's ``content`` ({text[, subject]}, {content_id[, variant]}, {collection})."""
+    shapes = ({"text", "subject"}, {"content_id", "variant"}, {"collection"})
+    if not isinstance(raw, dict) or not raw:
+        return "content is an object: {text[, subject]}, {content_id[, variant]} or {collection}"
+    if not any(set(raw) <= shape and set(raw) & (shape - {"subject", "variant"}) for shape in shapes):
+        return "content is one of {text[, subject]}, {content_id[, variant]} and {collection}"
+    if "text" in raw and (not isinstance(raw["text"], str) or not raw["text"].strip()):
+        return "content.text is a non-empty string"
+    if "content_id" in raw and (type(raw["content_id"]) is not int):
+        return "content.content_id is an item id (an integer)"
+    if "collection" in raw and (type(raw["collection"]) not in (int, str) or raw["collection"] == ""):
+        return "content.collection is a collection id or name"
+    return None
 
 
 def _policies(c: _Checker, raw: dict[str, Any], journey: Journey) -> Journey:

@@ -15,7 +15,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from siyu.config import Settings
 from siyu.domains.journeys import repository as repo
+from siyu.domains.journeys.content import render
 from siyu.domains.outbox import NewMessage, enqueue
 from siyu.domains.staff import owners_of
 from siyu.domains.tags import apply_tags_bulk
@@ -38,9 +40,9 @@ class Pending:
         self.owner_tasks.clear()
         self.tags.clear()
 
-    def flush(self, session: Session, now: datetime) -> None:
-        """Write everything buffered, each kind in bulk."""
-        enqueue(session, self.messages)
+    def flush(self, session: Session, now: datetime, settings: Settings | None = None) -> None:
+        """Write everything buffered, each kind in bulk (messages with their content rendered, given ``settings``)."""
+        enqueue(session, render(session, settings, self.messages, now))
         if self.owner_tasks:
             owners = _owners(session, sorted({t.customer_id for t in self.owner_tasks if t.customer_id}))
             self.tasks += [_with_staff(t, owners.get(t.customer_id or 0)) for t in self.owner_tasks]

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from siyu.config import Settings
 from siyu.domains.customers.service import update_profile
 from siyu.domains.journeys import definition as d
 from siyu.domains.journeys import repository as repo
@@ -44,13 +45,14 @@ BACKOFF = timedelta(seconds=30)
 
 @dataclass
 class Context:
-    """What steps need from the app: the brand's zone, the PII vault, the ports; ``after_effect`` is a test hook."""
+    """What steps need from the app: the brand's zone, the PII vault, the ports, the settings; ``after_effect`` is a test hook."""
 
     tz: ZoneInfo
     vault: PiiVault
     coupons: CouponIssuer
     after_effect: Callable[[Running, d.Step], None] | None = None
     pending: Pending = field(default_factory=Pending)  # one per batch (run_batch makes a copy)
+    settings: Settings | None = None  # renders content items into messages (None: text-only messages)
 
 
 @dataclass
@@ -270,7 +272,7 @@ def _advance_all(session: Session, ctx: Context, claimed: list[Running], specs: 
         try:
             with session.begin_nested():
                 done = advance(session, ctx, e, spec, now)
-                ctx.pending.flush(session, now)
+                ctx.pending.flush(session, now, ctx.settings)
                 e.lease_until = None
             runs += done
         except Exception as error:  # noqa: BLE001  (any failure of one customer's step must not stop the batch)
@@ -278,7 +280,7 @@ def _advance_all(session: Session, ctx: Context, claimed: list[Running], specs: 
             claimed[index] = before
             runs += _failed(before, spec, error, now)
     if not isolate:
-        ctx.pending.flush(session, now)
+        ctx.pending.flush(session, now, ctx.settings)
     return runs
 
 

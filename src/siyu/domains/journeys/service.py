@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from siyu.domains.access import audit
 from siyu.domains.journeys import definition as d
 from siyu.domains.journeys import repository as repo
+from siyu.domains.journeys.content import check_refs
 from siyu.domains.journeys.enrolling import definition_of, enrol, resolve
 from siyu.domains.journeys.models import Enrolment, Journey, JourneyVersion, StepRun
 from siyu.domains.journeys.stats import Interval, newcombe, wilson
@@ -50,6 +51,11 @@ def validate(session: Session, raw: Any, *, self_id: int | None = None) -> d.Jou
             for item in exc.details.get("errors", []) or [{"path": "$", "code": exc.code, "message": exc.message}]:
                 errors.append({**item, "path": path + str(item.get("path", "$"))[1:], **_step_of(raw, path)})
     for index, step in enumerate(raw["steps"]):
+        if step.get("type") == "send_message":
+            missing = check_refs(session, step["content"])
+            if missing:
+                errors.append({"path": f"$.steps[{index}].content", "code": "unknown_content", "step": step["id"],
+                               "message": missing})
         if step.get("type") == "enrol" and step.get("journey") not in (self_id,):
             try:
                 resolve(session, step["journey"])
