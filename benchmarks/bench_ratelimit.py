@@ -13,7 +13,7 @@ wall-clock time from the first delivery and stops them.
 
 The receiving end is the record-only WeCom adapter's ``recorded_deliveries`` table: one row per
 message with the time it was recorded. The benchmark counts the deliveries in every 60-second
-window that starts at a delivery and ends before the last one, and prints the smallest, median and
+window that starts at a delivery and ends before the workers were told to stop, and prints the smallest, median and
 largest count against the configured limit (the target: within 1 % over a minute), the first
 minute on its own (it includes the buckets' start-up burst of half a second's tokens), and checks
 exactly-once: as many deliveries as messages marked sent, no key twice.
@@ -83,7 +83,8 @@ def _first_delivery(engine: Engine, timeout: float = 300.0) -> None:
     sys.exit(f"no delivery within {timeout:.0f} s of starting the workers")
 
 
-def _run_workers(engine: Engine, url: str, workers: int, seconds: float, log_dir: Path) -> None:
+def _run_workers(engine: Engine, url: str, workers: int, seconds: float, log_dir: Path) -> float:
+    """Run the workers from their first delivery for ``seconds``; return when they were told to stop (epoch s)."""
     env = {**os.environ, "SIYU_DATABASE_URL": url, "SIYU_SECRET_KEY": SECRET, "SIYU_LOG_LEVEL": "WARNING",
            "SIYU_DISPATCH_BATCH": str(BATCH)}
     share = f"{1 / workers:.6f}"
@@ -92,9 +93,11 @@ def _run_workers(engine: Engine, url: str, workers: int, seconds: float, log_dir
         log = (log_dir / f"worker-{n}.log").open("w")
         procs.append((subprocess.Popen([str(SIYU), "worker", "--dispatch-share", share], env=env, stdout=log,
                                        stderr=subprocess.STDOUT), log))
+    stopped = 0.0
     try:
         _first_delivery(engine)
         time.sleep(seconds)
+        stopped = time.time()
     finally:
         for proc, _log in procs:
             proc.send_signal(signal.SIGINT)  # as Ctrl-C: the worker stops its loops
@@ -105,12 +108,12 @@ def _run_workers(engine: Engine, url: str, workers: int, seconds: float, log_dir
                 proc.kill()
                 proc.wait()
             log.close()
+    return stopped
 
 
-def _windows(stamps: list[float]) -> list[int]:
-    """Return the deliveries in each 60-s window that starts at a delivery and ends before the last one."""
-    last = stamps[-1]
-    return [bisect.bisect_left(stamps, t + WINDOW) - i for i, t in enumerate(stamps) if t + WINDOW <= last]
+def _windows(stamps: list[float], end: float) -> list[int]:
+    """Return the deliveries in each 60-s window that starts at a delivery and ends by ``end``."""
+    return [bisect.bisect_left(stamps, t + WINDOW) - i for i, t in enumerate(stamps) if t + WINDOW <= end]
 
 
 def main() -> None:
@@ -125,21 +128,22 @@ def main() -> None:
     url = _postgres_store(args.postgres) if args.postgres else f"sqlite:///{tmp / 'bench.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    messages = int(args.per_minute * args.seconds / 60 * 1.3) + 1000
+    messages = int(args.per_minute * (args.seconds + 60) / 60 * 1.5) + 1000  # a backlog to the end
     _fill(engine, args.per_minute, messages)
     print(f"store: {engine.dialect.name}; limit: {args.per_minute:,}/min on wecom; workers: {args.workers} "
           f"(share {1 / args.workers:.3f} each); messages queued: {messages:,}; run: {args.seconds:.0f} s; "
           f"load average before: {os.getloadavg()[0]:.1f}")
-    _run_workers(engine, url, args.workers, args.seconds, tmp)
+    stopped = _run_workers(engine, url, args.workers, args.seconds, tmp)
     with engine.connect() as conn:
         stamps = sorted(t.timestamp() for t in conn.scalars(select(RecordedDelivery.recorded_at)))
         keys = conn.scalar(select(func.count(distinct(RecordedDelivery.idempotency_key))))
         sent = conn.scalar(select(func.count()).where(OutboxMessage.status == "sent"))
     engine.dispose()
     print(f"load average after: {os.getloadavg()[0]:.1f}; logs in {tmp}")
-    if len(stamps) < 2 or stamps[-1] - stamps[0] < WINDOW:
+    if len(stamps) < 2 or min(stamps[-1], stopped) - stamps[0] < WINDOW:
         sys.exit(f"too few deliveries ({len(stamps)}) to judge a minute: see the worker logs in {tmp}")
-    counts = _windows(stamps)
+    end = min(stamps[-1], stopped)  # windows end before the stop signal (and before the backlog could run out)
+    counts = _windows(stamps, end)
     first = bisect.bisect_left(stamps, stamps[0] + WINDOW)
     span = stamps[-1] - stamps[0]
     print(f"deliveries: {len(stamps):,} over {span:.1f} s ({len(stamps) / span * 60:,.0f}/min on average); "
