@@ -16,7 +16,8 @@ message with the time it was recorded. The benchmark counts the deliveries in ev
 window that starts at a delivery and ends before the workers were told to stop, and prints the smallest, median and
 largest count against the configured limit (the target: within 1 % over a minute), the first
 minute on its own (it includes the buckets' start-up burst of half a second's tokens), and checks
-exactly-once: as many deliveries as messages marked sent, no key twice.
+exactly-once: no key recorded twice, and no more deliveries than messages marked sent plus the
+batches in flight when the workers stopped.
 """
 
 from __future__ import annotations
