@@ -14,11 +14,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pytest
 from sqlalchemy import Engine, select
 
 from siyu.analytics import rfm
-from siyu.analytics.engines import open_facts
+from siyu.analytics.engines import Facts, open_facts
 from siyu.db.engine import unit_of_work
 from siyu.domains.identity import Identity
 from siyu.domains.ingest import service as ingest
@@ -135,6 +136,28 @@ def test_rfm_equals_the_reference_on_every_engine(brand: Engine, settings: Any, 
     with unit_of_work(brand, write=False) as s:
         merged = s.execute(select(Identity.customer_id).where(Identity.kind == "phone")).scalars().all()
     assert any(x["customer_id"] in merged and x["frequency"] >= 2 for x in expected)
+
+
+def test_packed_sort_keys_give_the_same_scores_as_two_keys(brand: Engine, settings: Any, tmp_path: Path) -> None:
+    params = rfm.RfmParams(as_of=AS_OF, window_days=365)
+    facts = open_facts(brand, tmp_path)
+    try:
+        assert rfm.ids_packable(facts)
+        rows = {packed: rfm.scored(facts, params, settings.tz, packed=packed).order_by("customer_id")
+                .to_pyarrow().to_pylist() for packed in (True, False)}
+    finally:
+        facts.close()
+    assert rows[True] == rows[False] and len(rows[True]) > 100
+    assert len({x["recency_days"] for x in rows[True]}) < len(rows[True])  # ties, broken by customer id
+
+
+def test_ids_past_two_to_the_32_keep_two_sort_keys() -> None:
+    con = ibis.duckdb.connect()
+    con.create_table("customers", ibis.memtable({"id": [1, rfm.PACK - 1]}))
+    assert rfm.ids_packable(Facts("duckdb", con))
+    con.create_table("customers", ibis.memtable({"id": [1, rfm.PACK]}), overwrite=True)
+    assert not rfm.ids_packable(Facts("duckdb", con))
+    con.disconnect()
 
 
 def test_business_thresholds_score_by_cut_points(brand: Engine, settings: Any, tmp_path: Path) -> None:
