@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 
 from siyu.channels.email.adapter import SmtpEmailAdapter
 from siyu.db.engine import unit_of_work
+from siyu.domains.identity import service as identity
 from siyu.domains.outbox import NewMessage, enqueue
 from siyu.domains.outbox.addresses import ContactAddresses
 from siyu.domains.outbox.models import OutboxMessage
@@ -77,3 +78,18 @@ def test_without_the_address_book_nothing_is_looked_up(db_engine: Engine, settin
     sms = CountingAdapter("sms")
     dispatcher(db_engine, sms).drain(NOON)
     assert [m.payload.get("to") for m in sms.sent] == [None]
+
+
+def test_a_customer_merged_away_after_queueing_gets_the_survivors_address(db_engine: Engine, settings) -> None:
+    vault = PiiVault(settings.effective_secret_key)
+    ctx = identity.IdentityContext.from_settings(settings)
+    with unit_of_work(db_engine) as s:
+        survivor = make_customer(s, vault, identities={"phone": "13912345678"}).id
+        gone = make_customer(s, vault, identities={"openid:wx1": "o-gone"}).id
+        enqueue(s, [NewMessage("s-gone", "journey_message", "sms", {"text": "券"}, customer_id=gone, send_after=NOON)],
+                now=NOON)
+    with unit_of_work(db_engine) as s:
+        identity.merge_customers(s, ctx, survivor, gone, actor="user:op", reason="same person")
+    sms = CountingAdapter("sms")
+    dispatcher(db_engine, sms, addresses=ContactAddresses(vault)).drain(NOON)
+    assert [(m.customer_id, m.payload.get("to")) for m in sms.sent] == [(gone, "13912345678")]

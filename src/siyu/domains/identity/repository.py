@@ -31,11 +31,16 @@ def identities_by_lookup(session: Session, lookups: Iterable[str]) -> list[Any]:
 
 
 def identities_of_kind(session: Session, customer_ids: Iterable[int], kind: str) -> list[Any]:
-    """Return (customer_id, value, value_enc) of these customers' identities of ``kind``, oldest first."""
+    """Return (customer_id, value, value_enc) of these customers' identities of ``kind``, oldest first.
+
+    A merged-away id answers with its survivor's identities (a merge moves them there), under the id asked.
+    """
+    holder = func.coalesce(Customer.merged_into_id, Customer.id)
     rows: list[Any] = []
     for part in chunks(list(customer_ids)):
-        rows.extend(session.execute(select(Identity.customer_id, Identity.value, Identity.value_enc)
-                                    .where(Identity.customer_id.in_(part), Identity.kind == kind)
+        rows.extend(session.execute(select(Customer.id, Identity.value, Identity.value_enc)
+                                    .join(Identity, Identity.customer_id == holder)
+                                    .where(Customer.id.in_(part), Identity.kind == kind)
                                     .order_by(Identity.id)).all())
     return rows
 

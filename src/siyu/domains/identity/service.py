@@ -217,7 +217,7 @@ def contact_values(session: Session, vault: PiiVault, customer_ids: Iterable[int
     """Return each customer's newest identity of ``kind`` in plain text: where to send an email or an SMS.
 
     A system read at send time (the dispatcher), not shown to anyone, so not audited; the value lives
-    only in memory.
+    only in memory. A customer merged away since the message was queued gets the survivor's address.
     """
     out: dict[int, str] = {}
     for customer_id, value, value_enc in repo.identities_of_kind(session, customer_ids, kind):
