@@ -55,11 +55,19 @@ def late_refunds(facts: Facts, end: int) -> ibis.Table:
 
 def paid_order_rows(facts: Facts, end: int, start: int | None = None) -> ibis.Table:
     """Return (order_pk, customer_id, paid_s, net) of every order paid before ``end`` (one row per order),
-    and not before ``start`` when given; refunds are those that happened before ``end``."""
+    and not before ``start`` when given; refunds are those that happened before ``end``.
+
+    The late refunds are first joined to the orders that have a refund at all (5% of them), so the
+    join with every order builds on that small set: DuckDB, expecting millions of late refunds where
+    the 10M-order benchmark store has 2,193, otherwise built its hash table on all the orders (half
+    of the CPU of a per-customer summary of them).
+    """
     orders = facts.table("orders")
     paid = orders.filter(orders.paid_at.notnull() & during(facts, orders.paid_at, start, end))
     paid = paid.mutate(paid_s=paid.paid_at.epoch_seconds().floor().cast("int64"))
     later = late_refunds(facts, end)
+    refunded = paid.filter(paid.refunded_fen > 0).select(refunded_pk="id")
+    later = later.join(refunded, later.order_pk == refunded.refunded_pk).select("order_pk", "later")
     return (paid.left_join(later, paid.id == later.order_pk)  # customer_id: the identity's customer now
             .select(order_pk=_.id, customer_id=_.customer_id, paid_s=_.paid_s,
                     net=_.amount_fen - _.refunded_fen + _.later.fill_null(0)))
