@@ -100,6 +100,12 @@ def page(request: Request, template: str, status: int = 200, **values: Any) -> H
     return response
 
 
+async def form_values(request: Request, *, strip: bool = False) -> dict[str, str]:
+    """Return a posted form's fields as text (the CSRF token left out), each stripped when ``strip``."""
+    form = await request.form()
+    return {k: str(v).strip() if strip else str(v) for k, v in form.items() if k != "csrf_token"}
+
+
 def redirect(request: Request, target: str) -> Response:
     """Redirect after a form post (303); HTMX requests get an ``HX-Redirect`` instead."""
     if is_htmx(request):

@@ -25,7 +25,7 @@ from siyu.errors import SiyuError, ValidationFailed
 from siyu.kit.crypto import PiiVault
 from siyu.kit.time import ensure_utc
 from siyu.web.console.auth import ConsoleUser, require
-from siyu.web.console.render import error_text, page, redirect, translator
+from siyu.web.console.render import error_text, form_values, page, redirect, translator
 from siyu.web.deps import get_session
 
 router = APIRouter()
@@ -37,9 +37,8 @@ def _list(text: str) -> list[str]:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    out = {k: str(v) for k, v in form.items() if k != "csrf_token"}
-    out["stages"] = ",".join(str(v) for v in form.getlist("stages"))
+    out = await form_values(request)
+    out["stages"] = ",".join(str(v) for v in (await request.form()).getlist("stages"))
     return out
 
 

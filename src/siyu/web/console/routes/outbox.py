@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from siyu.domains.outbox import service as outbox
 from siyu.errors import SiyuError
 from siyu.web.console.auth import ConsoleUser, require
-from siyu.web.console.render import error_text, page, redirect, translator
+from siyu.web.console.render import error_text, form_values, page, redirect, translator
 from siyu.web.deps import get_session
 
 router = APIRouter()
@@ -56,8 +56,7 @@ def dnc_page(request: Request, _user: ConsoleUser = Depends(require("outbox.view
 async def dnc_add(request: Request, user: ConsoleUser = Depends(require("outbox.edit")),
                   session: Session = Depends(get_session, scope="function")) -> Response:
     """Add a do-not-contact entry (or an unsubscribe) for a customer."""
-    form = await request.form()
-    values = {k: str(v).strip() for k, v in form.items() if k != "csrf_token"}
+    values = await form_values(request, strip=True)
     try:
         customer = int(values.get("customer_id", ""))
     except ValueError:

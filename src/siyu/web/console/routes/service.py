@@ -19,7 +19,7 @@ from siyu.domains.service import service as svc
 from siyu.errors import SiyuError, ValidationFailed
 from siyu.kit.time import local_day, utcnow
 from siyu.web.console.auth import ConsoleUser, require
-from siyu.web.console.render import error_text, page, redirect, translator
+from siyu.web.console.render import error_text, form_values, page, redirect, translator
 from siyu.web.deps import get_session
 
 router = APIRouter()
@@ -69,7 +69,7 @@ def rules_page(request: Request, _user: ConsoleUser = Depends(require("service.v
 async def save_rule(request: Request, user: ConsoleUser = Depends(require("service.edit")),
                     session: Session = SESSION) -> Response:
     """Create a rule, or change the one named by ``id``."""
-    values = {k: str(v) for k, v in (await request.form()).items() if k != "csrf_token"}
+    values = await form_values(request)
     try:
         threshold = values.get("threshold", "").strip()
         fields = {"name": values.get("name", ""), "match_type": values.get("match_type", ""),
@@ -137,7 +137,7 @@ def faq_page(request: Request, _user: ConsoleUser = Depends(require("service.vie
 async def save_faq(request: Request, user: ConsoleUser = Depends(require("service.edit")),
                    session: Session = SESSION) -> Response:
     """Create an FAQ entry, or change the one named by ``id``."""
-    values = {k: str(v) for k, v in (await request.form()).items() if k != "csrf_token"}
+    values = await form_values(request)
     fields = {"question": values.get("question", ""), "answer": values.get("answer", ""),
               "alternatives": _lines(values.get("alternatives", "")), "keywords": _lines(values.get("keywords", ""))}
     try:

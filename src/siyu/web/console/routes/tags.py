@@ -18,7 +18,7 @@ from siyu.domains.segments import service as segments
 from siyu.domains.tags import service as tags
 from siyu.errors import SiyuError
 from siyu.web.console.auth import ConsoleUser, require
-from siyu.web.console.render import error_text, page, redirect, translator
+from siyu.web.console.render import error_text, form_values, page, redirect, translator
 from siyu.web.console.routes.segments import EXAMPLES, parse_rule_text, rule_problems
 from siyu.web.deps import get_session
 
@@ -46,8 +46,7 @@ def tag_page(request: Request, _user: ConsoleUser = Depends(require("tags.view")
 
 async def _act(request: Request, session: Session, form_name: str, action: Any) -> Response:
     """Run one form's action; on a refusal show the page again with the error beside the field."""
-    form = await request.form()
-    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    values = await form_values(request)
     try:
         action(values)
     except SiyuError as exc:
