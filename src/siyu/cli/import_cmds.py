@@ -41,8 +41,9 @@ from siyu.cli.import_files import (LAYOUTS, ImportFileError, PreparedChunk, dete
                                    prepared_chunks)
 from siyu.config import Settings
 from siyu.domains.ingest.customers import write_customers
+from siyu.domains.ingest.event_block import write_events_block
 from siyu.domains.ingest.schemas import IngestResult
-from siyu.domains.ingest.service import IngestContext, Prepared, write_events, write_orders
+from siyu.domains.ingest.service import IngestContext, Prepared, write_orders
 
 __all__ = ["ImportFileError", "ImportSummary", "run_import"]
 
@@ -120,7 +121,7 @@ class RejectsWriter:
 
 
 Write = Callable[[Session, IngestContext, Prepared], IngestResult]
-WRITE: dict[str, Write] = {"events": write_events, "orders": write_orders, "customers": write_customers}
+WRITE: dict[str, Write] = {"events": write_events_block, "orders": write_orders, "customers": write_customers}
 
 
 def _note(summary: ImportSummary, code: str) -> None:
@@ -151,7 +152,7 @@ def _read_ahead(kind: str, path: Path, fmt: str, ctx: IngestContext, size: int, 
         with open_text(path) as handle:
             source = open_source(handle, kind, fmt)
             for chunk in prepared_chunks(ctx, kind, source, size, path.name):
-                out.put(("chunk", chunk))
+                out.put(("chunk", chunk.slim()))
         out.put(("done",))
     except ImportFileError as exc:
         out.put(("error", exc.code, exc.message))

@@ -20,9 +20,10 @@ from typing import Any, TextIO
 
 import orjson
 
-from siyu.domains.ingest.columns import EventColumns, prepare_event_columns
+from siyu.domains.ingest.columns import EventColumns, prepare_event_block
 from siyu.domains.ingest.customers import prepare_customers
-from siyu.domains.ingest.service import IngestContext, Prepared, collect_events, event_outcome, prepare_orders
+from siyu.domains.ingest.event_block import EventBlock, collect_block
+from siyu.domains.ingest.service import IngestContext, Prepared, event_outcome, prepare_orders
 from siyu.errors import ValidationFailed
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -274,9 +275,20 @@ class PreparedChunk:
     good: list[int] = field(default_factory=list)
     prepared: Prepared | None = None
 
+    def slim(self) -> PreparedChunk:
+        """Keep the raw fields only of rows that may still go to the rejects file (not a block's): less to hand over."""
+        block = getattr(self.prepared, "block", None)
+        if block:
+            plain = {self.good[i] for i in block.index}
+            self.raws = {pos: raw for pos, raw in enumerate(self.raws) if pos not in plain}  # type: ignore[assignment]
+        return self
+
 
 def _prepare_events(ctx: IngestContext, source: Source, raw: RawChunk, chunk: PreparedChunk) -> None:
-    fast = prepare_event_columns(ctx, source.events, raw.raws) if source.events else [None] * len(raw.lines)
+    if source.events:
+        fast, block = prepare_event_block(ctx, source.events, raw.raws)
+    else:
+        fast, block = [None] * len(raw.lines), EventBlock.empty(())
     outcomes = []
     for pos, done in enumerate(fast):
         if done is None:  # declined by the column-wise path (or JSON Lines): the per-item path decides
@@ -286,9 +298,9 @@ def _prepare_events(ctx: IngestContext, source: Source, raw: RawChunk, chunk: Pr
                 continue
             done = event_outcome(ctx, item)
         chunk.good.append(pos)
-        outcomes.append(done)
+        outcomes.append(done)  # a block row's number, a per-item fact, or why it is rejected
     if outcomes:
-        chunk.prepared = collect_events(outcomes)
+        chunk.prepared = collect_block(outcomes, block)
 
 
 def prepare_chunk(ctx: IngestContext, kind: str, source: Source, raw: RawChunk, ref: str) -> PreparedChunk:

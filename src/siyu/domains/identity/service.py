@@ -180,6 +180,11 @@ def record_junk(session: Session, rows: list[dict[str, Any]]) -> None:
     repo.insert_issues(session, rows)
 
 
+def known_identities(session: Session, lookups: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """Return blind index → (identity id, customer id) of the stored identities among ``lookups``."""
+    return {lookup: (iid, cid) for iid, _kind, lookup, cid in repo.identities_by_lookup(session, lookups)}
+
+
 def resolver(session: Session, ctx: IdentityContext) -> Resolver:
     """Return a batch resolver bound to this session (take :func:`lock` first)."""
     return Resolver(session, ctx.vault, ctx.kinds)

@@ -25,7 +25,8 @@ import orjson
 
 from siyu.domains.events import check_type
 from siyu.domains.identity import service as identity
-from siyu.domains.ingest.service import EventFact, IngestContext
+from siyu.domains.ingest.event_block import EventBlock
+from siyu.domains.ingest.service import DISPATCHED, EventFact, IngestContext
 from siyu.kit.time import UTC
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -111,8 +112,8 @@ def _json_properties(text: str, cells: dict[str, str], limit: int) -> Any:
     return doc if len(orjson.dumps(doc)) <= limit else _NO
 
 
-def _identities(ctx: IngestContext, cols: EventColumns, columns: list[tuple[str, ...]]) -> list[Any]:
-    """Return each row's Normalised identities, or _NO."""
+def _identities(ctx: IngestContext, cols: EventColumns, columns: list[tuple[str, ...]]) -> tuple[list[list[Any]], list[Any] | None]:
+    """Return each identity column's entries and each row's Normalised identities or _NO (None: every cell usable)."""
     kinds = [kind for _i, kind in cols.idents]
     per_column, clean = [], True
     for i, kind in cols.idents:
@@ -120,7 +121,7 @@ def _identities(ctx: IngestContext, cols: EventColumns, columns: list[tuple[str,
         per_column.append(entries)
         clean = clean and full
     if clean and len(kinds) <= MAX_IDENTITIES:  # every cell a usable identity: the common file
-        return [identity.Normalised(list(entries), []) for entries in zip(*per_column)]
+        return per_column, None
     out: list[Any] = []
     for entries in zip(*per_column):
         items: list[Any] = []
@@ -139,24 +140,67 @@ def _identities(ctx: IngestContext, cols: EventColumns, columns: list[tuple[str,
                 out.append(identity.Normalised(items, junk))
                 continue
         out.append(_NO)
-    return out
+    return per_column, out
+
+
+def _checked(ctx: IngestContext, cols: EventColumns, rows: list[list[str]]) -> tuple[list[tuple[Any, ...]], list[list[Any]], list[Any] | None]:
+    """Return each row's (event_id, type, occurred_at, channel, properties) with _NO where declined, and its identities."""
+    n = len(rows)
+    empty = [""] * cols.width  # a row of the wrong width declines on its empty event_id
+    columns = list(zip(*[row if len(row) == cols.width else empty for row in rows]))
+    event_ids = [_bounded(v, 128) for v in columns[cols.event_id]]
+    verdicts = {v: v if _plain_type(v) else _NO for v in set(columns[cols.type])}  # one string per type
+    types = [verdicts[v] for v in columns[cols.type]]
+    whens = [_when(v) for v in columns[cols.occurred_at]]
+    channels = [None if not v else _bounded(v, 64) for v in columns[cols.channel]] if cols.channel is not None else [None] * n
+    props = _properties(ctx, cols, columns, n)
+    per_column, norms = _identities(ctx, cols, columns)
+    return list(zip(event_ids, types, whens, channels, props)), per_column, norms
+
+
+def _normalised(per_column: list[list[Any]], norms: list[Any] | None, j: int) -> Any:
+    return norms[j] if norms is not None else identity.Normalised([col[j] for col in per_column], [])
 
 
 def prepare_event_columns(ctx: IngestContext, cols: EventColumns, rows: list[list[str]]) -> list[Any]:
     """Return, per row, (EventFact, Normalised) as the per-item path would make them, or None to leave it to that path."""
-    n = len(rows)
-    if not n:
+    if not rows:
         return []
-    empty = [""] * cols.width  # a row of the wrong width declines on its empty event_id
-    columns = list(zip(*[row if len(row) == cols.width else empty for row in rows]))
-    event_ids = [_bounded(v, 128) for v in columns[cols.event_id]]
-    verdicts = {v: _plain_type(v) for v in set(columns[cols.type])}
-    types = [v if verdicts[v] else _NO for v in columns[cols.type]]
-    whens = [_when(v) for v in columns[cols.occurred_at]]
-    channels = [None if not v else _bounded(v, 64) for v in columns[cols.channel]] if cols.channel is not None else [None] * n
-    props = _properties(ctx, cols, columns, n)
-    norms = _identities(ctx, cols, columns)
-    out: list[Any] = []
-    for fields, norm in zip(zip(event_ids, types, whens, channels, props), norms):
-        out.append(None if norm is _NO or _NO in fields else (EventFact._make(fields), norm))
-    return out
+    fields, per_column, norms = _checked(ctx, cols, rows)
+    return [None if _NO in f or (norms is not None and norms[j] is _NO) else
+            (EventFact._make(f), _normalised(per_column, norms, j)) for j, f in enumerate(fields)]
+
+
+def prepare_event_block(ctx: IngestContext, cols: EventColumns, rows: list[list[str]]) -> tuple[list[Any], EventBlock]:
+    """Return, per row, None (left to the per-item path), its row in the returned block, or (EventFact, Normalised).
+
+    The block holds the accepted rows the writer may store without building any object (no junk
+    identity, no type another domain handles) as columns of the values the events table stores:
+    the time as UTC text, the properties as JSON text, each identity column's blind indexes and
+    normalised values. Every other accepted row is returned as the per-item path makes it.
+    """
+    outcomes: list[Any] = [None] * len(rows)
+    if not rows:
+        return outcomes, EventBlock.empty(())
+    fields, per_column, norms = _checked(ctx, cols, rows)
+    sel = []
+    for j, f in enumerate(fields):
+        if _NO in f or (norms is not None and norms[j] is _NO):
+            continue
+        if f[1] in DISPATCHED or (norms is not None and norms[j].junk):
+            outcomes[j] = (EventFact._make(f), _normalised(per_column, norms, j))
+        else:
+            outcomes[j] = len(sel)
+            sel.append(j)
+    canon: dict[Any, Any] = {}  # one string object per repeated value: pickled once
+    block = EventBlock(
+        index=[0] * len(sel),
+        event_id=[fields[j][0] for j in sel],
+        type=[fields[j][1] for j in sel],
+        occurred_at=[fields[j][2].isoformat(" ", "microseconds")[:26] for j in sel],
+        channel=[canon.setdefault(c, c) for c in (fields[j][3] for j in sel)],
+        properties=[orjson.dumps(fields[j][4], option=orjson.OPT_NON_STR_KEYS).decode() for j in sel],
+        kinds=tuple(kind for _i, kind in cols.idents),
+        lookups=[[None if (e := col[j]) is None else e[3] for j in sel] for col in per_column],
+        values=[[None if (e := col[j]) is None else e[2] for j in sel] for col in per_column])
+    return outcomes, block

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from siyu.db.bulk import chunks, fast_insert, insert_with_ids, select_in
+from siyu.db.bulk import chunks, fast_insert, insert_with_ids, select_in, write_rows
 from siyu.domains.events import Event
 from siyu.domains.orders import Order, OrderFact, OrderFactItem, OrderItem
 
@@ -24,6 +24,15 @@ def existing_event_ids(session: Session, event_ids: list[str]) -> set[str]:
 def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert events with one driver-level executemany (the hot path of ingestion)."""
     fast_insert(session, Event.__table__, rows)
+
+
+EVENT_COLUMNS = ["event_id", "type", "occurred_at", "received_at", "identity_id", "channel", "properties"]
+
+
+def insert_event_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Insert events given as tuples of EVENT_COLUMNS already in storage form (times as text, properties as JSON text)."""
+    if rows:
+        write_rows(session, Event.__table__.name, EVENT_COLUMNS, rows)
 
 
 def insert_events_returning(session: Session, rows: list[dict[str, Any]]) -> list[int]:

@@ -150,7 +150,7 @@ def write_events(session: Session, ctx: IngestContext, prepared: Prepared) -> In
         stored = repo.existing_event_ids(session, [e.event_id for _i, e, _n in prepared.items])
         fresh = [p for p in prepared.items if p[1].event_id not in stored]
         result.duplicates += len(prepared.items) - len(fresh)
-        fresh = _drop_unknown_states(session, fresh, result)
+        fresh = drop_unknown_states(session, fresh, result)
         result.accepted = len(fresh)
         if fresh:
             _write_events(session, ctx, fresh)
@@ -163,8 +163,9 @@ def ingest_events(session: Session, ctx: IngestContext, raw_items: list[Any]) ->
     return write_events(session, ctx, prepare_events(ctx, raw_items))
 
 
-def _drop_unknown_states(session: Session, items: list[tuple[int, EventFact, identity.Normalised]],
-                         result: IngestResult) -> list[tuple[int, EventFact, identity.Normalised]]:
+def drop_unknown_states(session: Session, items: list[tuple[int, EventFact, identity.Normalised]],
+                        result: IngestResult) -> list[tuple[int, EventFact, identity.Normalised]]:
+    """Reject contact_added events whose channel-code state no code has; return the others."""
     states = {e.properties["state"] for _i, e, _n in items if e.type == "contact_added" and e.properties.get("state")}
     if not states:
         return items

@@ -1,0 +1,199 @@
+"""Events of an import chunk as columns of primitives: cheap to hand from the reader process, written without objects.
+
+The CSV column path (:mod:`siyu.domains.ingest.columns`) puts every row it accepts that needs
+nothing but storing (no junk identity, no type another domain handles) into an :class:`EventBlock`:
+lists of the strings the events table stores and of each identity column's blind indexes and
+normalised values. Pickling that costs the writing process a fraction of what per-row objects
+cost, so a second CPU can do the reading, validation and blind-indexing.
+
+The writer (:func:`write_events_block`) does what ``service.write_events`` does, with the same
+stored result: one duplicate look-up for the chunk, one look-up of the block's identities; a row
+whose identities all exist on one customer is anchored right there, as the resolver would anchor
+it (such a fact changes nothing in the graph, so the resolver answers it the same way wherever it
+sits in the batch); every other fact (block rows with an unknown identity or identities on several
+customers, and the chunk's per-item facts) goes through the resolver in file order, and all events
+are inserted in file order, so ids, anchors, customers, merges and review items come out as the
+per-item path makes them (tests/domains/ingest/test_event_block.py compares both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+
+from siyu.db.bulk import is_postgres
+from siyu.domains.events import AcceptedEvent
+from siyu.domains.identity import service as identity
+from siyu.domains.ingest import repository as repo
+from siyu.domains.ingest.schemas import IngestResult
+from siyu.domains.ingest.service import (DISPATCHED, EventFact, IngestContext, Prepared, dispatch, drop_unknown_states,
+                                         write_events)
+from siyu.domains.ingest.validation import ItemRejected, rejection
+from siyu.kit.time import UTC, utcnow
+
+Item = tuple[int, EventFact, identity.Normalised]
+
+
+@dataclass(slots=True)
+class EventBlock:
+    """Accepted event rows as columns; ``index`` is each row's place among the chunk's outcomes."""
+
+    index: list[int]
+    event_id: list[str]
+    type: list[str]
+    occurred_at: list[str]  # UTC as SQLite stores it: "YYYY-MM-DD HH:MM:SS.ffffff"
+    channel: list[str | None]
+    properties: list[str]  # JSON text
+    kinds: tuple[str, ...]  # one per identity column, in header order
+    lookups: list[list[str | None]]  # per identity column: the blind index, None for an empty cell
+    values: list[list[str | None]]  # per identity column: the normalised value
+
+    @classmethod
+    def empty(cls, kinds: tuple[str, ...]) -> EventBlock:
+        """Return a block of no rows."""
+        return cls([], [], [], [], [], [], kinds, [[] for _k in kinds], [[] for _k in kinds])
+
+    def __len__(self) -> int:
+        return len(self.event_id)
+
+    def take(self, rows: list[int]) -> EventBlock:
+        """Return the block of these rows, in this order."""
+        def pick(col: list[Any]) -> list[Any]:
+            return [col[j] for j in rows]
+        return EventBlock(pick(self.index), pick(self.event_id), pick(self.type), pick(self.occurred_at),
+                          pick(self.channel), pick(self.properties), self.kinds, [pick(c) for c in self.lookups],
+                          [pick(c) for c in self.values])
+
+
+@dataclass
+class BlockPrepared(Prepared):
+    """A prepared chunk whose plain rows travel as a block (the rest as per-item facts in ``items``)."""
+
+    block: EventBlock = field(default_factory=lambda: EventBlock.empty(()))
+
+
+def collect_block(outcomes: list[Any], block: EventBlock) -> BlockPrepared:
+    """Make the prepared chunk of per-row outcomes, an int standing for a block row (as ``collect_events`` does)."""
+    result = IngestResult()
+    parsed: list[Item] = []
+    seen: set[str] = set()
+    keep: list[int] = []
+    for index, outcome in enumerate(outcomes):
+        if type(outcome) is int:
+            event_id = block.event_id[outcome]
+            if event_id in seen:
+                result.duplicates += 1
+                continue
+            seen.add(event_id)
+            block.index[outcome] = index
+            keep.append(outcome)
+        elif isinstance(outcome, ItemRejected):
+            result.rejected.append(rejection(index, outcome))
+        else:
+            event, norm = outcome
+            if event.event_id in seen:
+                result.duplicates += 1
+                continue
+            seen.add(event.event_id)
+            parsed.append((index, event, norm))
+    return BlockPrepared(parsed, result, block=block if len(keep) == len(block) else block.take(keep))
+
+
+def write_events_block(session: Session, ctx: IngestContext, prepared: Prepared) -> IngestResult:
+    """Store a prepared chunk's events once each under the graph lock, as ``write_events`` would; return the counts."""
+    block = getattr(prepared, "block", None)
+    if not block:
+        return write_events(session, ctx, prepared)
+    result = prepared.result
+    identity.lock(session)
+    stored = repo.existing_event_ids(session, [e.event_id for _i, e, _n in prepared.items] + block.event_id)
+    items = prepared.items
+    if stored:
+        items = [p for p in items if p[1].event_id not in stored]
+        block = block.take([j for j, e in enumerate(block.event_id) if e not in stored])
+        result.duplicates += len(stored)
+    items = drop_unknown_states(session, items, result)
+    result.accepted = len(items) + len(block)
+    if result.accepted:
+        _write(session, ctx, items, block)
+    result.rejected.sort(key=lambda r: r.index)
+    return result
+
+
+def _anchors(session: Session, ctx: IngestContext, block: EventBlock) -> list[int | None]:
+    """Return each block row's anchor when all its identities exist on one customer, else None."""
+    found = identity.known_identities(session, {lk for col in block.lookups for lk in col if lk is not None})
+    kinds = ctx.ids.kinds
+    ranked = sorted(range(len(block.kinds)), key=lambda c: (kinds.spec(block.kinds[c]).specificity, block.kinds[c]),
+                    reverse=True)  # the most specific identity anchors the fact
+    out: list[int | None] = []
+    for row in zip(*(block.lookups[c] for c in ranked)):
+        cid = anchor = None
+        for lookup in row:
+            if lookup is None:
+                continue
+            hit = found.get(lookup)
+            if hit is None or (cid is not None and hit[1] != cid):
+                anchor = None
+                break
+            if cid is None:
+                anchor, cid = hit
+        out.append(anchor)
+    return out
+
+
+def _block_fact(ctx: IngestContext, block: EventBlock, j: int) -> identity.FactIdentities:
+    kinds = ctx.ids.kinds
+    items = [(kinds.spec(kind), kind, block.values[c][j], lookup)
+             for c, kind in enumerate(block.kinds) if (lookup := block.lookups[c][j]) is not None]
+    when = datetime.fromisoformat(block.occurred_at[j]).replace(tzinfo=UTC)
+    return identity.FactIdentities("event", block.event_id[j], when, items)
+
+
+def _write(session: Session, ctx: IngestContext, items: list[Item], block: EventBlock) -> None:
+    anchors = _anchors(session, ctx, block)
+    # file order of every fact: (index, item) for per-item facts, (index, block row) for block rows
+    order = sorted([(i, p) for p in items for i in (p[0],)] + [(block.index[j], j) for j in range(len(block))],
+                   key=lambda x: x[0]) if items else [(block.index[j], j) for j in range(len(block))]
+    slow = [x for _i, x in order if type(x) is not int or anchors[x] is None]
+    facts = [identity.FactIdentities("event", x[1].event_id, x[1].occurred_at, x[2].items) if type(x) is not int
+             else _block_fact(ctx, block, x) for x in slow]
+    resolved = identity.resolver(session, ctx.ids).resolve(facts) if facts else []
+    landed = {id(x) if type(x) is not int else ~x: r for x, r in zip(slow, resolved, strict=True)}
+    postgres = is_postgres(session)
+    now = utcnow()
+    received = _stored_time(now, postgres)
+    rows: list[tuple[Any, ...]] = []
+    handled: list[tuple[Item, identity.Resolved]] = []
+    for _i, x in order:
+        if type(x) is int:
+            anchor = anchors[x] if anchors[x] is not None else landed[~x].anchor_id
+            occurred = block.occurred_at[x] + "+00:00" if postgres else block.occurred_at[x]
+            rows.append((block.event_id[x], block.type[x], occurred, received, anchor, block.channel[x],
+                         block.properties[x]))
+            continue
+        e, r = x[1], landed[id(x)]
+        if e.type in DISPATCHED:
+            handled.append((x, r))
+            continue
+        rows.append((e.event_id, e.type, _stored_time(e.occurred_at, postgres), received, r.anchor_id, e.channel,
+                     orjson.dumps(e.properties, option=orjson.OPT_NON_STR_KEYS).decode()))
+    repo.insert_event_rows(session, rows)
+    ids = repo.insert_events_returning(session, [
+        {"event_id": e.event_id, "type": e.type, "occurred_at": e.occurred_at, "received_at": now,
+         "identity_id": r.anchor_id, "channel": e.channel, "properties": e.properties} for (_i, e, _n), r in handled])
+    identity.record_junk(session, [row for _i, e, n in items if n.junk
+                                   for row in identity.junk_issue_rows(n.junk, "event", e.event_id)])
+    dispatch(session, ctx.settings, [
+        AcceptedEvent(pk, e.event_id, e.type, e.occurred_at, r.anchor_id, r.customer_id, e.channel, e.properties,
+                      r.identity_ids) for pk, ((_i, e, _n), r) in zip(ids, handled, strict=True)])
+
+
+def _stored_time(value: datetime, postgres: bool) -> str:
+    """Return a time as the events table's driver-level insert stores it (SQLite: UTC text without offset)."""
+    text = value.astimezone(UTC).isoformat(" ", "microseconds")
+    return text if postgres else text[:26]
