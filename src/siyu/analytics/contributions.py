@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -144,3 +144,16 @@ def contributions(rows: dict[str, list[Any]], tz: ZoneInfo) -> dict[int, Contrib
             items=tuple((m, dim, tuple(sorted(days))) for (m, dim), days in sorted(p.items.items())),
             moves=tuple(day(at) * step for at, step in moves(p.intervals)), now=tuple(sorted(p.now)))
     return out
+
+
+def customer_row(customer_id: int, c: Contribution) -> tuple[Any, ...]:
+    """Return a customer's ``health_customers`` row, in :data:`siyu.analytics.summaries.CUSTOMER_COLUMNS` order."""
+    text = c.encode()
+    return (customer_id, c.live, date.fromordinal(c.first_day) if c.first_day is not None else None, c.platform,
+            text["active"], text["paid"], text["items"], text["moves"], text["now"])
+
+
+def move_rows(contributions: dict[int, Contribution]) -> list[tuple[str, date, int]]:
+    """Return the rows of ``health_moves``: each live customer's days of entries and losses, each once."""
+    rows = {(("in" if m > 0 else "out"), abs(m), cid) for cid, c in contributions.items() if c.live for m in c.moves}
+    return [(kind, date.fromordinal(day), cid) for kind, day, cid in sorted(rows)]

@@ -14,8 +14,9 @@ summaries are then brought up to date:
   (:mod:`siyu.analytics.spans`), so merges and unmerges move figures exactly.
 
 ``rebuild`` empties the summaries, recomputes every day, and computes every customer's contribution
-with the same code, walking customers in id ranges and writing the sums once; `siyu demo` ends with it and `siyu analytics refresh --full` runs it on an existing store. Every call is
-idempotent: a refresh with nothing new only reads the watermarks.
+by the same definitions column-wise over all customers at once (:mod:`siyu.analytics.rebuild_columns`),
+writing the sums once; `siyu demo` ends with it and `siyu analytics refresh --full` runs it on an
+existing store. Every call is idempotent: a refresh with nothing new only reads the watermarks.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from siyu.analytics import contribution_workers as workers_
+from siyu.analytics import fact_columns, rebuild_columns
 from siyu.analytics import summaries as sql
-from siyu.analytics.contributions import contributions
+from siyu.analytics.contributions import contributions, customer_row, move_rows
 from siyu.analytics.spans import Contribution, Delta
 from siyu.db.engine import unit_of_work
 from siyu.domains.identity import service as identity
@@ -110,12 +111,8 @@ def refresh_if_stale(session: Session, tz: ZoneInfo) -> None:
 
 
 def rebuild(session: Session, tz: ZoneInfo, *, progress: Callable[[int], None] | None = None,
-            locked: bool = False, workers: int | None = None) -> RefreshResult:
-    """Recompute every summary from the facts (an existing store's first build, or a repair).
-
-    ``workers`` processes compute the customers' contributions (None: one per CPU on a large store,
-    see :mod:`siyu.analytics.contribution_workers`); they read committed facts only.
-    """
+            locked: bool = False) -> RefreshResult:
+    """Recompute every summary from the facts (an existing store's first build, or a repair)."""
     if not locked:
         identity.lock(session)
     top = sql.tops(session)
@@ -123,8 +120,7 @@ def rebuild(session: Session, tz: ZoneInfo, *, progress: Callable[[int], None] |
     sql.clear(session)
     span = sql.fact_days(session, tz)
     days = [span[0] + timedelta(days=i) for i in range((span[1] - span[0]).days + 1)] if span else []
-    _recompute_days(session, tz, days, every=True)
-    customers = _rebuild_customers(session, tz, progress, workers)
+    customers = _rebuild_customers(session, tz, progress)  # and the day metrics of every day
     sql.set_state(session, {**top, **{f"{DEPARTED}{s}": 1 for s in departed}})
     session.flush()
     return RefreshResult(len(days), customers, True)
@@ -141,10 +137,10 @@ def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def _recompute_days(session: Session, tz: ZoneInfo, days: Sequence[date], *, every: bool = False) -> None:
+def _recompute_days(session: Session, tz: ZoneInfo, days: Sequence[date]) -> None:
     for first, last in _runs(days):
         totals: Counter[tuple[str, date, str]] = Counter()
-        start, end = (None, None) if every else (day_bounds_utc(first, tz)[0], day_bounds_utc(last, tz)[1])
+        start, end = day_bounds_utc(first, tz)[0], day_bounds_utc(last, tz)[1]
         for metric, bucket, dim, value in sql.day_rows(session, start, end):
             totals[(metric, sql.hour_day(bucket, tz), dim)] += value
         sql.replace_days(session, first, last, sql.DAY_METRICS,
@@ -178,28 +174,24 @@ def _recompute_customers(session: Session, tz: ZoneInfo, customer_ids: Sequence[
         for c in new.values():
             delta.add(c, 1)
         _apply(session, delta)
-        sql.replace_customers(session, part, [workers_.customer_row(cid, c) for cid, c in new.items() if c.live])
-        sql.replace_moves(session, part, workers_.move_rows(new))
+        sql.replace_customers(session, part, [customer_row(cid, c) for cid, c in new.items() if c.live])
+        sql.replace_moves(session, part, move_rows(new))
         if progress:
             progress(len(part))
 
 
-def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int], None] | None,
-                       workers: int | None) -> int:
-    """Compute every customer's contribution into emptied tables; return how many customers were read.
+def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int], None] | None) -> int:
+    """Compute every customer's contribution and the day metrics into emptied tables; return the customers read.
 
-    The same contributions as :func:`_recompute_customers`, without its incremental bookkeeping:
-    customers are read in id ranges (by worker processes on a large store), nothing stored has to
-    be taken back, and the daily and span sums are written once at the end instead of once per chunk.
+    The same contributions as :func:`_recompute_customers` and day sums as :func:`_recompute_days`,
+    computed column-wise over all customers at once (:mod:`siyu.analytics.rebuild_columns`) from one
+    scan of each fact table: nothing stored has to be taken back, and the sums are written once.
     """
-    delta = Delta()
-    count = 0
-    low, high = sql.customer_id_bounds(session)
-    starts = list(range(low, high + 1 if high else 0, workers_.REBUILD_RANGE))
-    processes = workers_.workers_for(session, low, high, workers)
-    for part in workers_.parts(session, tz, starts, workers_.REBUILD_RANGE, delta, processes, progress):
-        sql.insert_customers(session, part.customers)
-        sql.insert_moves(session, part.moves)
-        count += part.count
-    _apply(session, delta, fresh=True)
-    return count
+    built = rebuild_columns.compute(fact_columns.read(session), tz)
+    for rows, covered in built.rows:
+        sql.insert_customers(session, rows)
+        if progress:
+            progress(covered)
+    sql.insert_moves(session, built.moves)
+    _apply(session, built.sums.delta(), fresh=True)
+    return built.count

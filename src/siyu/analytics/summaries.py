@@ -198,54 +198,6 @@ def customer_facts(session: Session, customer_ids: Sequence[int]) -> dict[str, l
             "ownerships": ownerships, "stays": stays}
 
 
-def customer_id_bounds(session: Session) -> tuple[int, int]:
-    """Return the lowest and highest customer id (0, 0 on an empty store)."""
-    low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
-    return int(low or 0), int(high or 0)
-
-
-def customer_facts_between(session: Session, lo: int, hi: int) -> dict[str, list[Any]]:
-    """Return what :func:`customer_facts` returns, for the customers with ``lo <= id < hi``.
-
-    A full rebuild walks every customer in id ranges: the facts are reached through the identities
-    of the range (index range scans joined on the facts' identity indexes) instead of IN lists of
-    thousands of ids, which cost more to render and bind than the queries take to run. The fact
-    queries run at driver level: building result rows cost more than the queries themselves (times of
-    relations and stays come back as SQLite's text, which :func:`siyu.analytics.contributions.utc` reads).
-    """
-    conn = session.connection()
-    people = conn.execute(select(Customer.id, Customer.merged_into_id, Customer.first_seen_at, Customer.source_platform)
-                          .where(Customer.id >= lo, Customer.id < hi)).all()
-    idents = conn.execute(select(Identity.id, Identity.customer_id)
-                          .where(Identity.customer_id >= lo, Identity.customer_id < hi)).all()
-    postgres = is_postgres(session)
-    mark = "%s" if postgres else "?"
-    in_range = f"i.customer_id >= {mark} AND i.customer_id < {mark}"
-
-    def hour_of(column: str) -> str:
-        return f"date_trunc('hour', {column})" if postgres else f"strftime('%Y-%m-%d %H:00:00', {column})"
-
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.execute(f"SELECT e.identity_id, {hour_of('e.occurred_at')} FROM events e JOIN identities i "
-                       f"ON i.id = e.identity_id WHERE {in_range} GROUP BY 1, 2", (lo, hi))
-        events = cursor.fetchall()
-        cursor.execute(f"SELECT o.identity_id, {hour_of('o.placed_at')}, count(*) FROM orders o JOIN identities i "
-                       f"ON i.id = o.identity_id WHERE {in_range} AND o.paid_at IS NOT NULL GROUP BY 1, 2", (lo, hi))
-        orders = cursor.fetchall()
-        cursor.execute("SELECT w.identity_id, w.staff_id, w.channel_code_id, w.source, w.added_at, w.removed_at, "
-                       f"w.removed_by FROM ownerships w JOIN identities i ON i.id = w.identity_id WHERE {in_range}",
-                       (lo, hi))
-        ownerships = cursor.fetchall()
-        cursor.execute("SELECT g.identity_id, g.group_id, g.joined_at, g.left_at FROM group_memberships g "
-                       f"JOIN identities i ON i.id = g.identity_id WHERE {in_range}", (lo, hi))
-        stays = cursor.fetchall()
-    finally:
-        cursor.close()
-    return {"customers": people, "identities": idents, "events": events, "orders": orders,
-            "ownerships": ownerships, "stays": stays}
-
-
 def stored_customers(session: Session, customer_ids: Sequence[int]) -> list[HealthCustomer]:
     """Return the stored contributions of these customers."""
     return list(session.scalars(select(HealthCustomer).where(HealthCustomer.customer_id.in_(list(customer_ids)))))
@@ -280,16 +232,13 @@ def insert_customers(session: Session, rows: list[tuple[Any, ...]]) -> None:
 
 # --- day metrics ---------------------------------------------------------------------------------
 
-def day_rows(session: Session, start: datetime | None, end: datetime | None) -> list[tuple[str, Any, str, int]]:
-    """Return (metric, hour bucket, dimension, value) of the day metrics with times in [start, end).
-
-    Without bounds every row counts (a full rebuild: table scans beat the time indexes there).
-    """
+def day_rows(session: Session, start: datetime, end: datetime) -> list[tuple[str, Any, str, int]]:
+    """Return (metric, hour bucket, dimension, value) of the day metrics with times in [start, end)."""
     out: list[tuple[str, Any, str, int]] = []
 
     def grouped(metric: str, col: Any, dim: Any, value: Any, *where: Any) -> None:
         h = hour(session, col)
-        bounds = [col >= start, col < end] if start is not None and end is not None else [col.is_not(None)]
+        bounds = [col >= start, col < end]
         keys = [h] if dim is None else [h, dim]
         query = select(h, dim if dim is not None else literal(""), value).where(*bounds, *where).group_by(*keys)
         out.extend((metric, b, "" if d is None else str(d), int(v or 0)) for b, d, v in session.execute(query))

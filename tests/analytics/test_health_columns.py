@@ -1,0 +1,123 @@
+"""The column-wise full rebuild stores exactly what the per-customer refresh stores.
+
+``siyu demo`` and ``siyu analytics refresh --full`` compute every contribution column-wise
+(:mod:`siyu.analytics.columnar`); an incremental refresh builds one Contribution per customer
+(:mod:`siyu.analytics.contributions`). Both must give the same rows in every summary table, in zones
+whose offset changes in the middle of an hour too, so the pure parts (brand days of instants, moves in
+and out of the private domain) are checked against their per-customer definitions on random input.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, select
+
+from analytics.generated import batch
+
+from siyu.analytics import columnar, contributions
+from siyu.analytics import refresh as summaries
+from siyu.analytics.fact_columns import NONE
+from siyu.analytics.models import HealthCustomer, HealthDaily, HealthMove, HealthSpan, HealthState
+from siyu.analytics.summaries import hour_day
+from siyu.db.engine import unit_of_work
+from siyu.domains.customers import Customer
+from siyu.domains.identity import Merge
+from siyu.domains.identity import service as identity
+from siyu.domains.ingest import service as ingest
+from siyu.domains.staff import service as staff
+from siyu.kit.time import UTC, local_day
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# St John's moves from -3:30 to -2:30 on 8 March 2026 at 05:30 UTC (inside the generated brand's days);
+# Lord Howe shifts by half an hour; Kathmandu is +5:45 all year; Tehran went from +4:30 back to +3:30 at
+# local midnight on 22 September 2021 (19:30 UTC): in that UTC hour the brand day depends on the minute
+ZONES = ["Asia/Shanghai", "America/St_Johns", "Australia/Lord_Howe", "Asia/Kathmandu", "Europe/London", "Asia/Tehran"]
+
+
+def _micros(at: datetime) -> int:
+    return (at - EPOCH) // timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_brand_days_of_instants_match_local_day(zone: str) -> None:
+    tz, rng = ZoneInfo(zone), random.Random(zone)
+    transitions = [datetime(2021, 9, 21, 19, 30, tzinfo=UTC), datetime(2026, 3, 8, 5, 30, tzinfo=UTC), datetime(2026, 4, 4, 15, tzinfo=UTC),
+                   datetime(2026, 10, 25, 1, tzinfo=UTC), datetime(2026, 11, 1, 4, 30, tzinfo=UTC)]
+    instants = [t + timedelta(microseconds=rng.randrange(-7_200_000_000, 7_200_000_000))
+                for t in transitions for _ in range(300)]
+    instants += [datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(3 * 365 * 86400))
+                 for _ in range(2000)]
+    instants += [t + timedelta(microseconds=d) for t in transitions for d in (-1, 0, 1)]
+    micros = np.array([_micros(t) for t in instants], dtype=np.int64)
+    assert columnar.day_ordinals(micros, tz).tolist() == [local_day(t, tz).toordinal() for t in instants]
+    hours = [t.replace(minute=0, second=0, microsecond=0) for t in instants]
+    assert columnar.day_ordinals(micros, tz, hour=True).tolist() == [hour_day(h, tz).toordinal() for h in hours]
+    sparse = np.array([_micros(datetime(1990, 5, 1, tzinfo=UTC)), _micros(datetime(2026, 3, 8, 5, 45, tzinfo=UTC))])
+    assert columnar.day_ordinals(sparse, tz).tolist() == [local_day(datetime(1990, 5, 1, tzinfo=UTC), tz).toordinal(),
+                                                          local_day(datetime(2026, 3, 8, 5, 45, tzinfo=UTC), tz).toordinal()]
+
+
+def test_moves_match_the_per_customer_definition() -> None:
+    """Meeting, overlapping, open, empty and reversed connections: entries and losses as contributions.moves gives."""
+    rng = random.Random(3)
+    base = datetime(2026, 3, 1, tzinfo=UTC)
+    intervals: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    for customer in range(1, 400):
+        points = [base + timedelta(hours=rng.randrange(60)) for _ in range(rng.randrange(1, 6))]
+        intervals[customer] = [(a, None if rng.random() < 0.2 else rng.choice(points + [a - timedelta(hours=1)]))
+                               for a in points]
+    rows = [(c, a, b) for c, spans in intervals.items() for a, b in spans]
+    rng.shuffle(rows)
+    who, at, step = columnar.moves(np.array([c for c, _a, _b in rows], dtype=np.int64),
+                                   np.array([_micros(a) for _c, a, _b in rows], dtype=np.int64),
+                                   np.array([NONE if b is None else _micros(b) for _c, _a, b in rows], dtype=np.int64))
+    got = list(zip(who.tolist(), at.tolist(), step.tolist(), strict=True))
+    expected = [(c, _micros(t), s) for c in sorted(intervals) for t, s in contributions.moves(intervals[c])]
+    assert got == expected
+
+
+def _tables(engine: Engine) -> tuple[Any, ...]:
+    with unit_of_work(engine, write=False) as s:
+        sums = tuple(sorted(tuple(r) for r in s.execute(select(*t.__table__.columns)) if r[-1])  # zeros left by take-backs
+                     for t in (HealthDaily, HealthSpan, HealthState))
+        rows = tuple(tuple(sorted(tuple(r) for r in s.execute(select(*t.__table__.columns))))
+                     for t in (HealthCustomer, HealthMove))
+        return (*sums, *rows)
+
+
+@pytest.mark.parametrize("zone", ["America/St_Johns"])
+def test_rebuild_stores_what_the_incremental_refresh_stores(db_engine: Engine, settings, zone: str) -> None:
+    """Batches refreshed one by one (per customer), a departure, an unmerge, then a full rebuild (column-wise)."""
+    rng, tz = random.Random(11), ZoneInfo(zone)
+    ctx = ingest.IngestContext.from_settings(settings)
+    with unit_of_work(db_engine) as s:
+        summaries.rebuild(s, tz)  # an empty store
+    assert _tables(db_engine)[3:] == ((), ())
+    for step in range(3):
+        events, orders = batch(rng, 80, step)
+        with unit_of_work(db_engine) as s:
+            ingest.ingest_events(s, ctx, events)
+            ingest.ingest_orders(s, ctx, orders)
+            if step == 1:  # s0 leaves without an heir: their customers are lost
+                staff.depart_staff(s, staff.staff_by_userid(s, "s0").id, inherit_to=None, actor="test",
+                                   at=datetime(2026, 3, 8, 5, 40, tzinfo=UTC))
+        with unit_of_work(db_engine) as s:
+            summaries.refresh(s, tz)
+    with unit_of_work(db_engine) as s:
+        merge = s.scalars(select(Merge).order_by(Merge.id)).first()
+        assert merge is not None
+        identity.undo_merge(s, merge.id, actor="test", reason="two people")
+    with unit_of_work(db_engine) as s:
+        summaries.refresh(s, tz)
+    incremental = _tables(db_engine)
+    assert all(incremental), "every summary table has rows"
+    with unit_of_work(db_engine) as s:
+        result = summaries.rebuild(s, tz)
+        assert result.customers == len(s.scalars(select(Customer.id)).all())
+    assert _tables(db_engine) == incremental
