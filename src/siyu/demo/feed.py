@@ -20,11 +20,13 @@ from operator import attrgetter
 from datetime import date
 from typing import Any
 
+import orjson
+
 from siyu.demo.people import DemoEvent, DemoOrder, Person, batches
 from siyu.domains.customers.service import normalise_name
 from siyu.domains.identity import service as identity
 from siyu.domains.ingest.bulk import EventFact, Norm, OrderFact
-from siyu.domains.ingest.bulk_history import Clock, json_text
+from siyu.domains.ingest.bulk_history import Clock
 from siyu.domains.ingest.service import DISPATCHED
 from siyu.kit.crypto import mask_name
 from siyu.kit.time import utcnow
@@ -60,16 +62,15 @@ class _Order:
     first: DemoOrder
     batch: int
     anchor: int = 0
-    keys: set[tuple[str, str]] = field(default_factory=set)
+    keys: tuple[tuple[str, str], ...] = ()  # (status, fact key) of every admitted fact (one or two: no set)
 
 
 @dataclass
 class _Pending:
     events: list[list[DemoEvent]]  # per batch, accepted events in the order sent
-    orders: list[list[tuple[DemoOrder, int]]]  # per batch, admitted facts and their index among those sent
+    orders: list[list[tuple[DemoOrder, int, _Order]]]  # per batch, admitted facts, index among those sent, order
     new: list[list[_Order]]  # per batch, orders created
     states: list[_Order]
-    by_id: dict[str, int] | None = None
 
 
 class Feed:
@@ -88,10 +89,14 @@ class Feed:
         def norm(idents: Idents) -> int:
             nid = index.get(idents)
             if nid is None:
-                n = identity.normalise_all(self.ids, dict(idents))
+                items, junk = _normalise(self.ids, idents)
                 nid = index[idents] = len(norms)
-                anchor = max(range(len(n.items)), key=lambda i: (n.items[i][0].specificity, n.items[i][1]), default=0)
-                norms.append((tuple((k, v, lk) for _s, k, v, lk in n.items), tuple(n.junk), anchor))
+                anchor, best = 0, None  # the most specific identity (max(): the first of equals)
+                for i, entry in enumerate(items):
+                    rank = (entry[0].specificity, entry[1])
+                    if best is None or rank > best:
+                        anchor, best = i, rank
+                norms.append((tuple([(k, v, lk) for _s, k, v, lk in items]), tuple(junk), anchor))
             return nid
 
         work = Work(norms, [], [])
@@ -127,17 +132,18 @@ class Feed:
         return work, pending
 
     def _orders(self, facts: list[DemoOrder], states: dict[str, _Order], number: int, index: dict[Idents, int],
-                norm: Any, norms: list[Norm], work: Work) -> tuple[list[OrderFact], list[tuple[DemoOrder, int]],
+                norm: Any, norms: list[Norm], work: Work) -> tuple[list[OrderFact], list[tuple[DemoOrder, int, _Order]],
                                                                   list[_Order]]:
         """Admit a batch's order facts like OrderBatchWriter; allocate ids of new orders in first-fact order."""
         sent: list[OrderFact] = []
-        admitted: list[tuple[DemoOrder, int]] = []
+        admitted: list[tuple[DemoOrder, int, _Order]] = []
         new: list[_Order] = []
         rejected = work.rejected
+        pk = self.next["orders"]
         for f in facts:
             status, oid, t = f.status, f.order_id, f.t
             refunded = status == "refunded"
-            key = (status, (f.refund_id or "") if refunded else "")
+            key = (status, f.refund_id or "") if refunded else _PLAIN_KEYS.get(status) or (status, "")
             state = states.get(oid)
             if state is not None and key in state.keys:
                 continue  # a duplicate fact: the services count it and store nothing
@@ -159,10 +165,10 @@ class Feed:
                     del states[oid]  # never stored: the next fact starts it afresh
                 continue
             if not state.pk:
-                state.pk = self.next["orders"]
-                self.next["orders"] += 1
+                state.pk = pk
+                pk += 1
                 new.append(state)
-            state.keys.add(key)
+            state.keys += (key,)
             if refunded:
                 state.refunded += refund
             if t >= state.updated or (state.batch == number and f is state.first):
@@ -172,10 +178,11 @@ class Feed:
             if status == "paid" and (state.paid is None or t < state.paid):
                 state.paid = t
             if nid >= 0:
-                admitted.append((f, len(sent)))
+                admitted.append((f, len(sent), state))
                 sent.append((oid, status, t, nid))
             else:
-                admitted.append((f, -1))
+                admitted.append((f, -1, state))
+        self.next["orders"] = pk
         return sent, admitted, new
 
     def _profile(self, p: Person) -> tuple[str, str, str, str, date, str, str, dict[str, Any]]:
@@ -194,43 +201,39 @@ class Feed:
         facts: list[Any] = []
         nxt = self.next
         event_id, item_id, fact_id = nxt["events"], nxt["order_items"], nxt["order_facts"]
+        add_event, add_item, add_fact = events.append, items.append, facts.append
+        dumps, keys = orjson.dumps, orjson.OPT_NON_STR_KEYS  # json_text, inlined
         for number, (event_anchors, order_anchors) in enumerate(anchors.batches):
             batch_events = pending.events[number]
             for dispatched in (False, True):  # events kept by ingestion first, then those handed to handlers
                 for e, anchor in zip(batch_events, event_anchors):
                     if (e.type in DISPATCHED) is dispatched:
-                        events.append((event_id, e.event_id, e.type, clock(e.t), received, anchor, e.channel,
-                                       json_text(e.props)))
+                        add_event((event_id, e.event_id, e.type, e.t, received, anchor, e.channel,
+                                   dumps(e.props, option=keys).decode()))
                         event_id += 1
-            states = {s.first.order_id: s for s in pending.new[number]}
-            for f, sent in pending.orders[number]:
-                state = states.get(f.order_id)
-                if state is not None and sent >= 0 and order_anchors[sent]:
-                    state.anchor = order_anchors[sent]  # a header takes the anchor of its batch's last fact
+            admitted = pending.orders[number]
+            for _f, sent, state in admitted:  # a header takes the anchor of its batch's last fact
+                if sent >= 0 and state.batch == number and order_anchors[sent]:
+                    state.anchor = order_anchors[sent]
             for order in pending.new[number]:
                 pk = order.pk
-                for sku, name, category, quantity, unit in order.first.lines:
-                    items.append((item_id, pk, sku, name, category, quantity, unit, quantity * unit))
+                for line in order.first.lines:
+                    add_item((item_id, pk, *line, line[3] * line[4]))
                     item_id += 1
-            pks = {s.first.order_id: s.pk for s in pending.new[number]}
-            for f, _sent in pending.orders[number]:
-                pk = pks.get(f.order_id) or self._pk(pending, f.order_id)
+            for f, _sent, state in admitted:
                 if f.status == "refunded":
-                    facts.append((fact_id, pk, "refunded", f.refund_id or "", f.refund_fen, clock(f.t), received, "{}"))
+                    add_fact((fact_id, state.pk, "refunded", f.refund_id or "", f.refund_fen, f.t, received, "{}"))
                 else:
-                    facts.append((fact_id, pk, f.status, "", f.amount_fen, clock(f.t), received, "{}"))
+                    add_fact((fact_id, state.pk, f.status, "", f.amount_fen, f.t, received, "{}"))
                 fact_id += 1
         nxt["events"], nxt["order_items"], nxt["order_facts"] = event_id, item_id, fact_id
         orders = [(s.pk, s.first.order_id, s.anchor, s.first.channel, s.first.store, "CNY", s.amount, s.refunded,
-                   s.status, clock(s.first.t), None if s.paid is None else clock(s.paid), clock(s.updated), "{}")
-                  for s in sorted(pending.states, key=_pk_of)]
+                   s.status, s.first.t, s.paid, s.updated, "{}") for s in sorted(pending.states, key=_pk_of)]
+        if not clock.sqlite:  # rows above hold epoch seconds, as SQLite takes them; PostgreSQL takes text
+            events = _stamped(events, (3,), clock)
+            orders = _stamped(orders, (9, 10, 11), clock)
+            facts = _stamped(facts, (5,), clock)
         return events, orders, items, facts
-
-    @staticmethod
-    def _pk(pending: _Pending, order_id: str) -> int:
-        if pending.by_id is None:
-            pending.by_id = {s.first.order_id: s.pk for s in pending.states}
-        return pending.by_id[order_id]
 
     def _take(self, table: str) -> int:
         value = self.next[table]
@@ -239,6 +242,36 @@ class Feed:
 
 
 _pk_of = attrgetter("pk")
+_PLAIN_KEYS = {status: (status, "") for status in ("paid", "created", "delivered", "shipped", "completed", "cancelled")}
+
+
+def _stamped(rows: list[Any], columns: tuple[int, ...], clock: Clock) -> list[Any]:
+    """Return ``rows`` with the epoch seconds (or None) in ``columns`` replaced by what ``clock`` writes."""
+    out = []
+    for row in rows:
+        row = list(row)
+        for c in columns:
+            if row[c] is not None:
+                row[c] = clock(row[c])
+        out.append(tuple(row))
+    return out
+
+
+def _normalise(ids: identity.IdentityContext, idents: Idents) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Return what ``identity.normalise_all`` makes of ``idents`` (items, junk), remembered values first."""
+    if len(idents) > 1 and len({kind for kind, _v in idents}) < len(idents):  # a kind twice: the last one counts
+        n = identity.normalise_all(ids, dict(idents))
+        return n.items, n.junk
+    memo = ids.memo
+    items: list[Any] = []
+    junk: list[tuple[str, str]] = []
+    for pair in idents:
+        entry = memo.get(pair) or identity.normalise_entry(ids, *pair)
+        if entry[0] == "junk":
+            junk.append((pair[0], entry[1]))
+        else:
+            items.append(entry)
+    return items, junk
 
 
 def _crm_idents(p: Person) -> Idents:

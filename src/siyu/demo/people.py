@@ -113,6 +113,8 @@ class _Life:
         self.r = self.rng.random
         self.k = 0
         self.facts: list[DemoEvent | DemoOrder] = []
+        self.order_prefix = f"SC{index:08d}"
+        self.idents: dict[str, Idents] = {}  # an order's identities by channel (the same tuple every time)
         s = plan.seed
         self.openid = "o" + _token(s, index, 1)
         self.unionid = "oU" + _token(s, index, 2) if self.r() < 0.75 else None
@@ -171,15 +173,32 @@ def _profile(life: _Life, plan: BrandPlan) -> Person:
                   phone_of(life.i, plan.test_numbers), member)
 
 
-def _order_lines(life: _Life, channel: str) -> tuple[tuple[str, str, str, int, int], ...]:
-    pool = list(catalog.GOODS_FEN if channel in ("taobao", "douyin") else catalog.DRINKS_FEN)
-    r, size, lines = life.r, len(pool), []
-    for n in range(life.pick(_LINE_COUNTS)):  # distinct products: a partial Fisher-Yates shuffle
+# Every possible order line, built once: _LINES[pool][product][q] is product ``product`` of the pool
+# (goods for taobao/douyin, drinks elsewhere) at the quantity _QUANTITIES[q], with its amount.
+_LINES = tuple(tuple(tuple(((sku, name, category, quantity, price), quantity * price) for quantity in _QUANTITIES)
+                     for sku, name, category, price in pool) for pool in (catalog.DRINKS_FEN, catalog.GOODS_FEN))
+_GOODS_CHANNELS = frozenset({"taobao", "douyin"})
+
+
+def _order_lines(life: _Life, channel: str) -> tuple[tuple[tuple[str, str, str, int, int], ...], int]:
+    """Return an order's lines (distinct products: a partial Fisher-Yates shuffle of the pool) and its amount."""
+    table = _LINES[channel in _GOODS_CHANNELS]
+    r, size = life.r, len(table)
+    count = _LINE_COUNTS[int(r() * 6)]
+    j = int(r() * size)  # the first draw of the shuffle: position 0 swaps with j
+    line, amount = table[j][int(r() * 4)]
+    if count == 1:
+        return (line,), amount
+    moved = {0: j, j: 0}  # positions the shuffle has swapped (the pool itself is never copied)
+    lines = [line]
+    for n in range(1, count):
         j = n + int(r() * (size - n))
-        pool[n], pool[j] = pool[j], pool[n]
-        sku, name, category, price = pool[n]
-        lines.append((sku, name, category, life.pick(_QUANTITIES), price))
-    return tuple(lines)
+        chosen = moved.get(j, j)
+        moved[j] = moved.get(n, n)
+        line, cost = table[chosen][int(r() * 4)]
+        lines.append(line)
+        amount += cost
+    return tuple(lines), amount
 
 
 def _order_idents(life: _Life, person: Person, channel: str) -> Idents:
@@ -195,37 +214,39 @@ def _order_idents(life: _Life, person: Person, channel: str) -> Idents:
 
 def _buy(life: _Life, person: Person, t: int, channel: str, store: str | None) -> None:
     r = life.r
-    lines = _order_lines(life, channel)
-    amount = 0
-    for _s, _n, _c, quantity, price in lines:
-        amount += quantity * price
-    idents = _order_idents(life, person, channel)
+    lines, amount = _order_lines(life, channel)
+    idents = life.idents.get(channel)
+    if idents is None:
+        idents = life.idents[channel] = _order_idents(life, person, channel)
     if r() < 0.004:  # a gift order with a friend's phone: a unique-kind conflict for review
         idents = ((MINI, life.openid), ("phone", phone_of(life.i + 1, life.plan.test_numbers)))
         person.gave_phone = True
     elif r() < 0.004:
-        idents = (*idents, life.pick(JUNK[:2]))  # a placeholder unionid from a buggy client
-    oid = life.order_id()
-    life.facts.append(DemoOrder(t, oid, "paid", amount, channel, store, idents, lines))
+        idents = (*idents, JUNK[int(r() * 2)])  # a placeholder unionid from a buggy client
+    life.k += 1
+    oid = f"{life.order_prefix}{life.k:04d}"
+    facts = life.facts
+    facts.append(DemoOrder(t, oid, "paid", amount, channel, store, idents, lines))
     draw = r()
     if draw < 0.035:
-        life.facts.append(DemoOrder(min(t + life.between(1, 3) * DAY, life.end - 30), oid, "refunded", amount,
-                                    channel, store, (), refund_fen=amount, refund_id=None))
+        facts.append(DemoOrder(min(t + (1 + int(r() * 3)) * DAY, life.end - 30), oid, "refunded", amount,
+                               channel, store, (), (), amount, None))
     elif draw < 0.06 and len(lines) > 1:
         part = lines[0][3] * lines[0][4]
-        life.facts.append(DemoOrder(min(t + life.between(1, 5) * DAY, life.end - 30), oid, "refunded", amount,
-                                    channel, store, (), refund_fen=part, refund_id="r1"))
+        facts.append(DemoOrder(min(t + (1 + int(r() * 5)) * DAY, life.end - 30), oid, "refunded", amount,
+                               channel, store, (), (), part, "r1"))
 
 
 def _purchases(life: _Life, person: Person, first: int, channels: list[str], store: str | None) -> int:
     """Simulate buying while alive (BG/NBD-like); return the number of orders."""
-    rng, r = life.rng, life.r
+    rng, r, end = life.rng, life.r, life.end
     rate = rng.gammavariate(2.0, 0.035)  # orders per day while alive
     dropout = rng.betavariate(1.1, 14.0)
-    t, n = float(first), 0
-    while t < life.end and n < 300:
-        channel = life.pick(channels)
-        _buy(life, person, life.at(t), channel, store if channel == "store" else None)
+    t, n, size, last = float(first), 0, len(channels), end - 60
+    while t < end and n < 300:
+        channel = channels[int(r() * size)]
+        when = int(t) // DAY * DAY + 9 * 3600 + int(r() * 13 * 3600) - 8 * 3600  # life.at(t), inlined
+        _buy(life, person, when if when < last else last, channel, store if channel == "store" else None)
         n += 1
         if r() < dropout:
             break
