@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 
 from analytics.generated import batch
 
-from siyu.analytics import columnar, contributions
+from siyu.analytics import columnar, contributions, fact_columns
 from siyu.analytics import refresh as summaries
 from siyu.analytics.fact_columns import NONE
 from siyu.analytics.models import HealthCustomer, HealthDaily, HealthMove, HealthSpan, HealthState
@@ -121,3 +121,19 @@ def test_rebuild_stores_what_the_incremental_refresh_stores(db_engine: Engine, s
         result = summaries.rebuild(s, tz)
         assert result.customers == len(s.scalars(select(Customer.id)).all())
     assert _tables(db_engine) == incremental
+
+
+def test_fact_columns_keep_platforms_and_times_exact(db_engine: Engine) -> None:
+    """Platforms holding the separators, empty or missing, and times to the microsecond read back as stored."""
+    at = datetime(2026, 3, 8, 5, 30, 0, 123456, tzinfo=UTC)
+    platforms = [None, "", "a,b", "x\x1fy", "wecom", None]
+    with unit_of_work(db_engine) as s:
+        s.add_all([Customer(gender="unknown", attributes={}, source_platform=p, first_seen_at=at + timedelta(microseconds=i),
+                            created_at=at, updated_at=at) for i, p in enumerate(platforms)])
+    with unit_of_work(db_engine, write=False) as s:
+        facts = fact_columns.read(s)
+        stored = s.execute(select(Customer.id, Customer.source_platform, Customer.first_seen_at).order_by(Customer.id)).all()
+    assert facts.customers.tolist() == [r[0] for r in stored]
+    assert facts.platforms == [r[1] for r in stored] == platforms
+    assert facts.first_seen.tolist() == [_micros(r[2]) for r in stored] == [_micros(at) + i for i in range(len(stored))]
+    assert facts.live.tolist() == [True] * len(platforms)
