@@ -29,6 +29,7 @@ from siyu.kit.time import local_day
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_ORDINAL = EPOCH.date().toordinal()
 DAY_BITS = 20  # day ordinals stay below 2**20 (the year 2870)
+DAY_MASK = (1 << DAY_BITS) - 1
 ROWS_CHUNK = 50_000  # health_customers rows built (and written) at a time
 
 
@@ -110,25 +111,49 @@ class Sums:
         if len(codes):
             self.span_parts.append(np.unique((codes << 2 * DAY_BITS) | (ends << DAY_BITS) | starts, return_counts=True))
 
-    def delta(self) -> sp.Delta:
-        """Return the sums as a Delta keyed as :meth:`siyu.analytics.spans.Delta.add` keys them."""
-        delta = sp.Delta(state=Counter(self.state))
-        mask = (1 << DAY_BITS) - 1
-        for key, n in _reduce(self.daily_parts):
-            metric, dim = self.names[key >> DAY_BITS]
-            delta.daily[(metric, key & mask, dim)] = n
-        for key, n in _reduce(self.span_parts):
-            metric, dim = self.names[key >> 2 * DAY_BITS]
-            delta.spans[(metric, dim, (key >> DAY_BITS) & mask, key & mask)] = n
-        return delta
+    def rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Return the ``health_daily`` and ``health_spans`` rows in storage form (days as ISO text), in key order.
+
+        The same values :meth:`siyu.analytics.spans.Delta.add` would sum (zeros left out).
+        """
+        iso = IsoDays()
+        keys, counts = _reduce(self.daily_parts)
+        metric, dim = self._names(keys >> DAY_BITS)
+        daily = list(zip(metric, iso(keys & DAY_MASK), dim, counts.tolist(), strict=True))
+        keys, counts = _reduce(self.span_parts)
+        metric, dim = self._names(keys >> 2 * DAY_BITS)
+        spans = list(zip(metric, dim, iso((keys >> DAY_BITS) & DAY_MASK), iso(keys & DAY_MASK), counts.tolist(),
+                         strict=True))
+        daily.sort()
+        spans.sort()
+        return [r for r in daily if r[-1]], [r for r in spans if r[-1]]
+
+    def _names(self, codes: np.ndarray) -> tuple[list[str], list[str]]:
+        names = [self.names[c] for c in codes.tolist()]
+        return [m for m, _d in names], [d for _m, d in names]
 
 
-def _reduce(parts: list[tuple[np.ndarray, np.ndarray]]) -> Iterator[tuple[int, int]]:
+class IsoDays:
+    """ISO text of day ordinals, each day converted once."""
+
+    def __init__(self) -> None:
+        self.text: dict[int, str] = {}
+
+    def __call__(self, days: np.ndarray) -> list[str]:
+        """Return the ISO text of each day ordinal."""
+        text = self.text
+        for d in np.unique(days).tolist():
+            if d not in text:
+                text[d] = date.fromordinal(d).isoformat()
+        return [text[d] for d in days.tolist()]
+
+
+def _reduce(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the distinct keys of ``parts`` and the sum of their counts."""
     if not parts:
-        return iter(())
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     keys, index = np.unique(np.concatenate([k for k, _ in parts]), return_inverse=True)
-    counts = _sum_by(index, np.concatenate([n for _, n in parts]), len(keys))
-    return zip(keys.tolist(), counts.tolist(), strict=True)
+    return keys, _sum_by(index, np.concatenate([n for _, n in parts]), len(keys))
 
 
 def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -206,14 +231,15 @@ def text(values: np.ndarray) -> list[str]:
 
 def customer_rows(facts: FactColumns, first_days: np.ndarray, parts: dict[str, tuple[np.ndarray, list[str]]],
                   ) -> Iterator[tuple[list[tuple[Any, ...]], int]]:
-    """Yield the live customers' ``health_customers`` rows ascending by id, in chunks, with the customers covered.
+    """Yield the live customers' ``health_customers`` rows ascending by id in storage form (first day as ISO
+    text), in chunks, with the customers covered.
 
     ``parts`` maps each text column (active, paid, items, moves, now_in) to (customer of each piece,
     pieces), sorted by customer and in the column's order; a customer's pieces are joined with the
     column's separator. ``first_days`` holds each customer's first day ordinal (0: unknown).
     """
     separators = {"active": ",", "paid": ",", "items": ";", "moves": ",", "now_in": ","}
-    dates: dict[int, date | None] = {0: None}
+    iso = IsoDays()
     for begin in range(0, len(facts.customers), ROWS_CHUNK):
         index = begin + np.flatnonzero(facts.live[begin:begin + ROWS_CHUNK])
         ids = facts.customers[index]
@@ -222,8 +248,9 @@ def customer_rows(facts: FactColumns, first_days: np.ndarray, parts: dict[str, t
             low, high = slices(owners, ids)
             join = separators[name].join
             columns.append([join(pieces[a:b]) if b > a else "" for a, b in zip(low, high, strict=True)])
-        firsts = [dates[d] if d in dates else dates.setdefault(d, date.fromordinal(d))
-                  for d in first_days[index].tolist()]
+        known = first_days[index]
+        firsts: list[str | None] = iso(np.where(known > 0, known, 1))
+        firsts = [f if k else None for f, k in zip(firsts, known.tolist(), strict=True)]
         platforms = [facts.platforms[i] for i in index.tolist()]
         rows = list(zip(ids.tolist(), [True] * len(ids), firsts, platforms, *columns, strict=True))
         yield rows, min(ROWS_CHUNK, len(facts.customers) - begin)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from siyu.analytics import spans as sp
-from siyu.analytics.columnar import Lists, Sums, customer_rows, day_ordinals, moves, text
+from siyu.analytics.columnar import IsoDays, Lists, Sums, customer_rows, day_ordinals, moves, text
 from siyu.analytics.fact_columns import NONE, FactColumns
 
 Parts = dict[str, tuple[np.ndarray, list[str]]]
@@ -29,7 +28,7 @@ class Rebuilt:
 
     sums: Sums
     rows: Iterator[tuple[list[tuple[Any, ...]], int]]  # health_customers rows in chunks, customers covered
-    moves: list[tuple[str, date, int]]  # health_moves rows, sorted
+    moves: list[tuple[str, str, int]]  # health_moves rows, sorted (days as ISO text)
     count: int  # customers read
 
 
@@ -123,7 +122,7 @@ def _item_text(sums: Sums, lists: Lists) -> tuple[np.ndarray, list[str]]:
 
 
 def _moves(facts: FactColumns, tz: ZoneInfo, sums: Sums, rel: np.ndarray, stay: np.ndarray,
-           ) -> tuple[tuple[np.ndarray, list[str]], list[tuple[str, date, int]]]:
+           ) -> tuple[tuple[np.ndarray, list[str]], list[tuple[str, str, int]]]:
     """Entries and exits: the moves text, the daily move counts, the entered and lost lists, ``health_moves``."""
     who, at, step = moves(np.concatenate([facts.rel_customer[rel], facts.stay_customer[stay]]),
                           np.concatenate([facts.rel_added[rel], facts.stay_joined[stay]]),
@@ -136,10 +135,8 @@ def _moves(facts: FactColumns, tz: ZoneInfo, sums: Sums, rel: np.ndarray, stay: 
     lists.add_to(sums)
     out = lists.key == sums.code(sp.LOST, "")  # (kind, day, customer) once each, "in" before "out"
     order = np.lexsort((lists.customer, lists.day, out))
-    dates: dict[int, date] = {}
-    rows = [("out" if o else "in", dates.get(d) or dates.setdefault(d, date.fromordinal(d)), c)
-            for o, d, c in zip(out[order].tolist(), lists.day[order].tolist(), lists.customer[order].tolist(),
-                               strict=True)]
+    rows = list(zip(["out" if o else "in" for o in out[order].tolist()], IsoDays()(lists.day[order]),
+                    lists.customer[order].tolist(), strict=True))
     return (who, text(day * step)), rows
 
 

@@ -154,11 +154,11 @@ def _stored(row: Any) -> Contribution:
                                 "now": row.now_in})
 
 
-def _apply(session: Session, delta: Delta, *, fresh: bool = False) -> None:
-    """Write a delta's daily values, span counts and state counts (``fresh``: into emptied tables)."""
-    sql.add_daily(session, {(m, date.fromordinal(d), dim): v for (m, d, dim), v in delta.daily.items()}, fresh=fresh)
+def _apply(session: Session, delta: Delta) -> None:
+    """Write a delta's daily values, span counts and state counts."""
+    sql.add_daily(session, {(m, date.fromordinal(d), dim): v for (m, d, dim), v in delta.daily.items()})
     sql.add_spans(session, {(m, dim, date.fromordinal(e), date.fromordinal(s)): n
-                            for (m, dim, e, s), n in delta.spans.items()}, fresh=fresh)
+                            for (m, dim, e, s), n in delta.spans.items()})
     sql.add_state(session, dict(delta.state))
 
 
@@ -189,9 +189,12 @@ def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int],
     """
     built = rebuild_columns.compute(fact_columns.read(session), tz)
     for rows, covered in built.rows:
-        sql.insert_customers(session, rows)
+        sql.insert_stored(session, "health_customers", rows)
         if progress:
             progress(covered)
-    sql.insert_moves(session, built.moves)
-    _apply(session, built.sums.delta(), fresh=True)
+    sql.insert_stored(session, "health_moves", built.moves)
+    daily, spans = built.sums.rows()
+    sql.insert_stored(session, "health_daily", daily)
+    sql.insert_stored(session, "health_spans", spans)
+    sql.add_state(session, dict(built.sums.state))
     return built.count

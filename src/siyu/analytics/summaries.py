@@ -220,13 +220,23 @@ def replace_moves(session: Session, customer_ids: Sequence[int], rows: list[tupl
     insert_moves(session, rows)
 
 
+STORED_COLUMNS = {"health_customers": CUSTOMER_COLUMNS, "health_moves": MOVE_COLUMNS,
+                  "health_daily": ("metric", "day", "dim", "value"),
+                  "health_spans": ("metric", "dim", "end_day", "start_day", "n")}
+
+
+def insert_stored(session: Session, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows in storage form (days as ISO text) into an emptied summary table (a full rebuild)."""
+    write_rows(session, table, list(STORED_COLUMNS[table]), rows)
+
+
 def insert_moves(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Insert moves of customers that have none stored (a full rebuild)."""
+    """Insert moves of customers that have none stored."""
     fast_insert_tuples(session, HealthMove.__table__, MOVE_COLUMNS, rows)
 
 
 def insert_customers(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Insert contributions of customers that have none stored (a full rebuild starts from empty tables)."""
+    """Insert contributions of customers that have none stored."""
     fast_insert_tuples(session, HealthCustomer.__table__, CUSTOMER_COLUMNS, rows)
 
 
@@ -259,30 +269,26 @@ def replace_days(session: Session, first: date, last: date, metrics: Iterable[st
         session.execute(insert(HealthDaily), list(part))
 
 
-def add_daily(session: Session, delta: dict[tuple[str, date, str], int], *, fresh: bool = False) -> None:
-    """Add values to daily rows (creating them), in key order; ``fresh``: no such row exists yet."""
-    _add(session, HealthDaily.__table__, ("metric", "day", "dim"), "value", delta, fresh)
+def add_daily(session: Session, delta: dict[tuple[str, date, str], int]) -> None:
+    """Add values to daily rows (creating them), in key order."""
+    _add(session, HealthDaily.__table__, ("metric", "day", "dim"), "value", delta)
 
 
-def add_spans(session: Session, delta: dict[tuple[str, str, date, date], int], *, fresh: bool = False) -> None:
-    """Add counts to span rows (creating them), in key order; ``fresh``: no such row exists yet."""
-    _add(session, HealthSpan.__table__, ("metric", "dim", "end_day", "start_day"), "n", delta, fresh)
+def add_spans(session: Session, delta: dict[tuple[str, str, date, date], int]) -> None:
+    """Add counts to span rows (creating them), in key order."""
+    _add(session, HealthSpan.__table__, ("metric", "dim", "end_day", "start_day"), "n", delta)
 
 
-def _add(session: Session, table: Any, keys: tuple[str, ...], value: str, delta: dict[Any, int], fresh: bool) -> None:
+def _add(session: Session, table: Any, keys: tuple[str, ...], value: str, delta: dict[Any, int]) -> None:
     """Upsert ``key → value`` increments with one driver-level executemany (same SQL on both stores).
 
     SQLAlchemy's executemany of an ON CONFLICT statement ran row by row and cost ten times the
-    statement itself on a full rebuild. Dates are bound as ISO text on SQLite, as the ORM writes them.
-    A ``fresh`` write (a full rebuild, into emptied tables) inserts plainly: no key can exist yet.
+    statement itself. Dates are bound as ISO text on SQLite, as the ORM writes them.
     """
     sqlite = not is_postgres(session)
     rows = [(*(k.isoformat() if sqlite and isinstance(k, date) else k for k in key), n)
             for key, n in sorted(delta.items()) if n]
     if not rows:
-        return
-    if fresh:
-        write_rows(session, table.name, [*keys, value], rows)
         return
     mark = "?" if sqlite else "%s"
     marks = ", ".join([mark] * (len(keys) + 1))
