@@ -30,6 +30,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_ORDINAL = EPOCH.date().toordinal()
 DAY_BITS = 20  # day ordinals stay below 2**20 (the year 2870)
 DAY_MASK = (1 << DAY_BITS) - 1
+YEAR_HOURS = 8784
 ROWS_CHUNK = 50_000  # health_customers rows built (and written) at a time
 
 
@@ -47,11 +48,12 @@ def day_ordinals(micros: np.ndarray, tz: ZoneInfo, *, hour: bool = False) -> np.
     if not len(seconds):
         return seconds
     first, last = int(hours.min()), int(hours.max())
-    if last - first > 4 * len(hours) + 200_000:  # sparse over a long span: only the hours present
+    if last - first > 4 * len(hours) + 4 * YEAR_HOURS:  # sparse over a long span: only the hours present
         present, index = np.unique(hours, return_inverse=True)
         start, end = _offsets_at(tuple(present.tolist()), tz), _offsets_at(tuple((present + 1).tolist()), tz)
-    else:
-        table = _offsets(first, last + 1, tz)
+    else:  # whole years of hours, so that the columns of one rebuild share one table
+        first, last = first - first % YEAR_HOURS, last - last % YEAR_HOURS + YEAR_HOURS
+        table = _offsets(first, last, tz)
         index = hours - first
         start, end = table[:-1], table[1:]
     offset = start[index]

@@ -163,6 +163,8 @@ def _new_customers(facts: FactColumns, tz: ZoneInfo, sums: Sums) -> np.ndarray:
     known = facts.first_seen != NONE
     first[known] = day_ordinals(facts.first_seen[known], tz)
     new = np.flatnonzero(known & facts.live)
-    codes = np.array([sums.code(sp.NEW_CUSTOMERS, facts.platforms[i] or "") for i in new.tolist()], dtype=np.int64)
+    platforms = [facts.platforms[i] or "" for i in new.tolist()]
+    code = {p: sums.code(sp.NEW_CUSTOMERS, p) for p in set(platforms)}
+    codes = np.array([code[p] for p in platforms], dtype=np.int64)
     sums.daily(codes, first[new])
     return first
