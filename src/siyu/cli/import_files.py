@@ -276,9 +276,11 @@ class PreparedChunk:
     prepared: Prepared | None = None
 
     def slim(self) -> PreparedChunk:
-        """Keep the raw fields only of rows that may still go to the rejects file (not a block's): less to hand over."""
+        """Make the chunk cheap to hand to the writing process: the block in storage form, and the raw fields
+        only of rows that may still go to the rejects file (not a block's)."""
         block = getattr(self.prepared, "block", None)
         if block:
+            block.to_storage()  # lists of strings: cheap to unpickle
             plain = {self.good[i] for i in block.index}
             self.raws = {pos: raw for pos, raw in enumerate(self.raws) if pos not in plain}  # type: ignore[assignment]
         return self

@@ -12,6 +12,11 @@ state, an identity that is invalid, too many or none, properties near the size l
 as ``None`` and goes through the per-item path unchanged, so every rejection keeps its code and
 message, and what the fast path accepts equals what the per-item path would make of the row
 (tests/domains/ingest/test_columns.py compares both on generated rows).
+
+``siyu import`` calls :func:`prepare_event_block`: accepted rows that need nothing but storing leave
+here as an :class:`~siyu.domains.ingest.event_block.EventBlock` of plain columns (in a reader
+process turned into the text the events table stores), which the writing process takes without
+unpickling or building an object per row.
 """
 
 from __future__ import annotations
@@ -175,9 +180,9 @@ def prepare_event_block(ctx: IngestContext, cols: EventColumns, rows: list[list[
     """Return, per row, None (left to the per-item path), its row in the returned block, or (EventFact, Normalised).
 
     The block holds the accepted rows the writer may store without building any object (no junk
-    identity, no type another domain handles) as columns of the values the events table stores:
-    the time as UTC text, the properties as JSON text, each identity column's blind indexes and
-    normalised values. Every other accepted row is returned as the per-item path makes it.
+    identity, no type another domain handles) as columns: the fields (times in UTC), each identity
+    column's blind indexes and normalised values. Every other accepted row is returned as the
+    per-item path makes it.
     """
     outcomes: list[Any] = [None] * len(rows)
     if not rows:
@@ -197,9 +202,9 @@ def prepare_event_block(ctx: IngestContext, cols: EventColumns, rows: list[list[
         index=[0] * len(sel),
         event_id=[fields[j][0] for j in sel],
         type=[fields[j][1] for j in sel],
-        occurred_at=[fields[j][2].isoformat(" ", "microseconds")[:26] for j in sel],
+        occurred_at=[fields[j][2] for j in sel],
         channel=[canon.setdefault(c, c) for c in (fields[j][3] for j in sel)],
-        properties=[orjson.dumps(fields[j][4], option=orjson.OPT_NON_STR_KEYS).decode() for j in sel],
+        properties=[fields[j][4] for j in sel],
         kinds=tuple(kind for _i, kind in cols.idents),
         lookups=[[None if (e := col[j]) is None else e[3] for j in sel] for col in per_column],
         values=[[None if (e := col[j]) is None else e[2] for j in sel] for col in per_column])

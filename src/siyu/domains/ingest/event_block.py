@@ -2,9 +2,10 @@
 
 The CSV column path (:mod:`siyu.domains.ingest.columns`) puts every row it accepts that needs
 nothing but storing (no junk identity, no type another domain handles) into an :class:`EventBlock`:
-lists of the strings the events table stores and of each identity column's blind indexes and
-normalised values. Pickling that costs the writing process a fraction of what per-row objects
-cost, so a second CPU can do the reading, validation and blind-indexing.
+lists of its fields and of each identity column's blind indexes and normalised values. A reader
+process turns times and properties into the text the events table stores before handing it over
+(:meth:`EventBlock.to_storage`): unpickling lists of strings costs the writing process a fraction of
+what per-row objects cost, so a second CPU can do the reading, validation and blind-indexing.
 
 The writer (:func:`write_events_block`) does what ``service.write_events`` does, with the same
 stored result: one duplicate look-up for the chunk, one look-up of the block's identities; a row
@@ -45,12 +46,13 @@ class EventBlock:
     index: list[int]
     event_id: list[str]
     type: list[str]
-    occurred_at: list[str]  # UTC as SQLite stores it: "YYYY-MM-DD HH:MM:SS.ffffff"
+    occurred_at: list[Any]  # UTC datetimes; once stored: the text SQLite stores, "YYYY-MM-DD HH:MM:SS.ffffff"
     channel: list[str | None]
-    properties: list[str]  # JSON text
+    properties: list[Any]  # dicts; once stored: JSON text
     kinds: tuple[str, ...]  # one per identity column, in header order
     lookups: list[list[str | None]]  # per identity column: the blind index, None for an empty cell
     values: list[list[str | None]]  # per identity column: the normalised value
+    stored: bool = False  # times and properties in storage form
 
     @classmethod
     def empty(cls, kinds: tuple[str, ...]) -> EventBlock:
@@ -66,7 +68,16 @@ class EventBlock:
             return [col[j] for j in rows]
         return EventBlock(pick(self.index), pick(self.event_id), pick(self.type), pick(self.occurred_at),
                           pick(self.channel), pick(self.properties), self.kinds, [pick(c) for c in self.lookups],
-                          [pick(c) for c in self.values])
+                          [pick(c) for c in self.values], self.stored)
+
+    def to_storage(self) -> EventBlock:
+        """Turn times and properties into the text the events table stores (once: the reader process does it
+        before handing the block over; in one process the writer does it for the rows that are not duplicates)."""
+        if not self.stored:
+            self.occurred_at = [t.isoformat(" ", "microseconds")[:26] for t in self.occurred_at]
+            self.properties = [orjson.dumps(p, option=orjson.OPT_NON_STR_KEYS).decode() for p in self.properties]
+            self.stored = True
+        return self
 
 
 @dataclass
@@ -119,7 +130,7 @@ def write_events_block(session: Session, ctx: IngestContext, prepared: Prepared)
     items = drop_unknown_states(session, items, result)
     result.accepted = len(items) + len(block)
     if result.accepted:
-        _write(session, ctx, items, block)
+        _write(session, ctx, items, block.to_storage())
     result.rejected.sort(key=lambda r: r.index)
     return result
 
