@@ -167,10 +167,12 @@ def build(engine: Engine, settings: Settings, options: DemoOptions,
             report.admin_password, report.api_key = brand.create_admin(session)
     else:
         _build_ingest(engine, settings, options, plan, report, on_block)
-    summarised = time.perf_counter()
+    summarised, summarised_cpu = time.perf_counter(), time.process_time()
     with unit_of_work(engine) as session:  # the dashboard's daily summaries, built once from the facts
         summaries.rebuild(session, settings.tz)
     report.phases["summaries"] = time.perf_counter() - summarised
+    if mode == "bulk":  # CPU of this process (the rebuild runs in it)
+        report.cpu["summaries"] = time.process_time() - summarised_cpu
     started_behavior = time.perf_counter()
     with unit_of_work(engine) as session:  # staff members' WeCom statistics, from their workload per day
         behavior.record(session, plan, settings)
