@@ -14,7 +14,8 @@ these sorted columns. ``tests/analytics/test_health_columns.py`` checks the equa
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -231,14 +232,23 @@ def text(values: np.ndarray) -> list[str]:
     return list(map(str, values.tolist()))
 
 
-def customer_rows(facts: FactColumns, first_days: np.ndarray, parts: dict[str, tuple[np.ndarray, list[str]]],
+@dataclass
+class Pieces:
+    """A text column's pieces, sorted by customer: each piece's customer, and how to format pieces [a, b)."""
+
+    owners: np.ndarray
+    make: Callable[[int, int], list[str]]
+
+
+def customer_rows(facts: FactColumns, first_days: np.ndarray, parts: dict[str, Pieces],
                   ) -> Iterator[tuple[list[tuple[Any, ...]], int]]:
     """Yield the live customers' ``health_customers`` rows ascending by id in storage form (first day as ISO
     text), in chunks, with the customers covered.
 
-    ``parts`` maps each text column (active, paid, items, moves, now_in) to (customer of each piece,
-    pieces), sorted by customer and in the column's order; a customer's pieces are joined with the
-    column's separator. ``first_days`` holds each customer's first day ordinal (0: unknown).
+    ``parts`` maps each text column (active, paid, items, moves, now_in) to its pieces, in the
+    column's order; a customer's pieces are joined with the column's separator, and only the pieces
+    of one chunk of customers are formatted at a time. ``first_days`` holds each customer's first day
+    ordinal (0: unknown).
     """
     separators = {"active": ",", "paid": ",", "items": ";", "moves": ",", "now_in": ","}
     iso = IsoDays()
@@ -246,10 +256,12 @@ def customer_rows(facts: FactColumns, first_days: np.ndarray, parts: dict[str, t
         index = begin + np.flatnonzero(facts.live[begin:begin + ROWS_CHUNK])
         ids = facts.customers[index]
         columns = []
-        for name, (owners, pieces) in parts.items():
-            low, high = slices(owners, ids)
+        for name, pieces in parts.items():
+            low, high = slices(pieces.owners, ids)
+            first = low[0] if low else 0
+            texts = pieces.make(first, high[-1]) if low and high[-1] > first else []
             join = separators[name].join
-            columns.append([join(pieces[a:b]) if b > a else "" for a, b in zip(low, high, strict=True)])
+            columns.append([join(texts[a - first:b - first]) if b > a else "" for a, b in zip(low, high, strict=True)])
         known = first_days[index]
         firsts: list[str | None] = iso(np.where(known > 0, known, 1))
         firsts = [f if k else None for f, k in zip(firsts, known.tolist(), strict=True)]

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from siyu.analytics import spans as sp
-from siyu.analytics.columnar import IsoDays, Lists, Sums, customer_rows, day_ordinals, moves, text
+from siyu.analytics.columnar import IsoDays, Lists, Pieces, Sums, customer_rows, day_ordinals, moves, text
 from siyu.analytics.fact_columns import NONE, FactColumns
 
-Parts = dict[str, tuple[np.ndarray, list[str]]]
+Parts = dict[str, Pieces]
 
 
 @dataclass
@@ -52,15 +52,16 @@ def _single(sums: Sums, metric: str, n: int) -> np.ndarray:
     return np.full(n, sums.code(metric, ""), dtype=np.int64)
 
 
-def _active(facts: FactColumns, tz: ZoneInfo, sums: Sums, alive: Any) -> tuple[np.ndarray, list[str]]:
+def _active(facts: FactColumns, tz: ZoneInfo, sums: Sums, alive: Any) -> Pieces:
     keep = alive(facts.event_customer)
     day = day_ordinals(facts.event_at[keep], tz, hour=True)
     lists = Lists(_single(sums, sp.ACTIVE, len(day)), facts.event_customer[keep], day, distinct=True)
     lists.add_to(sums)
-    return lists.customer, text(lists.day)
+    day = lists.day
+    return Pieces(lists.customer, lambda a, b: text(day[a:b]))
 
 
-def _paid(facts: FactColumns, tz: ZoneInfo, sums: Sums, alive: Any) -> tuple[np.ndarray, list[str]]:
+def _paid(facts: FactColumns, tz: ZoneInfo, sums: Sums, alive: Any) -> Pieces:
     """Paid orders: one list item per order on the day it was placed; the text counts them per day.
 
     Also the day metrics: paid orders and GMV (net of refunds) per day, of every customer's orders.
@@ -77,11 +78,12 @@ def _paid(facts: FactColumns, tz: ZoneInfo, sums: Sums, alive: Any) -> tuple[np.
     change[1:] = (customer[1:] != customer[:-1]) | (day[1:] != day[:-1])
     starts = np.flatnonzero(change)
     counts = np.diff(np.append(starts, len(day)))
-    return customer[starts], [f"{d}:{n}" for d, n in zip(day[starts].tolist(), counts.tolist(), strict=True)]
+    days = day[starts]
+    return Pieces(customer[starts], lambda a, b: [f"{d}:{n}" for d, n in zip(days[a:b].tolist(), counts[a:b].tolist(),
+                                                                            strict=True)])
 
 
-def _items(facts: FactColumns, tz: ZoneInfo, sums: Sums, rel: np.ndarray, stay: np.ndarray,
-           ) -> tuple[np.ndarray, list[str]]:
+def _items(facts: FactColumns, tz: ZoneInfo, sums: Sums, rel: np.ndarray, stay: np.ndarray) -> Pieces:
     """The stored item lists (staff added and deleted, codes, groups joined and left) and their unions."""
     rc, staff, code = facts.rel_customer[rel], facts.rel_staff[rel], facts.rel_code[rel]
     added = day_ordinals(facts.rel_added[rel], tz)
@@ -105,24 +107,29 @@ def _items(facts: FactColumns, tz: ZoneInfo, sums: Sums, rel: np.ndarray, stay: 
     return _item_text(sums, lists)
 
 
-def _item_text(sums: Sums, lists: Lists) -> tuple[np.ndarray, list[str]]:
+def _item_text(sums: Sums, lists: Lists) -> Pieces:
     """Return each customer's ``metric/dim:day,day`` pieces, in (metric, dim) order."""
     rank = np.empty(len(sums.names), dtype=np.int64)
     rank[sorted(range(len(sums.names)), key=sums.names.__getitem__)] = np.arange(len(sums.names))
     order = np.lexsort((lists.day, rank[lists.key], lists.customer))
-    key, customer, days = lists.key[order], lists.customer[order], text(lists.day[order])
+    key, customer, days = lists.key[order], lists.customer[order], lists.day[order]
     change = np.ones(len(key), dtype=bool)
     change[1:] = (key[1:] != key[:-1]) | (customer[1:] != customer[:-1])
-    starts = np.flatnonzero(change).tolist()
-    ends = [*starts[1:], len(key)] if starts else []
-    names = sums.names
-    pieces = [f"{names[k][0]}/{names[k][1]}:{','.join(days[a:b])}"
-              for k, a, b in zip(key[starts].tolist(), starts, ends, strict=True)]
-    return customer[starts], pieces
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], len(key))
+    prefix = [f"{m}/{dim}:" for m, dim in sums.names]
+
+    def make(a: int, b: int) -> list[str]:
+        offset = int(starts[a])
+        day_text = text(days[offset:int(ends[b - 1])])
+        return [prefix[k] + ",".join(day_text[s - offset:e - offset])
+                for k, s, e in zip(key[starts[a:b]].tolist(), starts[a:b].tolist(), ends[a:b].tolist(), strict=True)]
+
+    return Pieces(customer[starts], make)
 
 
 def _moves(facts: FactColumns, tz: ZoneInfo, sums: Sums, rel: np.ndarray, stay: np.ndarray,
-           ) -> tuple[tuple[np.ndarray, list[str]], list[tuple[str, str, int]]]:
+           ) -> tuple[Pieces, list[tuple[str, str, int]]]:
     """Entries and exits: the moves text, the daily move counts, the entered and lost lists, ``health_moves``."""
     who, at, step = moves(np.concatenate([facts.rel_customer[rel], facts.stay_customer[stay]]),
                           np.concatenate([facts.rel_added[rel], facts.stay_joined[stay]]),
@@ -137,10 +144,11 @@ def _moves(facts: FactColumns, tz: ZoneInfo, sums: Sums, rel: np.ndarray, stay: 
     order = np.lexsort((lists.customer, lists.day, out))
     rows = list(zip(["out" if o else "in" for o in out[order].tolist()], IsoDays()(lists.day[order]),
                     lists.customer[order].tolist(), strict=True))
-    return (who, text(day * step)), rows
+    values = day * step
+    return Pieces(who, lambda a, b: text(values[a:b])), rows
 
 
-def _now(facts: FactColumns, sums: Sums, rel: np.ndarray, stay: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _now(facts: FactColumns, sums: Sums, rel: np.ndarray, stay: np.ndarray) -> Pieces:
     """What each customer counts in now (open follow relations and group stays), and the state counts."""
     open_rel = rel & (facts.rel_removed == NONE)
     open_stay = stay & (facts.stay_left == NONE)
@@ -154,7 +162,8 @@ def _now(facts: FactColumns, sums: Sums, rel: np.ndarray, stay: np.ndarray) -> t
     ordered = sorted(code)
     for c, n in zip(*np.unique(pairs[:, 1], return_counts=True), strict=True):
         sums.state[ordered[int(c)]] += int(n)
-    return pairs[:, 0], [ordered[c] for c in pairs[:, 1].tolist()]
+    codes = pairs[:, 1]
+    return Pieces(pairs[:, 0], lambda a, b: [ordered[c] for c in codes[a:b].tolist()])
 
 
 def _new_customers(facts: FactColumns, tz: ZoneInfo, sums: Sums) -> np.ndarray:
