@@ -103,6 +103,7 @@ class Sums:
         """Count 1 (or add ``values``) for each (key code, day)."""
         if not len(codes):
             return
+        _check_days(days)
         if values is None:
             self.daily_parts.append(np.unique((codes << DAY_BITS) | days, return_counts=True))
         else:
@@ -112,6 +113,8 @@ class Sums:
     def spans(self, codes: np.ndarray, ends: np.ndarray, starts: np.ndarray) -> None:
         """Count 1 for each (key code, end day, start day)."""
         if len(codes):
+            _check_days(ends)
+            _check_days(starts)
             self.span_parts.append(np.unique((codes << 2 * DAY_BITS) | (ends << DAY_BITS) | starts, return_counts=True))
 
     def rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -149,6 +152,12 @@ class IsoDays:
             if d not in text:
                 text[d] = date.fromordinal(d).isoformat()
         return [text[d] for d in days.tolist()]
+
+
+def _check_days(days: np.ndarray) -> None:
+    """Refuse day ordinals that would not fit their bits of a packed key."""
+    if int(days.min()) < 1 or int(days.max()) > DAY_MASK:
+        raise ValueError(f"day ordinals out of range: {int(days.min())}..{int(days.max())}")
 
 
 def _reduce(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
