@@ -137,3 +137,19 @@ def test_fact_columns_keep_platforms_and_times_exact(db_engine: Engine) -> None:
     assert facts.platforms == [r[1] for r in stored] == platforms
     assert facts.first_seen.tolist() == [_micros(r[2]) for r in stored] == [_micros(at) + i for i in range(len(stored))]
     assert facts.live.tolist() == [True] * len(platforms)
+
+
+def test_a_store_of_one_open_relation_rebuilds_as_recomputed_per_customer(db_engine: Engine, settings) -> None:
+    """One row whose end time is missing (SQLite's group_concat gives '' for it, not no rows)."""
+    ctx, tz = ingest.IngestContext.from_settings(settings), ZoneInfo("Asia/Shanghai")
+    with unit_of_work(db_engine) as s:
+        accepted = ingest.ingest_events(s, ctx, [{"event_id": "e1", "type": "contact_added", "occurred_at": "2026-03-01T10:00:00+08:00",
+                                       "identities": {"external_userid": "wmBackground1"}, "properties": {"staff_userid": "alice"}}])
+        assert accepted.accepted == 1, accepted
+    with unit_of_work(db_engine) as s:
+        assert summaries.refresh(s, tz).full  # the first build is a rebuild
+    rebuilt = _tables(db_engine)
+    assert rebuilt[2] and rebuilt[3] and rebuilt[4], rebuilt  # followed now, the customer's row, the entry
+    with unit_of_work(db_engine) as s:  # take every contribution back and add it again, per customer
+        summaries._recompute_customers(s, tz, s.scalars(select(Customer.id)).all(), None)
+    assert _tables(db_engine) == rebuilt

@@ -137,16 +137,18 @@ def _sqlite_scan(cursor: Any, table: str, columns: list[tuple[str, str]], where:
     for start, stop in _rowid_ranges(cursor, table):
         cursor.execute(sql, (start, stop))
         for part, (_e, kind), text in zip(parts, columns, cursor.fetchone(), strict=True):
-            part.append(_parse(text or "", kind))
-    return [np.concatenate(p) if p else _parse("", k) for p, (_e, k) in zip(parts, columns, strict=True)]
+            part.append(_parse(text, kind))
+    return [np.concatenate(p) if p else _parse(None, k) for p, (_e, k) in zip(parts, columns, strict=True)]
 
 
-def _parse(text: str, kind: str) -> np.ndarray:
-    """Return the comma-separated values of ``text`` as an array of ``kind``."""
-    if kind == "time":  # '' (NULL) is NaT
-        return np.array(text.split(",") if text else [], dtype="datetime64[us]").view(np.int64)
-    out = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)  # C parse, no str objects
-    if len(out) != text.count(",") + 1 if text else len(out):
+def _parse(text: str | None, kind: str) -> np.ndarray:
+    """Return the comma-separated values of ``text`` as an array of ``kind`` (None: no rows)."""
+    if kind == "time":  # '' (NULL) is NaT: a single row without a time is '', no rows is None
+        return np.array([] if text is None else text.split(","), dtype="datetime64[us]").view(np.int64)
+    if text is None:
+        return np.zeros(0, bool if kind == "bool" else np.int64)
+    out = np.fromstring(text, dtype=np.int64, sep=",")  # C parse, no str objects
+    if len(out) != text.count(",") + 1:
         raise ValueError(f"unexpected integer text {text[:80]!r}")
     return out.astype(bool) if kind == "bool" else out
 
