@@ -110,7 +110,8 @@ class Resolver:
         self.unique_order = tuple(sorted(kinds.unique))
 
     # -- loading -------------------------------------------------------------------------
-    def _load(self, plan: _Plan, facts: list[FactIdentities]) -> tuple[list[int], list[Resolved | None]]:
+    def _load(self, plan: _Plan, facts: list[FactIdentities],
+              known: dict[str, Any] | None = None) -> tuple[list[int], list[Resolved | None]]:
         """Look up every identity of the batch; return the facts that need the full pass, and the others' answers.
 
         A fact whose identities all exist and all belong to one customer changes nothing (no new
@@ -118,8 +119,10 @@ class Resolver:
         sorts the facts, without building the in-memory graph (its customer id is brought up to
         date after the batch's merges). Only the other facts' identities become graph nodes.
         """
-        lookups = {item[3] for f in facts for item in f.items}
-        found = {row[2]: row for row in repo.identities_by_lookup(self.session, lookups)}  # (id, kind, lookup, customer)
+        if known is None:
+            lookups = {item[3] for f in facts for item in f.items}
+            known = {row[2]: row for row in repo.identities_by_lookup(self.session, lookups)}
+        found = known  # lookup → (id, kind, lookup, customer)
         complex_facts: list[int] = []
         answers: list[Resolved | None] = []
         for n, fact in enumerate(facts):
@@ -332,10 +335,14 @@ class Resolver:
         return issue
 
     # -- entry point ---------------------------------------------------------------------
-    def resolve(self, facts: list[FactIdentities]) -> list[Resolved]:
-        """Resolve ``facts`` in order and write the graph changes; return where each landed."""
+    def resolve(self, facts: list[FactIdentities], known: dict[str, Any] | None = None) -> list[Resolved]:
+        """Resolve ``facts`` in order and write the graph changes; return where each landed.
+
+        ``known``: the caller's look-up of (at least) these facts' identities in this transaction,
+        :func:`identities_by_lookup` as lookup → row, so they are not looked up twice.
+        """
         plan = _Plan()
-        complex_facts, out = self._load(plan, facts)
+        complex_facts, out = self._load(plan, facts, known)
         if not complex_facts:
             return out  # type: ignore[return-value]  # every fact answered by the look-up
         hard = [facts[n] for n in complex_facts]

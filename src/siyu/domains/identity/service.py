@@ -180,9 +180,10 @@ def record_junk(session: Session, rows: list[dict[str, Any]]) -> None:
     repo.insert_issues(session, rows)
 
 
-def known_identities(session: Session, lookups: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """Return blind index → (identity id, customer id) of the stored identities among ``lookups``."""
-    return {lookup: (iid, cid) for iid, _kind, lookup, cid in repo.identities_by_lookup(session, lookups)}
+def known_identities(session: Session, lookups: Iterable[str]) -> dict[str, tuple[int, str, str, int]]:
+    """Return blind index → (identity id, kind, blind index, customer id) of the stored identities among ``lookups``
+    (what :meth:`Resolver.resolve` takes as ``known``)."""
+    return {row[2]: row for row in repo.identities_by_lookup(session, lookups)}
 
 
 def resolver(session: Session, ctx: IdentityContext) -> Resolver:

@@ -135,9 +135,8 @@ def write_events_block(session: Session, ctx: IngestContext, prepared: Prepared)
     return result
 
 
-def _anchors(session: Session, ctx: IngestContext, block: EventBlock) -> list[int | None]:
+def _anchors(ctx: IngestContext, block: EventBlock, found: dict[str, Any]) -> list[int | None]:
     """Return each block row's anchor when all its identities exist on one customer, else None."""
-    found = identity.known_identities(session, {lk for col in block.lookups for lk in col if lk is not None})
     kinds = ctx.ids.kinds
     ranked = sorted(range(len(block.kinds)), key=lambda c: (kinds.spec(block.kinds[c]).specificity, block.kinds[c]),
                     reverse=True)  # the most specific identity anchors the fact
@@ -148,32 +147,35 @@ def _anchors(session: Session, ctx: IngestContext, block: EventBlock) -> list[in
             if lookup is None:
                 continue
             hit = found.get(lookup)
-            if hit is None or (cid is not None and hit[1] != cid):
+            if hit is None or (cid is not None and hit[3] != cid):
                 anchor = None
                 break
             if cid is None:
-                anchor, cid = hit
+                anchor, cid = hit[0], hit[3]
         out.append(anchor)
     return out
 
 
-def _block_fact(ctx: IngestContext, block: EventBlock, j: int) -> identity.FactIdentities:
-    kinds = ctx.ids.kinds
-    items = [(kinds.spec(kind), kind, block.values[c][j], lookup)
+def _block_fact(block: EventBlock, specs: list[Any], j: int) -> identity.FactIdentities:
+    items = [(specs[c], kind, block.values[c][j], lookup)
              for c, kind in enumerate(block.kinds) if (lookup := block.lookups[c][j]) is not None]
     when = datetime.fromisoformat(block.occurred_at[j]).replace(tzinfo=UTC)
     return identity.FactIdentities("event", block.event_id[j], when, items)
 
 
 def _write(session: Session, ctx: IngestContext, items: list[Item], block: EventBlock) -> None:
-    anchors = _anchors(session, ctx, block)
+    lookups = {lk for col in block.lookups for lk in col if lk is not None}
+    lookups.update(entry[3] for _i, _e, n in items for entry in n.items)
+    found = identity.known_identities(session, lookups)  # one look-up, shared with the resolver
+    anchors = _anchors(ctx, block, found)
     # file order of every fact: (index, item) for per-item facts, (index, block row) for block rows
     order = sorted([(i, p) for p in items for i in (p[0],)] + [(block.index[j], j) for j in range(len(block))],
                    key=lambda x: x[0]) if items else [(block.index[j], j) for j in range(len(block))]
     slow = [x for _i, x in order if type(x) is not int or anchors[x] is None]
+    specs = [ctx.ids.kinds.spec(kind) for kind in block.kinds]
     facts = [identity.FactIdentities("event", x[1].event_id, x[1].occurred_at, x[2].items) if type(x) is not int
-             else _block_fact(ctx, block, x) for x in slow]
-    resolved = identity.resolver(session, ctx.ids).resolve(facts) if facts else []
+             else _block_fact(block, specs, x) for x in slow]
+    resolved = identity.resolver(session, ctx.ids).resolve(facts, found) if facts else []
     landed = {id(x) if type(x) is not int else ~x: r for x, r in zip(slow, resolved, strict=True)}
     postgres = is_postgres(session)
     now = utcnow()
