@@ -168,11 +168,12 @@ def test_rows_of_both_paths_dedupe_and_reject_in_file_order(db_engine, settings,
             "\n"
             "e2,content_viewed,²,oBOTHPATHS1,3\n"
             "e1,content_viewed,1795000002,oBOTHPATHS1,4\n"
-            "e3,contact_added,2026-01-01T10:00:00Z,oBOTHPATHS2,5\n")
+            "e3,contact_added,2026-01-01T10:00:00Z,oBOTHPATHS2,5\n"
+            "e4,content_viewed,0001-01-01T00:00:00+08:00,oBOTHPATHS1,6\n")  # before year 1 in UTC
     path = _write(tmp_path, "both.csv", text)
     summary = run_import("events", path, eng=db_engine, settings=settings, chunk_size=3)
-    assert (summary.read, summary.accepted, summary.duplicates, summary.rejected) == (5, 2, 2, 1)
-    assert [(r[0], r[1]) for r in _rejects(path)[1:]] == [("5", "bad_timestamp")]
+    assert (summary.read, summary.accepted, summary.duplicates, summary.rejected) == (6, 2, 2, 2)
+    assert [(r[0], r[1]) for r in _rejects(path)[1:]] == [("5", "bad_timestamp"), ("8", "bad_timestamp")]
     with unit_of_work(db_engine) as s:
         stored = dict(s.execute(select(Event.event_id, Event.properties)).all())
     assert stored == {"e1": {"n": "1"}, "e3": {"n": "5"}}

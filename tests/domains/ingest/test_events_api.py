@@ -46,6 +46,7 @@ def test_identities_in_one_event_make_one_customer(client, db_engine):
 BAD_ITEMS = [
     ({"occurred_at": "yesterday"}, "bad_timestamp", "occurred_at"),
     ({"occurred_at": "2026-11-20T10:00:00"}, "bad_timestamp", "occurred_at"),
+    ({"occurred_at": "0001-01-01T00:00:00+08:00"}, "bad_timestamp", "occurred_at"),  # before year 1 in UTC
     ({"identities": {"qq": "1234567"}}, "unknown_identity_kind", "identities"),
     ({"identities": {"phone": "12345"}}, "invalid_identity", "identities"),
     ({"identities": {"unionid": "null"}}, "no_valid_identity", "identities"),

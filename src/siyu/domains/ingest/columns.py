@@ -78,7 +78,7 @@ def _when(value: str) -> Any:
     if _ISO.match(value):
         try:
             return datetime.fromisoformat(value).astimezone(UTC)
-        except ValueError:  # a day or an offset out of range: the per-item path says which
+        except (ValueError, OverflowError):  # a day, an offset or the UTC time out of range: the per-item path says which
             return _NO
     return _NO
 

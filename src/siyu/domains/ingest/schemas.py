@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from siyu.kit.time import UTC
 
 
 ORDER_STATUSES = ("created", "paid", "shipped", "delivered", "completed", "cancelled", "refunded")
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+08:00 falls before year 1 in UTC
+        raise ValueError("the time falls outside years 1-9999 once converted to UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]  # every stored time is UTC
 
 
 class _Strict(BaseModel):
@@ -20,7 +33,7 @@ class EventIn(_Strict):
 
     event_id: str = Field(min_length=1, max_length=128, description="Your unique id; replays are ignored.")
     type: str = Field(min_length=1, max_length=80, description="A standard type or 'namespace.name'.")
-    occurred_at: AwareDatetime = Field(description="ISO-8601 with a UTC offset, or epoch seconds/milliseconds.")
+    occurred_at: UtcDatetime = Field(description="ISO-8601 with a UTC offset, or epoch seconds/milliseconds.")
     identities: dict[str, Any] = Field(min_length=1, max_length=12, description="{kind: value}, e.g. {'phone': '13812345678'}")
     channel: str | None = Field(default=None, max_length=64, description="Where it happened: wecom, mini_program, app…")
     properties: dict[str, Any] = Field(default_factory=dict)
@@ -42,7 +55,7 @@ class OrderIn(_Strict):
 
     order_id: str = Field(min_length=1, max_length=128)
     status: Literal["created", "paid", "shipped", "delivered", "completed", "cancelled", "refunded"]
-    occurred_at: AwareDatetime = Field(description="ISO-8601 with a UTC offset, or epoch seconds/milliseconds.")
+    occurred_at: UtcDatetime = Field(description="ISO-8601 with a UTC offset, or epoch seconds/milliseconds.")
     amount: Decimal = Field(ge=0, description="Order total in yuan, at most 2 decimals.")
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     identities: dict[str, Any] = Field(default_factory=dict, max_length=12,
@@ -66,7 +79,7 @@ class CustomerIn(_Strict):
     city: str | None = Field(default=None, max_length=32)
     attributes: dict[str, Any] = Field(default_factory=dict)
     owner_userid: str | None = Field(default=None, max_length=64, description="Staff member who follows this customer.")
-    occurred_at: AwareDatetime | None = Field(default=None, description="When the record was true; default now.")
+    occurred_at: UtcDatetime | None = Field(default=None, description="When the record was true; default now.")
 
 
 class Rejection(BaseModel):

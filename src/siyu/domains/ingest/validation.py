@@ -41,7 +41,7 @@ def _from_pydantic(exc: ValidationError) -> ItemRejected:
         return ItemRejected("bad_timestamp", f"occurred_at {err['input']!r} has no UTC offset; add one such as +08:00 or Z",
                             field)
     if field == "occurred_at" and kind != "missing":
-        return ItemRejected("bad_timestamp", f"occurred_at: {err['msg']}; use ISO-8601 with an offset, e.g. "
+        return ItemRejected("bad_timestamp", f"occurred_at: {err['msg'].removeprefix('Value error, ')}; use ISO-8601 with an offset, e.g. "
                             "2026-11-23T10:00:00+08:00, or epoch milliseconds", field)
     code = _CODES.get(kind, "invalid_type" if kind.endswith("_type") or "parsing" in kind else "invalid_value")
     return ItemRejected(code, f"{field or 'item'}: {err['msg'].removeprefix('Value error, ')}", field)
