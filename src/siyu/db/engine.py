@@ -97,12 +97,30 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = True,
         begin_write(session)
     try:
         yield session
-        session.commit()
+        if not write and session.new:
+            _append_after_reading(session)
+        else:
+            session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+def _append_after_reading(session: Session) -> None:
+    """Write the rows a reader added (a ``pii.read`` audit entry) in a short writer transaction of their own.
+
+    SQLite cannot turn a read transaction into a write one once another connection has committed
+    since it began (the server's own worker writing scores, say): it answers "database is locked"
+    at once, and no waiting helps. So the read ends, a writer begins (waiting its turn for the write
+    lock like any other), and the unflushed new rows are added and committed there.
+    """
+    pending = list(session.new)
+    session.rollback()  # unflushed rows become transient again; nothing was written
+    begin_write(session)
+    session.add_all(pending)
+    session.commit()
 
 
 def ping(engine: Engine) -> None:
