@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from domains.identity.helpers import wipe
 from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from siyu.cli import import_files
 from siyu.cli.import_cmds import run_import
@@ -77,16 +78,6 @@ def _snapshot(engine: Engine, settings, since: datetime) -> dict[str, list[tuple
     return out
 
 
-def _wipe(engine: Engine) -> None:
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(table.delete())
-
-
 def _import_all(engine, settings, files: list[Path], chunk: int, parallel: bool) -> list[Any]:
     out = []
     for path in files:
@@ -104,7 +95,7 @@ def _compare(engine, settings, monkeypatch, files: list[Path], chunk: int, paral
         m.setattr("siyu.cli.import_cmds.WRITE", {"events": service.write_events})
         before = _import_all(engine, settings, files, chunk, False)
     reference = _snapshot(engine, settings, since)
-    _wipe(engine)
+    wipe(engine)
     after = _import_all(engine, settings, files, chunk, parallel)
     assert after == before
     stored = _snapshot(engine, settings, since)
@@ -146,7 +137,7 @@ def test_identity_created_mid_chunk_anchors_later_rows(db_engine, settings, tmp_
                                                                    HealthCheck.too_slow])
 @given(st.lists(st.integers(min_value=0, max_value=10**6), min_size=20, max_size=60), st.integers(1, 30))
 def test_block_equals_per_item_on_generated_files(db_engine, settings, tmp_path, monkeypatch, seeds, chunk):
-    _wipe(db_engine)
+    wipe(db_engine)
     rows = [_row(random.Random(s), 40) for s in seeds]
     path = _write(tmp_path / "h.csv", rows)
     more = _write(tmp_path / "h2.csv", [_row(random.Random(s + 1), 60) for s in seeds])
