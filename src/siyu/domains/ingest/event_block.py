@@ -32,7 +32,7 @@ from siyu.domains.identity import service as identity
 from siyu.domains.ingest import repository as repo
 from siyu.domains.ingest.schemas import IngestResult
 from siyu.domains.ingest.service import (DISPATCHED, EventFact, IngestContext, Prepared, dispatch, drop_unknown_states,
-                                         write_events)
+                                         first_in_batch, write_events)
 from siyu.domains.ingest.validation import ItemRejected, rejection
 from siyu.kit.time import UTC, utcnow
 
@@ -95,22 +95,13 @@ def collect_block(outcomes: list[Any], block: EventBlock) -> BlockPrepared:
     keep: list[int] = []
     for index, outcome in enumerate(outcomes):
         if type(outcome) is int:
-            event_id = block.event_id[outcome]
-            if event_id in seen:
-                result.duplicates += 1
-                continue
-            seen.add(event_id)
-            block.index[outcome] = index
-            keep.append(outcome)
+            if first_in_batch(seen, result, block.event_id[outcome]):
+                block.index[outcome] = index
+                keep.append(outcome)
         elif isinstance(outcome, ItemRejected):
             result.rejected.append(rejection(index, outcome))
-        else:
-            event, norm = outcome
-            if event.event_id in seen:
-                result.duplicates += 1
-                continue
-            seen.add(event.event_id)
-            parsed.append((index, event, norm))
+        elif first_in_batch(seen, result, outcome[0].event_id):
+            parsed.append((index, *outcome))
     return BlockPrepared(parsed, result, block=block if len(keep) == len(block) else block.take(keep))
 
 

@@ -124,6 +124,15 @@ def prepare_events(ctx: IngestContext, raw_items: list[Any]) -> Prepared:
     return collect_events([event_outcome(ctx, raw) for raw in raw_items])
 
 
+def first_in_batch(seen: set[str], result: IngestResult, event_id: str) -> bool:
+    """Return whether ``event_id`` is new to the batch (remembering it); a repeat counts as a duplicate."""
+    if event_id in seen:
+        result.duplicates += 1
+        return False
+    seen.add(event_id)
+    return True
+
+
 def collect_events(outcomes: list[EventOutcome]) -> Prepared:
     """Make the prepared batch of per-item outcomes: rejections by index, repeats of an event_id as duplicates."""
     result = IngestResult()
@@ -132,13 +141,8 @@ def collect_events(outcomes: list[EventOutcome]) -> Prepared:
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, ItemRejected):
             result.rejected.append(rejection(index, outcome))
-            continue
-        event, norm = outcome
-        if event.event_id in seen:
-            result.duplicates += 1
-            continue
-        seen.add(event.event_id)
-        parsed.append((index, event, norm))
+        elif first_in_batch(seen, result, outcome[0].event_id):
+            parsed.append((index, *outcome))
     return Prepared(parsed, result)
 
 
