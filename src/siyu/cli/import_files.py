@@ -21,7 +21,8 @@ from typing import Any, TextIO
 import orjson
 
 from siyu.domains.ingest.columns import EventColumns, prepare_event_block
-from siyu.domains.ingest.customers import prepare_customers
+from siyu.domains.ingest.customer_columns import CustomerColumns, prepare_customer_columns
+from siyu.domains.ingest.customers import collect_customers, customer_outcome
 from siyu.domains.ingest.event_block import EventBlock, collect_block
 from siyu.domains.ingest.service import IngestContext, Prepared, event_outcome, prepare_orders
 from siyu.errors import ValidationFailed
@@ -134,12 +135,23 @@ class CsvMapper:
         item["identities"] = {kind: cells[i] for i, kind in self.idents if cells[i] != ""}
         return item
 
-    def event_columns(self) -> EventColumns | None:
-        """Return where an event's fields sit, or None when the header needs the per-row path (names repeated or untrimmed)."""
+    def _columnar(self) -> bool:
+        """Return whether the column paths may read this header (no name repeated or untrimmed)."""
         kinds, keys = [kind for _i, kind in self.idents], [key for _i, _bag, key in self.bags]
         names = [name for _i, name in (*self.plain, *self.json)]
-        if any(len(set(group)) != len(group) for group in (kinds, keys, names)) \
-                or any(key.strip() != key for key in (*kinds, *keys)):
+        return not (any(len(set(group)) != len(group) for group in (kinds, keys, names))
+                    or any(key.strip() != key for key in (*kinds, *keys)))
+
+    def customer_columns(self) -> CustomerColumns | None:
+        """Return where a customer record's fields sit, or None when the header needs the per-row path."""
+        if not self._columnar():
+            return None
+        return CustomerColumns(self.width, tuple(self.plain), next((i for i, n in self.json if n == "attributes"), None),
+                               tuple((i, key) for i, _bag, key in self.bags), tuple(self.idents))
+
+    def event_columns(self) -> EventColumns | None:
+        """Return where an event's fields sit, or None when the header needs the per-row path (names repeated or untrimmed)."""
+        if not self._columnar():
             return None
         plain, json_columns = {n: i for i, n in self.plain}, {n: i for i, n in self.json}
         return EventColumns(self.width, plain["event_id"], plain["type"], plain["occurred_at"], plain.get("channel"),
@@ -182,6 +194,7 @@ class CsvSource:
             raise ImportFileError(f"cannot read the header: {exc}", code="unreadable_file") from exc
         self.mapper = CsvMapper(kind, self.header)
         self.events = self.mapper.event_columns() if kind == "events" else None
+        self.customers = self.mapper.customer_columns() if kind == "customers" else None
 
     def chunks(self, size: int) -> Iterator[RawChunk]:
         """Yield the data rows ``size`` at a time with the line each starts on (blank rows are skipped)."""
@@ -217,6 +230,7 @@ class JsonlSource:
 
     header = ["raw"]
     events = None
+    customers = None
 
     def __init__(self, handle: TextIO):
         self.handle = handle
@@ -261,7 +275,6 @@ def open_source(handle: TextIO, kind: str, fmt: str) -> Source:
 Prepare = Callable[[IngestContext, list[Any], list[str]], Prepared]
 PREPARE: dict[str, Prepare] = {
     "orders": lambda ctx, items, _refs: prepare_orders(ctx, items),
-    "customers": prepare_customers,
 }
 
 
@@ -305,11 +318,31 @@ def _prepare_events(ctx: IngestContext, source: Source, raw: RawChunk, chunk: Pr
         chunk.prepared = collect_block(outcomes, block)
 
 
+def _prepare_customers(ctx: IngestContext, source: Source, raw: RawChunk, chunk: PreparedChunk, ref: str) -> None:
+    fast = prepare_customer_columns(ctx, source.customers, raw.raws) if source.customers else [None] * len(raw.lines)
+    outcomes, refs = [], []
+    for pos, done in enumerate(fast):
+        if done is None:  # declined by the column-wise path (or JSON Lines): the per-item path decides
+            item = source.item(raw, pos)
+            if isinstance(item, RowError):
+                chunk.refused.append((pos, item.code, item.message))
+                continue
+            done = customer_outcome(ctx, item)
+        chunk.good.append(pos)
+        outcomes.append(done)
+        refs.append(f"{ref}:{raw.lines[pos]}")
+    if outcomes:
+        chunk.prepared = collect_customers(ctx, outcomes, refs)
+
+
 def prepare_chunk(ctx: IngestContext, kind: str, source: Source, raw: RawChunk, ref: str) -> PreparedChunk:
     """Validate one chunk's rows with the kind's service (no database)."""
     chunk = PreparedChunk(raw.lines, raw.raws)
     if kind == "events":
         _prepare_events(ctx, source, raw, chunk)
+        return chunk
+    if kind == "customers":
+        _prepare_customers(ctx, source, raw, chunk, ref)
         return chunk
     items, refs = [], []
     for pos in range(len(raw.lines)):

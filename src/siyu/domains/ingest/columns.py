@@ -41,7 +41,7 @@ MILLIS_MAX = 100_000_000_000_000  # year 5138: beyond, the per-item path decides
 _ISO = re.compile(r"\d{4}-\d\d-\d\d[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?"
                   r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)\Z")
 MAX_IDENTITIES = 12  # EventIn.identities max_length
-_NO = object()  # a cell the fast path declines: its row goes through the per-item path
+DECLINED = object()  # a cell the fast path declines: its row goes through the per-item path
 
 
 @dataclass(frozen=True)
@@ -68,27 +68,28 @@ def _plain_type(value: str) -> bool:
         return False
 
 
-def _when(value: str) -> Any:
-    """Return the UTC time of an occurred_at cell as the API reads it, or _NO."""
+def utc_time(value: str) -> Any:
+    """Return the UTC time of an occurred_at cell as the API reads it, or DECLINED."""
     if value.isdigit() and value.isascii():  # epoch seconds or milliseconds
         number = int(value)
         if number <= SECONDS_MAX:
             return EPOCH + timedelta(seconds=number)
-        return EPOCH + timedelta(milliseconds=number) if number < MILLIS_MAX else _NO
+        return EPOCH + timedelta(milliseconds=number) if number < MILLIS_MAX else DECLINED
     if _ISO.match(value):
         try:
             return datetime.fromisoformat(value).astimezone(UTC)
         except (ValueError, OverflowError):  # a day, an offset or the UTC time out of range: the per-item path says which
-            return _NO
-    return _NO
+            return DECLINED
+    return DECLINED
 
 
-def _bounded(value: str, limit: int) -> Any:
-    return value if 0 < len(value) <= limit and value.strip() is value else _NO
+def bounded(value: str, limit: int) -> Any:
+    """Return a non-empty cell of at most ``limit`` characters without surrounding spaces, else DECLINED."""
+    return value if 0 < len(value) <= limit and value.strip() is value else DECLINED
 
 
 def _properties(ctx: IngestContext, cols: EventColumns, columns: list[tuple[str, ...]], n: int) -> list[Any]:
-    """Return each row's properties dict (the JSON column, then prop.<key> cells over it), or _NO."""
+    """Return each row's properties dict (the JSON column, then prop.<key> cells over it), or DECLINED."""
     keys = [key for _i, key in cols.props]
     cells = [columns[i] for i, _key in cols.props]
     bags: list[Any] = [{k: v for k, v in zip(keys, row) if v} for row in zip(*cells)] if cells else [{} for _ in range(n)]
@@ -96,29 +97,33 @@ def _properties(ctx: IngestContext, cols: EventColumns, columns: list[tuple[str,
     if cols.properties is not None:
         for j, text in enumerate(columns[cols.properties]):
             if text:
-                bags[j] = _json_properties(text, bags[j], limit)
+                bags[j] = json_object(text, bags[j], limit)
     # every character takes at most 6 bytes of JSON (\\u00XX): below that bound no prop.<key> bag needs measuring
     bound = 2 + sum(6 * (len(key) + max(map(len, col), default=0)) + 6 for key, col in zip(keys, cells))
     if bound > limit:
         for j, bag in enumerate(bags):
-            if bag and bag is not _NO and len(orjson.dumps(bag)) > limit:
-                bags[j] = _NO
+            if bag and bag is not DECLINED and len(orjson.dumps(bag)) > limit:
+                bags[j] = DECLINED
     return bags
 
 
-def _json_properties(text: str, cells: dict[str, str], limit: int) -> Any:
+def json_object(text: str, cells: dict[str, str], limit: int) -> Any:
+    """Return a JSON object cell with ``cells`` laid over it if the API would take it as is and it fits ``limit``, else DECLINED."""
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return _NO
+        return DECLINED
     if type(doc) is not dict or any(key.strip() is not key for key in doc):
-        return _NO  # not an object, or keys the API would strip
+        return DECLINED  # not an object, or keys the API would strip
     doc.update(cells)
-    return doc if len(orjson.dumps(doc)) <= limit else _NO
+    return doc if len(orjson.dumps(doc)) <= limit else DECLINED
 
 
-def _identities(ctx: IngestContext, cols: EventColumns, columns: list[tuple[str, ...]]) -> tuple[list[list[Any]], list[Any] | None]:
-    """Return each identity column's entries and each row's Normalised identities or _NO (None: every cell usable)."""
+def identity_columns(ctx: IngestContext, cols: Any, columns: list[tuple[str, ...]]) -> tuple[list[list[Any]], list[Any] | None]:
+    """Return each identity column's entries and each row's Normalised identities or DECLINED (None: every cell usable).
+
+    ``cols.idents`` holds the (position, kind) of the identity columns (events' or customers' layout).
+    """
     kinds = [kind for _i, kind in cols.idents]
     per_column, clean = [], True
     for i, kind in cols.idents:
@@ -144,22 +149,22 @@ def _identities(ctx: IngestContext, cols: EventColumns, columns: list[tuple[str,
             if items and len(items) + len(junk) <= MAX_IDENTITIES:
                 out.append(identity.Normalised(items, junk))
                 continue
-        out.append(_NO)
+        out.append(DECLINED)
     return per_column, out
 
 
 def _checked(ctx: IngestContext, cols: EventColumns, rows: list[list[str]]) -> tuple[list[tuple[Any, ...]], list[list[Any]], list[Any] | None]:
-    """Return each row's (event_id, type, occurred_at, channel, properties) with _NO where declined, and its identities."""
+    """Return each row's (event_id, type, occurred_at, channel, properties) with DECLINED where declined, and its identities."""
     n = len(rows)
     empty = [""] * cols.width  # a row of the wrong width declines on its empty event_id
     columns = list(zip(*[row if len(row) == cols.width else empty for row in rows]))
-    event_ids = [_bounded(v, 128) for v in columns[cols.event_id]]
-    verdicts = {v: v if _plain_type(v) else _NO for v in set(columns[cols.type])}  # one string per type
+    event_ids = [bounded(v, 128) for v in columns[cols.event_id]]
+    verdicts = {v: v if _plain_type(v) else DECLINED for v in set(columns[cols.type])}  # one string per type
     types = [verdicts[v] for v in columns[cols.type]]
-    whens = [_when(v) for v in columns[cols.occurred_at]]
-    channels = [None if not v else _bounded(v, 64) for v in columns[cols.channel]] if cols.channel is not None else [None] * n
+    whens = [utc_time(v) for v in columns[cols.occurred_at]]
+    channels = [None if not v else bounded(v, 64) for v in columns[cols.channel]] if cols.channel is not None else [None] * n
     props = _properties(ctx, cols, columns, n)
-    per_column, norms = _identities(ctx, cols, columns)
+    per_column, norms = identity_columns(ctx, cols, columns)
     return list(zip(event_ids, types, whens, channels, props)), per_column, norms
 
 
@@ -172,7 +177,7 @@ def prepare_event_columns(ctx: IngestContext, cols: EventColumns, rows: list[lis
     if not rows:
         return []
     fields, per_column, norms = _checked(ctx, cols, rows)
-    return [None if _NO in f or (norms is not None and norms[j] is _NO) else
+    return [None if DECLINED in f or (norms is not None and norms[j] is DECLINED) else
             (EventFact._make(f), _normalised(per_column, norms, j)) for j, f in enumerate(fields)]
 
 
@@ -190,7 +195,7 @@ def prepare_event_block(ctx: IngestContext, cols: EventColumns, rows: list[list[
     fields, per_column, norms = _checked(ctx, cols, rows)
     sel = []
     for j, f in enumerate(fields):
-        if _NO in f or (norms is not None and norms[j] is _NO):
+        if DECLINED in f or (norms is not None and norms[j] is DECLINED):
             continue
         if f[1] in DISPATCHED or (norms is not None and norms[j].junk):
             outcomes[j] = (EventFact._make(f), _normalised(per_column, norms, j))

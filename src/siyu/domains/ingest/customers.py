@@ -68,19 +68,36 @@ def _parse(ctx: IngestContext, raw: Any) -> tuple[RecordFact, identity.Normalise
             _profile(record))
 
 
-def prepare_customers(ctx: IngestContext, raw_items: list[Any], refs: list[str]) -> Prepared:
-    """Validate and normalise customer records (CPU only); ``refs`` name each record, e.g. ``file:line``."""
-    check_batch_size(len(raw_items), ctx.settings.max_batch)
-    if len(refs) != len(raw_items):
+Outcome = tuple[RecordFact, identity.Normalised, dict[str, Any]] | ItemRejected
+
+
+def customer_outcome(ctx: IngestContext, raw: Any) -> Outcome:
+    """Return one raw record validated and normalised, or why it is rejected."""
+    try:
+        return _parse(ctx, raw)
+    except ItemRejected as exc:
+        return exc
+
+
+def collect_customers(ctx: IngestContext, outcomes: list[Outcome], refs: list[str]) -> Prepared:
+    """Make the prepared batch of per-record outcomes (rejections by index); ``refs`` name each record."""
+    check_batch_size(len(outcomes), ctx.settings.max_batch)
+    if len(refs) != len(outcomes):
         raise ValueError("customer records need one reference per item")
     result = IngestResult()
     parsed: list[Parsed] = []
-    for index, raw in enumerate(raw_items):
-        try:
-            parsed.append((index, *_parse(ctx, raw)))
-        except ItemRejected as exc:
-            result.rejected.append(rejection(index, exc))
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, ItemRejected):
+            result.rejected.append(rejection(index, outcome))
+        else:
+            parsed.append((index, *outcome))
     return Prepared(parsed, result, refs)
+
+
+def prepare_customers(ctx: IngestContext, raw_items: list[Any], refs: list[str]) -> Prepared:
+    """Validate and normalise customer records (CPU only); ``refs`` name each record, e.g. ``file:line``."""
+    check_batch_size(len(raw_items), ctx.settings.max_batch)
+    return collect_customers(ctx, [customer_outcome(ctx, raw) for raw in raw_items], refs)
 
 
 def write_customers(session: Session, ctx: IngestContext, prepared: Prepared) -> IngestResult:
