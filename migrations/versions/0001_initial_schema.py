@@ -119,10 +119,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customers_first_seen_at'), ['first_seen_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_customers_merged_into_id'), ['merged_into_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_customers_name_idx'), ['name_idx'], unique=False)
-        batch_op.create_index(batch_op.f('ix_customers_source_channel_code_id'), ['source_channel_code_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_customers_source_platform'), ['source_platform'], unique=False)
+        batch_op.create_index('ix_customers_merged_into_id', ['merged_into_id'], unique=False, sqlite_where=sa.text('merged_into_id IS NOT NULL'), postgresql_where=sa.text('merged_into_id IS NOT NULL'))
+        batch_op.create_index('ix_customers_name_idx', ['name_idx'], unique=False, sqlite_where=sa.text('name_idx IS NOT NULL'), postgresql_where=sa.text('name_idx IS NOT NULL'))
+        batch_op.create_index('ix_customers_source_channel_code_id', ['source_channel_code_id'], unique=False, sqlite_where=sa.text('source_channel_code_id IS NOT NULL'), postgresql_where=sa.text('source_channel_code_id IS NOT NULL'))
+        batch_op.create_index('ix_customers_source_platform', ['source_platform'], unique=False, sqlite_where=sa.text('source_platform IS NOT NULL'), postgresql_where=sa.text('source_platform IS NOT NULL'))
 
     op.create_table('do_not_contact',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -1225,10 +1225,10 @@ def downgrade() -> None:
 
     op.drop_table('do_not_contact')
     with op.batch_alter_table('customers', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_customers_source_platform'))
-        batch_op.drop_index(batch_op.f('ix_customers_source_channel_code_id'))
-        batch_op.drop_index(batch_op.f('ix_customers_name_idx'))
-        batch_op.drop_index(batch_op.f('ix_customers_merged_into_id'))
+        batch_op.drop_index('ix_customers_source_platform', sqlite_where=sa.text('source_platform IS NOT NULL'), postgresql_where=sa.text('source_platform IS NOT NULL'))
+        batch_op.drop_index('ix_customers_source_channel_code_id', sqlite_where=sa.text('source_channel_code_id IS NOT NULL'), postgresql_where=sa.text('source_channel_code_id IS NOT NULL'))
+        batch_op.drop_index('ix_customers_name_idx', sqlite_where=sa.text('name_idx IS NOT NULL'), postgresql_where=sa.text('name_idx IS NOT NULL'))
+        batch_op.drop_index('ix_customers_merged_into_id', sqlite_where=sa.text('merged_into_id IS NOT NULL'), postgresql_where=sa.text('merged_into_id IS NOT NULL'))
         batch_op.drop_index(batch_op.f('ix_customers_first_seen_at'))
 
     op.drop_table('customers')

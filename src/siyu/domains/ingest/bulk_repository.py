@@ -213,7 +213,9 @@ def foreign_key_violations(conn: Connection) -> list[tuple[Any, ...]]:
 def fact_counts(conn: Connection) -> dict[str, int]:
     """Return how many customers (live and merged), identities, review items, orders and events are stored."""
     queries = {
-        "customers": "SELECT count(*) FROM customers WHERE merged_into_id IS NULL",
+        # all minus merged: both counts read an index (the merged_into_id one holds the merged only)
+        "customers": "SELECT (SELECT count(*) FROM customers) - "
+                     "(SELECT count(*) FROM customers WHERE merged_into_id IS NOT NULL)",
         "merged_customers": "SELECT count(*) FROM customers WHERE merged_into_id IS NOT NULL",
         "identities": "SELECT count(*) FROM identities",
         "merges": "SELECT count(*) FROM merges",
