@@ -166,6 +166,30 @@ def write_rows(session: Session, table: str, names: list[str], params: Sequence[
         cursor.close()
 
 
+def fast_update(session: Session, table: Table, rows: Sequence[dict[str, Any]], key: str = "id") -> None:
+    """Update rows found by ``key`` (dicts of ``key`` and the columns to set), one driver-level executemany per
+    set of columns, converting values as the ORM types would (what :func:`fast_insert` is for inserts)."""
+    sqlite = not is_postgres(session)
+    mark = "?" if sqlite else "%s"
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(k for k in row if k != key)), []).append(row)
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        for names, group in groups.items():
+            if not names:
+                continue
+            order = (*names, key)
+            convert = [_converter(table.c[n], sqlite) for n in order]
+            columns = [[r[n] for r in group] for n in order]
+            params = list(zip(*(list(map(f, col)) if f else col for col, f in zip(columns, convert, strict=True))))
+            sql = f'UPDATE "{table.name}" SET {", ".join(f"{n} = {mark}" for n in names)} WHERE {key} = {mark}'
+            for part in chunks(params, 5000):
+                cursor.executemany(sql, part)
+    finally:
+        cursor.close()
+
+
 def _copy(cursor: Any, table: str, names: list[str], params: Sequence[Sequence[Any]]) -> None:
     # PostgreSQL: COPY streams the rows in one round trip; executemany binds and executes per row
     with cursor.copy(f'COPY "{table}" ({", ".join(names)}) FROM STDIN') as copy:

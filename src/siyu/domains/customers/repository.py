@@ -41,10 +41,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, Select, any_, bindparam, exists, func, literal, select, true, union_all, update
 from sqlalchemy.orm import Session, aliased
 
-from siyu.db.bulk import chunks
+from siyu.db.bulk import chunks, fast_update, select_in
 from siyu.domains.customers import activity_repository as activity
 from siyu.domains.customers.models import Consent, Customer, FollowUpNote
 from siyu.domains.customers.schemas import NONE, CustomerFilter
@@ -64,20 +65,17 @@ def live_root_id(session: Session, customer_id: int) -> int | None:
 
 def live_roots(session: Session, customer_ids: Iterable[int]) -> dict[int, int]:
     """Return {id: live root id} for the known ids among ``customer_ids``."""
-    roots: dict[int, int] = {}
-    for part in chunks(sorted(set(customer_ids))):
-        query = select(Customer.id, func.coalesce(Customer.merged_into_id, Customer.id)).where(Customer.id.in_(part))
-        roots.update({cid: root for cid, root in session.execute(query)})
-    return roots
+    session.flush()  # a driver-level look-up (hot in imports): nothing pending may be missed
+    sql = 'SELECT id, COALESCE(merged_into_id, id) FROM customers WHERE id IN ({marks})'
+    return dict(select_in(session, sql, sorted(set(customer_ids))))  # type: ignore[arg-type]
 
 
 def attributes_of(session: Session, customer_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Return {id: custom attributes} of these customers."""
-    out: dict[int, dict[str, Any]] = {}
-    for part in chunks(list(customer_ids)):
-        out.update({cid: attrs or {} for cid, attrs in session.execute(
-            select(Customer.id, Customer.attributes).where(Customer.id.in_(part)))})
-    return out
+    session.flush()  # a driver-level look-up (hot in imports): nothing pending may be missed
+    rows = select_in(session, 'SELECT id, attributes FROM customers WHERE id IN ({marks})', list(customer_ids))
+    # SQLite hands JSON over as text, PostgreSQL's driver as the decoded value
+    return {cid: (orjson.loads(attrs) if isinstance(attrs, str) else attrs) or {} for cid, attrs in rows}
 
 
 def set_source_if_empty(session: Session, customer_id: int, channel_code_id: int | None,
@@ -118,15 +116,8 @@ def _followed_by(staff_id: Any) -> Select[tuple[int]]:
 
 def update_many(session: Session, rows: list[dict[str, Any]]) -> None:
     """Write profile columns of many customers: dicts of ``id`` and the columns to set."""
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:  # one executemany per set of columns
-        by_columns.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
-    table = Customer.__table__
-    for columns, group in by_columns.items():
-        stmt = (update(table).where(table.c.id == bindparam("_id"))
-                .values({c: bindparam(f"_{c}") for c in columns}))
-        for part in chunks(group):
-            session.execute(stmt, [{f"_{k}": v for k, v in row.items()} for row in part])
+    session.flush()  # the driver-level statement below does not autoflush
+    fast_update(session, Customer.__table__, rows)  # type: ignore[arg-type]  # one executemany per set of columns
 
 
 def _unindexed(column: Any) -> ColumnElement[Any]:

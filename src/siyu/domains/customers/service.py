@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import ColumnElement
@@ -113,7 +113,27 @@ def name_lookup(vault: PiiVault, name: str) -> str:
     return vault.blind_index("name", normalise_name(name))
 
 
+class SealedName(NamedTuple):
+    """A name as the customers row stores it: normalised, encrypted, blind-indexed and masked."""
+
+    name_enc: str
+    name_idx: str
+    name_masked: str
+
+
+def seal_name(vault: PiiVault, raw: object) -> object:
+    """Return a profile name sealed ahead of the write (CPU only: an import's reader process does it), or ``raw``
+    unchanged when it is empty or invalid (the profile write then clears or refuses it as before)."""
+    try:
+        values = _name_values(vault, raw)
+    except ValidationFailed:
+        return raw
+    return raw if values["name_enc"] is None else SealedName(**values)
+
+
 def _name_values(vault: PiiVault, raw: object) -> dict[str, Any]:
+    if type(raw) is SealedName:
+        return raw._asdict()
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return {"name_enc": None, "name_idx": None, "name_masked": None}
     if not isinstance(raw, str):

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from siyu.domains.customers import service as customers
 from siyu.domains.ingest.columns import DECLINED, bounded, identity_columns, json_object, utc_time
 from siyu.domains.ingest.customers import RecordFact
 from siyu.domains.ingest.service import IngestContext
@@ -92,6 +93,9 @@ def prepare_customer_columns(ctx: IngestContext, cols: CustomerColumns,
     empty = [""] * cols.width  # a row of the wrong width declines on its empty identity cells
     columns = list(zip(*[row if len(row) == cols.width else empty for row in rows]))
     fields = {name: _cells(name, columns[i]) for i, name in cols.plain}
+    if "name" in fields:  # sealed here as the per-item path seals it (in a reader process: off the writer's CPU)
+        vault = ctx.ids.vault
+        fields["name"] = [v if v is None or v is DECLINED else customers.seal_name(vault, v) for v in fields["name"]]
     none = [None] * n
     name, gender, birthday, region, city = (fields.get(f, none) for f in ("name", "gender", "birthday", "region", "city"))
     owner, when = fields.get("owner_userid", none), fields.get("occurred_at", none)

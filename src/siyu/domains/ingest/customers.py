@@ -40,9 +40,10 @@ def _birthday(record: CustomerIn) -> date | None:
     return value
 
 
-def _profile(record: CustomerIn) -> dict[str, Any]:
-    """Return the profile fields the record actually carries (absent fields are left alone)."""
-    values = {"name": record.name, "gender": record.gender, "birthday": _birthday(record), "region": record.region,
+def _profile(ctx: IngestContext, record: CustomerIn) -> dict[str, Any]:
+    """Return the profile fields the record actually carries (absent fields are left alone), the name sealed."""
+    name = customers.seal_name(ctx.ids.vault, record.name) if record.name else record.name
+    values = {"name": name, "gender": record.gender, "birthday": _birthday(record), "region": record.region,
               "city": record.city, "attributes": record.attributes or None}
     return {k: v for k, v in values.items() if v not in (None, "")}
 
@@ -65,7 +66,7 @@ def _parse(ctx: IngestContext, raw: Any) -> tuple[RecordFact, identity.Normalise
             raise ItemRejected("attributes_too_large", f"attributes are {size} bytes; the limit is "
                                f"{ctx.settings.max_properties_bytes}", "attributes")
     return (RecordFact(record.occurred_at, record.owner_userid), normalise_identities(ctx, record.identities),
-            _profile(record))
+            _profile(ctx, record))
 
 
 Outcome = tuple[RecordFact, identity.Normalised, dict[str, Any]] | ItemRejected
