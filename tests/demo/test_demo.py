@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from demo.fingerprint import fingerprints
+from siyu.analytics.models import SUMMARY_TABLES
 from siyu.cli.main import app
 from siyu.config import get_settings
 from siyu.db.engine import make_engine, unit_of_work
@@ -39,6 +40,11 @@ def _index_definitions(engine):
     """Return every index's name and CREATE statement (partial ones with their WHERE) as SQLite stores them."""
     with engine.connect() as conn:
         return sorted(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index'").all())
+
+
+def _summaries(engine):
+    with engine.connect() as conn:
+        return {t: sorted(map(tuple, conn.exec_driver_sql(f"SELECT * FROM {t}"))) for t in SUMMARY_TABLES}
 
 
 def test_same_seed_same_people():
@@ -87,8 +93,10 @@ def test_parallel_bulk_path_leaves_the_same_state(settings, tmp_path):
     report = _build(split, settings, "bulk", parallel=True)
     assert "waiting_for_work" in report.phases  # the history side ran in its own process
     assert report.counts == expected and fingerprints(split) == want
+    assert "beside_indexes" in report.cpu  # the summaries were read and computed beside the index rebuild
     with split.connect() as conn:
         assert bulk_repository.foreign_key_violations(conn) == []
+    assert _summaries(split) == _summaries(reference)  # … and equal those rebuilt after the services' load
     assert _index_definitions(split) == _index_definitions(reference)  # dropped for the load, rebuilt as migrated
     assert not list(tmp_path.glob("split.db.graph*"))  # the scratch graph is gone
     for engine in (reference, split):

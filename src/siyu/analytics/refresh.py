@@ -110,20 +110,46 @@ def refresh_if_stale(session: Session, tz: ZoneInfo) -> None:
             refresh(writer, tz)
 
 
-def rebuild(session: Session, tz: ZoneInfo, *, progress: Callable[[int], None] | None = None,
-            locked: bool = False) -> RefreshResult:
-    """Recompute every summary from the facts (an existing store's first build, or a repair)."""
-    if not locked:
-        identity.lock(session)
+@dataclass
+class Prepared:
+    """A full rebuild read and computed, its rows ready for the writer (:func:`prepare_rebuild`)."""
+
+    top: dict[str, int]
+    departed: list[int]
+    days: int
+    built: rebuild_columns.Rebuilt
+    customer_rows: list[tuple[list[tuple[Any, ...]], int]] | None = None  # formatted ahead, if asked
+
+
+def prepare_rebuild(session: Session, tz: ZoneInfo, *, format_rows: bool = False) -> Prepared:
+    """Read the facts and compute every summary of a full rebuild without writing anything.
+
+    A reader can do this beside a writer (``siyu demo`` does it while the load's indexes are rebuilt);
+    :func:`rebuild` then only writes, and is exact as long as no fact was written in between.
+    ``format_rows`` also formats every ``health_customers`` row now instead of chunk by chunk as written.
+    """
     top = sql.tops(session)
     departed = sql.departed_staff(session)
-    sql.clear(session)
     span = sql.fact_days(session, tz)
-    days = [span[0] + timedelta(days=i) for i in range((span[1] - span[0]).days + 1)] if span else []
-    customers = _rebuild_customers(session, tz, progress)  # and the day metrics of every day
-    sql.set_state(session, {**top, **{f"{DEPARTED}{s}": 1 for s in departed}})
+    days = (span[1] - span[0]).days + 1 if span else 0
+    built = rebuild_columns.compute(fact_columns.read(session), tz)
+    return Prepared(top, departed, days, built, list(built.rows) if format_rows else None)
+
+
+def rebuild(session: Session, tz: ZoneInfo, *, progress: Callable[[int], None] | None = None,
+            locked: bool = False, prepared: Prepared | None = None) -> RefreshResult:
+    """Recompute every summary from the facts (an existing store's first build, or a repair).
+
+    ``prepared``: the facts already read and computed by :func:`prepare_rebuild` (nothing written since).
+    """
+    if not locked:
+        identity.lock(session)
+    ready = prepared if prepared is not None and _still_current(session, prepared) else prepare_rebuild(session, tz)
+    sql.clear(session)
+    _write_customers(session, ready, progress)  # and the day metrics of every day
+    sql.set_state(session, {**ready.top, **{f"{DEPARTED}{s}": 1 for s in ready.departed}})
     session.flush()
-    return RefreshResult(len(days), customers, True)
+    return RefreshResult(ready.days, ready.built.count, True)
 
 
 def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
@@ -180,15 +206,27 @@ def _recompute_customers(session: Session, tz: ZoneInfo, customer_ids: Sequence[
             progress(len(part))
 
 
-def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int], None] | None) -> int:
-    """Compute every customer's contribution and the day metrics into emptied tables; return the customers read.
+def _still_current(session: Session, ready: Prepared) -> bool:
+    """Return whether nothing the summaries count was written since ``ready`` was read; if so, take the
+    watermarks of now (audit entries that change no customer may have been added since, an admin's login)."""
+    top = sql.tops(session)
+    if any(top[k] != ready.top[k] for k in top if k != "audit_log") or sql.departed_staff(session) != ready.departed:
+        return False
+    if sql.identity_actions_between(session, ready.top["audit_log"], top["audit_log"]):
+        return False
+    ready.top = top
+    return True
+
+
+def _write_customers(session: Session, ready: Prepared, progress: Callable[[int], None] | None) -> None:
+    """Write every customer's contribution and the day metrics into emptied tables.
 
     The same contributions as :func:`_recompute_customers` and day sums as :func:`_recompute_days`,
     computed column-wise over all customers at once (:mod:`siyu.analytics.rebuild_columns`) from one
     scan of each fact table: nothing stored has to be taken back, and the sums are written once.
     """
-    built = rebuild_columns.compute(fact_columns.read(session), tz)
-    for rows, covered in built.rows:
+    built = ready.built
+    for rows, covered in ready.customer_rows if ready.customer_rows is not None else built.rows:
         sql.insert_stored(session, "health_customers", rows)
         if progress:
             progress(covered)
@@ -197,4 +235,3 @@ def _rebuild_customers(session: Session, tz: ZoneInfo, progress: Callable[[int],
     sql.insert_stored(session, "health_daily", daily)
     sql.insert_stored(session, "health_spans", spans)
     sql.add_state(session, dict(built.sums.state))
-    return built.count

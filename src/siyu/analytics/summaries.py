@@ -149,6 +149,12 @@ def _identity_actions(session: Session, lo: int, hi: int) -> set[int]:
     return out
 
 
+def identity_actions_between(session: Session, lo: int, hi: int) -> bool:
+    """Return whether audit entries ``lo`` < id <= ``hi`` hold an operator's merge, unmerge or split."""
+    return session.scalar(select(AuditEntry.id).where(*_range(AuditEntry.id, lo, hi),
+                                                      AuditEntry.action.in_(IDENTITY_ACTIONS)).limit(1)) is not None
+
+
 def has_more_customers_than(session: Session, count: int) -> bool:
     """Return whether the store holds more than ``count`` customer rows (reads at most count + 1 ids)."""
     return session.scalar(select(Customer.id).order_by(Customer.id).offset(count).limit(1)) is not None

@@ -12,16 +12,20 @@ Two sides share the work of each block of people:
 
 With ``parallel`` (the default for SQLite files from :data:`PARALLEL_FROM` customers) the history
 side runs in a second process and writes straight into the target file, while the graph side
-works in memory and in a scratch file next to it (staff, codes, audit); at the end the scratch
-tables are copied in, the graph and derived rows written, and every
-secondary index (dropped for the load) is rebuilt. Otherwise both sides run in turn in this
+works in memory and in a scratch file next to it (staff, codes, audit, and the graph's rows,
+flushed there after each block while the history side works on: the graph side would otherwise
+wait idle); at the end the graph's changed rows are rewritten in the scratch file, its tables
+copied in (``INSERT … SELECT``, no Python per row), the derived rows written, and every
+secondary index (dropped for the load) is rebuilt while ``beside_indexes`` (the dashboard
+summaries' reading and computing) runs in a thread. Otherwise both sides run in turn in this
 process, on the target database. Either way the database is the one the services leave.
 
 Phases (``phases`` in the result, wall seconds, and ``cpu``, the CPU seconds of the process that ran
 each; the two sides overlap in parallel mode):
 ``generate``, ``prepare``, ``rows``, ``history``, ``history_indexes`` and ``waiting_for_anchors``
-on the history side; ``resolve``, ``waiting_for_work``, ``derived``, ``copy`` and ``indexes`` on
-the graph side.
+on the history side; ``resolve``, ``flush``, ``waiting_for_work``, ``derived``, ``copy``,
+``indexes`` and ``waiting_beside_indexes`` on the graph side (the ``indexes`` CPU includes the
+thread's; ``cpu["beside_indexes"]`` is the thread's own).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,15 +228,21 @@ def _split_target(engine: Engine) -> Path | None:
 
 
 def build_bulk(engine: Engine, settings: Settings, plan: BrandPlan, customers: int, block: int, batch: int,
-               on_block: Callable[[int], None] | None = None, parallel: bool | None = None) -> dict[str, Any]:
-    """Load the brand into the empty, migrated database behind ``engine``; return facts, refusals and timings."""
+               on_block: Callable[[int], None] | None = None, parallel: bool | None = None,
+               beside_indexes: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Load the brand into the empty, migrated database behind ``engine``; return facts, refusals and timings.
+
+    ``beside_indexes``: work that only reads the loaded rows (the dashboard summaries' reading and
+    computing), run in a thread while the split load's indexes are rebuilt; a load that is not
+    split does not call it. Its CPU seconds are ``cpu["beside_indexes"]``.
+    """
     if parallel is None:
         parallel = customers >= PARALLEL_FROM
     target = _split_target(engine) if parallel else None
     tune_gc()
     try:
         if target is not None:
-            return _build_split(engine, target, settings, plan, customers, block, batch, on_block)
+            return _build_split(engine, target, settings, plan, customers, block, batch, on_block, beside_indexes)
         return _build_inline(engine, settings, plan, customers, block, batch, on_block)
     finally:
         gc.unfreeze()
@@ -273,6 +284,7 @@ def _build_inline(engine: Engine, settings: Settings, plan: BrandPlan, customers
     with timer("derived"):
         _depart(engine, loader, plan)
         with unit_of_work(engine) as session:
+            loader.finish_graph(session.connection())
             loader.write_derived(session.connection())
     with timer("indexes"), unit_of_work(engine) as session:
         bulk_repo.create_indexes(session.connection(), indexes)
@@ -280,7 +292,8 @@ def _build_inline(engine: Engine, settings: Settings, plan: BrandPlan, customers
 
 
 def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPlan, customers: int, block: int,
-                 batch: int, on_block: Callable[[int], None] | None) -> dict[str, Any]:
+                 batch: int, on_block: Callable[[int], None] | None,
+                 beside_indexes: Callable[[], None] | None) -> dict[str, Any]:
     timer = Timer()
     # Indexes whose keys grow with the load (order lines by order, facts by identity: a block's
     # identities are the newest) stay and are appended to; the others are dropped for the load and
@@ -304,16 +317,22 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
     try:
         bulk_repo.tune_engine(scratch, scratch=True)
         upgrade(scratch)
+        with scratch.begin() as conn:  # the graph's rows are flushed there block by block, then copied in
+            bulk_repo.drop_indexes(conn, bulk_repo.secondary_indexes(bulk.GRAPH_TABLES))
         loader = _graph_start(scratch, settings, plan)
         for first in range(0, customers, block):
             with timer("waiting_for_work"):
                 work = _next(work_q, done_q, history)
             with timer("resolve"):
                 answer_q.put(resolve_block(scratch, loader, work))
+            with timer("flush"), unit_of_work(scratch) as session:  # while the history side works on
+                loader.flush_graph(session.connection())
             if on_block:
                 on_block(min(customers, first + block) - first)
         with timer("derived"):
             _depart(scratch, loader, plan)
+            with unit_of_work(scratch) as session:
+                loader.finish_graph(session.connection())
         with timer("waiting_for_history"):
             status, done = done_q.get()
         if status != "ok":
@@ -321,12 +340,11 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
         history.join()
         scratch.dispose()
         with timer("copy"):
-            skip = {*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES, *bulk.GRAPH_TABLES, *SUMMARY_TABLES}
+            skip = {*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES, *SUMMARY_TABLES}
             bulk_repo.copy_tables(engine, str(scratch_path), [t for t in bulk_repo.content_tables() if t not in skip])
         with timer("derived"), unit_of_work(engine) as session:
             loader.write_derived(session.connection())
-        with timer("indexes"), unit_of_work(engine) as session:
-            bulk_repo.create_indexes(session.connection(), rebuilt)
+        _rebuild_indexes(engine, rebuilt, beside_indexes, timer)
     finally:
         if history.is_alive():
             answer_q.put(None)
@@ -336,6 +354,31 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
     done["phases"] = {**done["phases"], **timer.phases}
     done["cpu"] = {**done["cpu"], **timer.cpu}
     return done
+
+
+def _rebuild_indexes(engine: Engine, indexes: list[Any], beside: Callable[[], None] | None, timer: Timer) -> None:
+    """Create the dropped indexes; run ``beside`` in a thread meanwhile (SQLite's writer releases the GIL).
+
+    A WAL reader sees the committed rows while the writer builds the indexes: the two use both CPUs.
+    """
+    cpu: list[float] = []
+
+    def run() -> None:
+        started = time.thread_time()
+        try:
+            beside()  # type: ignore[misc]
+        finally:
+            cpu.append(time.thread_time() - started)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="siyu-demo-beside") as pool:
+        future = pool.submit(run) if beside is not None else None
+        with timer("indexes"), unit_of_work(engine) as session:
+            bulk_repo.create_indexes(session.connection(), indexes)
+        if future is not None:
+            with timer("waiting_beside_indexes"):
+                future.result()
+    if cpu:
+        timer.cpu["beside_indexes"] = cpu[0]
 
 
 def _next(work_q: Any, done_q: Any, history: Any) -> Work:

@@ -7,7 +7,9 @@ only writer of a fresh database and its input is generated, not received:
 * **Identities are resolved in memory by the OneID resolver's rules**
   (:class:`~siyu.domains.ingest.bulk_graph.MemoryGraph`): each batch's identity-bearing facts
   make one resolver call, exactly where the services would call the resolver, and the graph's
-  rows (customers, identities, merges, links, review entries) are written at the end. Facts whose
+  rows (customers, identities, merges, links, review entries) are flushed as the driver chooses
+  (:meth:`GraphLoader.flush_graph`, after each block) and finished at the end
+  (:meth:`GraphLoader.finish_graph`: the rest, and the flushed rows that changed since). Facts whose
   identities already sit together in one customer cannot change the graph (identities only move
   together, when customers merge), so they are answered from the graph without a call.
 * **History is appended, not ingested.** Events, orders, order lines and order facts carry ids the
@@ -434,10 +436,12 @@ class GraphLoader:
         """Append the graph rows created so far (history rows about to be written refer to them)."""
         self.graph.flush(conn)  # type: ignore[union-attr]
 
-    def write_derived(self, conn: Connection) -> None:
-        """Write the graph's remaining rows, then the replayed derived state (relations, statistics, groups,
-        stays, tags, outbox, transfers)."""
+    def finish_graph(self, conn: Connection) -> None:
+        """Write the graph rows not flushed yet and rewrite the flushed ones that changed since."""
         self.graph.finish(conn)  # type: ignore[union-attr]
+
+    def write_derived(self, conn: Connection) -> None:
+        """Write the replayed derived state (relations, statistics, groups, stays, tags, outbox, transfers)."""
         clock = Clock(repo.is_sqlite(conn))
         top = self.top
 
