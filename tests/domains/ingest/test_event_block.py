@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 from siyu.cli import import_files
 from siyu.cli.import_cmds import run_import
 from siyu.db.models import metadata
+from siyu.domains.identity import resolver as resolver_module
 from siyu.domains.ingest import service
 from siyu.domains.ingest.columns import prepare_event_columns
 from siyu.domains.ingest.event_block import EventBlock
@@ -142,3 +143,40 @@ def test_block_equals_per_item_on_generated_files(db_engine, settings, tmp_path,
     path = _write(tmp_path / "h.csv", rows)
     more = _write(tmp_path / "h2.csv", [_row(random.Random(s + 1), 60) for s in seeds])
     _compare(db_engine, settings, monkeypatch, [path, more, path], chunk=chunk, busy=False)
+
+
+def _mostly_new(rng: random.Random, count: int, start: int) -> list[list[str]]:
+    """Rows of a first-time file: most people appear once with new identities; some come back with another
+    person's identity (merges, unique-kind conflicts), some use a few known ones."""
+    rows: list[list[str]] = []
+    for n in range(start, start + count):
+        kind, props = rng.choice(TYPES[:4] * 6 + TYPES)  # mostly plain events, some of every kind
+        ids = [f"oNEW{n:05d}", f"uNEW{n:05d}", f"1391000{n:04d}"]
+        ids = [v if rng.random() < 0.6 else "" for v in ids]
+        alone = [r[4] for r in rows if r[4] and not r[5] and not r[6]]  # customers holding no unique kind
+        unions = [r[5] for r in rows if r[5]]
+        if alone and unions and rng.random() < 0.25:  # back, with another person's unionid: a merge or a conflict
+            ids = [rng.choice(alone) if rng.random() < 0.7 else rng.choice(rows)[4], rng.choice(unions), ""]
+        elif rng.random() < 0.1:
+            ids = [rng.choice(OPENIDS[1:]), rng.choice(UNIONIDS), rng.choice(PHONES)]
+        rows.append([f"n{n}", kind, rng.choice(TIMES[:4]), rng.choice(["", "app"]), *ids, "", props])
+    return rows
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_rows_of_new_people_written_from_columns_equal_the_resolver(db_engine, settings, tmp_path, monkeypatch,
+                                                                     seed):
+    rng = random.Random(seed)
+    written: list[int] = []
+    real = resolver_module.fresh_rows
+
+    def spy(fresh, *args):
+        written.append(len(fresh))
+        return real(fresh, *args)
+
+    monkeypatch.setattr(resolver_module, "fresh_rows", spy)
+    seed_file = _write(tmp_path / "seed.csv", [["s1", "content_viewed", "1767225000", "", "oAAAA01", "", "13912340001",
+                                                "", ""]])
+    files = [_write(tmp_path / f"{k}.csv", _mostly_new(rng, 200, 200 * k)) for k in (1, 2)]
+    _compare(db_engine, settings, monkeypatch, [seed_file, *files, files[0]], chunk=[30, 64][seed - 4])
+    assert sum(written) > 100  # most rows took the column path, among merges, conflicts and junk in their chunks

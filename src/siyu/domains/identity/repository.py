@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from siyu.db.bulk import chunks, insert_ignore, insert_with_ids, is_postgres, select_in
+from siyu.db.bulk import allocate_ids, chunks, insert_ignore, insert_with_ids, is_postgres, select_in, write_rows
 from siyu.domains.customers import Customer
+from siyu.domains.identity.fresh import CUSTOMER_COLUMNS, IDENTITY_COLUMNS, LINK_COLUMNS
 from siyu.domains.identity.models import Identity, IdentityBlock, IdentityIssue, IdentityLink, Merge
 
 GRAPH_LOCK_KEY = 0x5159_0001  # one advisory lock serialises writers of the identity graph on PostgreSQL
@@ -71,9 +72,32 @@ def insert_customers(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return insert_with_ids(session, Customer.__table__, rows)
 
 
-def insert_identities(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert identities and return their ids in the order given."""
-    return insert_with_ids(session, Identity.__table__, rows)
+def new_customer_ids(session: Session, count: int) -> list[int]:
+    """Reserve ids for ``count`` customers this transaction inserts."""
+    return allocate_ids(session, Customer.__table__, count)
+
+
+def new_identity_ids(session: Session, count: int) -> list[int]:
+    """Reserve ids for ``count`` identities this transaction inserts."""
+    return allocate_ids(session, Identity.__table__, count)
+
+
+def write_customers(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Insert new customers given as tuples of ``fresh.CUSTOMER_COLUMNS`` in storage form (one executemany)."""
+    if rows:
+        write_rows(session, Customer.__tablename__, list(CUSTOMER_COLUMNS), rows)
+
+
+def write_identities(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Insert identities given as tuples of ``fresh.IDENTITY_COLUMNS`` in storage form (one executemany)."""
+    if rows:
+        write_rows(session, Identity.__tablename__, list(IDENTITY_COLUMNS), rows)
+
+
+def write_links(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Insert links given as tuples of ``fresh.LINK_COLUMNS`` in storage form, skipping pairs already linked."""
+    if rows:
+        write_rows(session, IdentityLink.__tablename__, list(LINK_COLUMNS), rows, ["a_id", "b_id"])
 
 
 def move_identities(session: Session, to_customer: dict[int, list[int]]) -> None:

@@ -14,6 +14,10 @@ Rules, in order, for each fact:
    its own customer, with a conflict for review (nothing is silently attached).
 4. The fact is anchored on its most specific identity within the resolved customer.
 Every link and merge records the fact (cause) that made it.
+
+Facts whose identities are all new and named by no other fact of the batch may come as columns
+(:class:`~siyu.domains.identity.fresh.FreshFacts`): they are written without graph objects, with
+the ids and rows this pass would have given them in their place of the batch.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
+from siyu.db.bulk import is_postgres
 from siyu.domains.identity import repository as repo
+from siyu.domains.identity.fresh import FreshFacts, fresh_rows, interleave, stored_time
 from siyu.domains.identity.kinds import KindRegistry, KindSpec
 from siyu.kit.crypto import PiiVault
 from siyu.kit.time import utcnow
@@ -53,10 +59,11 @@ _seq = itertools.count()
 
 
 class _Cust:
-    __slots__ = ("id", "order", "idents", "merged_into", "first_seen", "loaded")
+    __slots__ = ("id", "order", "idents", "merged_into", "first_seen", "loaded", "at")
 
-    def __init__(self, cid: int | None, first_seen: datetime | None = None):
+    def __init__(self, cid: int | None, first_seen: datetime | None = None, at: int = 0):
         self.id = cid
+        self.at = at  # a new customer: the place of the fact that created it in the batch
         self.order: tuple[int, int] = (0, cid) if cid is not None else (1, next(_seq))
         self.idents: list[_Ident] = []
         self.merged_into: _Cust | None = None
@@ -74,7 +81,7 @@ class _Cust:
 
 
 class _Ident:
-    __slots__ = ("id", "kind", "lookup", "value", "spec", "cust", "home_id", "cause")
+    __slots__ = ("id", "kind", "lookup", "value", "spec", "cust", "home_id", "cause", "at")
 
     def __init__(self, iid: int | None, kind: str, lookup: str, cust: _Cust, home_id: int | None):
         self.id = iid
@@ -85,6 +92,7 @@ class _Ident:
         self.value: str | None = None
         self.spec: KindSpec | None = None
         self.cause: tuple[str, str, datetime] | None = None
+        self.at = 0  # a new identity: the place of the fact that created it in the batch
 
 
 @dataclass
@@ -93,9 +101,10 @@ class _Plan:
     custs: dict[int, _Cust] = field(default_factory=dict)
     new_custs: list[_Cust] = field(default_factory=list)
     merges: list[tuple[_Cust, _Cust, list[_Ident], list[_Ident], tuple[str, str]]] = field(default_factory=list)
-    links: dict[tuple[int, int], tuple[_Ident, _Ident, str, str]] = field(default_factory=dict)
+    links: dict[tuple[int, int], tuple[_Ident, _Ident, str, str, int]] = field(default_factory=dict)
     issues: list[dict[str, Any]] = field(default_factory=list)
     blocks: set[tuple[int, int]] = field(default_factory=set)
+    at: int = 0  # the place in the batch of the fact being applied
 
 
 class Resolver:
@@ -220,12 +229,13 @@ class Resolver:
         ident = _Ident(None, kind, lookup, cust, None)
         ident.value, ident.spec = value, spec
         ident.cause = (fact.cause_type, fact.cause_ref, fact.occurred_at)
+        ident.at = plan.at
         cust.idents.append(ident)
         plan.idents[lookup] = ident
         return ident
 
     def _new_cust(self, plan: _Plan, fact: FactIdentities) -> _Cust:
-        cust = _Cust(None, fact.occurred_at)
+        cust = _Cust(None, fact.occurred_at, plan.at)
         plan.new_custs.append(cust)
         return cust
 
@@ -269,37 +279,56 @@ class Resolver:
         if changed:
             for ident in members:
                 if ident is not anchor:
-                    plan.links.setdefault((id(anchor), id(ident)), (anchor, ident, fact.cause_type, fact.cause_ref))
+                    plan.links.setdefault((id(anchor), id(ident)),
+                                          (anchor, ident, fact.cause_type, fact.cause_ref, plan.at))
         return anchor
 
     # -- writing -------------------------------------------------------------------------
-    def _persist(self, plan: _Plan, now: datetime) -> None:
+    def _persist(self, plan: _Plan, now: datetime, fresh: FreshFacts | None) -> list[int]:
+        """Write the plan (and the fresh facts, their rows placed among the plan's); return the fresh anchors."""
+        postgres = is_postgres(self.session)
+        stamp = stored_time(postgres)
+        stamped = stamp(now)
         live_new = [c for c in plan.new_custs if c.merged_into is None and c.idents]
-        ids = repo.insert_customers(self.session, [
-            {"first_seen_at": c.first_seen or now, "created_at": now, "updated_at": now, "gender": "unknown",
-             "attributes": {}} for c in live_new])
-        for cust, cid in zip(live_new, ids, strict=True):
-            cust.id = cid
         new_idents = [i for i in plan.idents.values() if i.id is None]
-        rows = []
-        for ident in new_idents:
-            spec, value = ident.spec, ident.value
-            assert spec is not None and value is not None and ident.cause is not None
-            cid = ident.cust.root().id
-            rows.append({"kind": ident.kind, "lookup": ident.lookup, "masked": spec.mask(value),
-                         "value": None if spec.pii else value, "value_enc": self.vault.encrypt(value) if spec.pii else None,
-                         "customer_id": cid, "origin_customer_id": cid, "cause_type": ident.cause[0],
-                         "cause_ref": ident.cause[1][:160], "created_at": now})
-        for ident, iid in zip(new_idents, repo.insert_identities(self.session, rows), strict=True):
+        fresh_at = fresh.at if fresh else []
+        sizes = fresh.sizes() if fresh else []
+        ours, fresh_cids = interleave([c.at for c in live_new], fresh_at,
+                                      repo.new_customer_ids(self.session, len(live_new) + len(fresh_at)))
+        for cust, cid in zip(live_new, ours, strict=True):
+            cust.id = cid
+        ours, fresh_iids = interleave([i.at for i in new_idents], [p for p, k in zip(fresh_at, sizes) for _ in range(k)],
+                                      repo.new_identity_ids(self.session, len(new_idents) + sum(sizes)))
+        for ident, iid in zip(new_idents, ours, strict=True):
             ident.id = iid
+        customers = [(c.id, stamp(c.first_seen or now), stamped, stamped, "unknown", "{}") for c in live_new]
+        idents = [self._identity_row(i, stamped) for i in new_idents]
+        links = self._link_rows(plan, stamped)
+        anchors: list[int] = []
+        if fresh:
+            more_customers, more_idents, more_links, anchors = fresh_rows(
+                fresh, self.kinds, self.vault, fresh_cids, fresh_iids, stamped, postgres)
+            customers = sorted(customers + more_customers) if customers else more_customers
+            idents = sorted(idents + more_idents) if idents else more_idents
+            links = sorted(links + more_links, key=lambda x: x[0]) if links else more_links  # stable: batch order
+        repo.write_customers(self.session, customers)
+        repo.write_identities(self.session, idents)
         moves: dict[int, list[int]] = {}
         for ident in plan.idents.values():
             if ident.home_id is not None and ident.cust.root().id != ident.home_id:
                 moves.setdefault(ident.cust.root().id, []).append(ident.id)  # type: ignore[arg-type]
         repo.move_identities(self.session, moves)
         self._persist_merges(plan, now)
-        repo.insert_links(self.session, self._link_rows(plan, now))
+        repo.write_links(self.session, [row for _at, row in links])
         repo.insert_issues(self.session, [self._issue_row(i, now) for i in plan.issues])
+        return anchors
+
+    def _identity_row(self, ident: _Ident, stamped: Any) -> tuple[Any, ...]:
+        spec, value, cause = ident.spec, ident.value, ident.cause
+        assert spec is not None and value is not None and cause is not None
+        cid = ident.cust.root().id
+        return (ident.id, ident.kind, ident.lookup, spec.mask(value), None if spec.pii else value,
+                self.vault.encrypt(value) if spec.pii else None, cid, cid, cause[0], cause[1][:160], stamped)
 
     def _persist_merges(self, plan: _Plan, now: datetime) -> None:
         rows = []
@@ -312,17 +341,19 @@ class Resolver:
                          "cause_ref": cref[:160], "actor": None, "reason": None, "created_at": now})
         repo.insert_merges(self.session, rows)
 
-    def _link_rows(self, plan: _Plan, now: datetime) -> list[dict[str, Any]]:
+    @staticmethod
+    def _link_rows(plan: _Plan, stamped: Any) -> list[tuple[int, tuple[Any, ...]]]:
+        """Return (place in the batch, link row) of each new pair, in the order the facts made them."""
         seen: set[tuple[int, int]] = set()
         rows = []
-        for key, (a, b, ctype, cref) in plan.links.items():
+        for a, b, ctype, cref, place in plan.links.values():
             if a.id == b.id:
                 continue
             pair = (min(a.id, b.id), max(a.id, b.id))  # type: ignore[type-var]
             if pair in seen:
                 continue
             seen.add(pair)  # type: ignore[arg-type]
-            rows.append({"a_id": pair[0], "b_id": pair[1], "cause_type": ctype, "cause_ref": cref[:160], "created_at": now})
+            rows.append((place, (*pair, ctype, cref[:160], stamped)))
         return rows
 
     @staticmethod
@@ -341,21 +372,31 @@ class Resolver:
         ``known``: the caller's look-up of (at least) these facts' identities in this transaction,
         :func:`identities_by_lookup` as lookup → row, so they are not looked up twice.
         """
+        return self.resolve_with_fresh(facts, known, None)[0]
+
+    def resolve_with_fresh(self, facts: list[FactIdentities], known: dict[str, Any] | None,
+                           fresh: FreshFacts | None) -> tuple[list[Resolved], list[int]]:
+        """Resolve ``facts`` and ``fresh`` (facts of all-new identities, as columns) as one batch in their places;
+        return where each of ``facts`` landed and each fresh fact's anchor."""
         plan = _Plan()
         complex_facts, out = self._load(plan, facts, known)
-        if not complex_facts:
-            return out  # type: ignore[return-value]  # every fact answered by the look-up
-        hard = [facts[n] for n in complex_facts]
-        self._prefetch(plan, hard)
-        anchors = {n: self._apply(plan, facts[n]) for n in complex_facts}
-        self._persist(plan, utcnow())
+        fresh = fresh if fresh else None
+        if not complex_facts and fresh is None:
+            return out, []  # type: ignore[return-value]  # every fact answered by the look-up
+        places = fresh.others_at(len(facts)) if fresh is not None else range(len(facts))
+        self._prefetch(plan, [facts[n] for n in complex_facts])
+        anchors = {}
+        for n in complex_facts:
+            plan.at = places[n]
+            anchors[n] = self._apply(plan, facts[n])
+        fresh_anchors = self._persist(plan, utcnow(), fresh)
         for n, fact in enumerate(facts):
             answer = out[n]
             if answer is None:
                 out[n] = self._landed(plan, fact, anchors[n])
             elif answer.customer_id in plan.custs:  # its customer took part in a merge of this batch
                 out[n] = answer._replace(customer_id=plan.custs[answer.customer_id].root().id)
-        return out  # type: ignore[return-value]
+        return out, fresh_anchors  # type: ignore[return-value]
 
     @staticmethod
     def _landed(plan: _Plan, fact: FactIdentities, anchor: _Ident) -> Resolved:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from siyu.config import Settings
 from siyu.domains.access import audit
 from siyu.domains.identity import repository as repo
+from siyu.domains.identity.fresh import FreshFacts
 from siyu.domains.identity.kinds import IdentityError, KindRegistry, KindSpec, is_junk
 from siyu.domains.identity.models import Identity
 from siyu.domains.identity.resolver import FactIdentities, Resolved, Resolver
@@ -24,7 +25,7 @@ from siyu.kit.crypto import PiiVault, mask_generic
 from siyu.kit.time import utcnow
 
 
-__all__ = ["FactIdentities", "IdentityContext", "IdentityError", "Normalised", "Resolved"]  # the surface ingestion uses
+__all__ = ["FactIdentities", "FreshFacts", "IdentityContext", "IdentityError", "Normalised", "Resolved"]  # the surface ingestion uses
 
 MEMO_LIMIT = 200_000
 

@@ -147,6 +147,27 @@ def _anchors(ctx: IngestContext, block: EventBlock, found: dict[str, Any]) -> li
     return out
 
 
+def _fresh(block: EventBlock, slow: list[Any], found: dict[str, Any]) -> identity.FreshFacts:
+    """Return the block rows of ``slow`` whose identities are all unknown and named by no other fact of the chunk."""
+    count: dict[str, int] = {}
+    for x in slow:
+        for lookup in ([entry[3] for entry in x[2].items] if type(x) is not int
+                       else [col[x] for col in block.lookups if col[x] is not None]):
+            count[lookup] = count.get(lookup, 0) + 1
+    at: list[int] = []
+    rows: list[int] = []
+    if len(set(block.kinds)) == len(block.kinds):  # one identity per kind, as a per-item fact holds them
+        for place, x in enumerate(slow):
+            if type(x) is not int:
+                continue
+            mine = [lk for col in block.lookups if (lk := col[x]) is not None]
+            if mine and all(count[lk] == 1 and lk not in found for lk in mine):
+                at.append(place)
+                rows.append(x)
+    return identity.FreshFacts("event", at, rows, block.event_id, block.occurred_at, block.kinds, block.values,
+                               block.lookups)
+
+
 def _block_fact(block: EventBlock, specs: list[Any], j: int) -> identity.FactIdentities:
     items = [(specs[c], kind, block.values[c][j], lookup)
              for c, kind in enumerate(block.kinds) if (lookup := block.lookups[c][j]) is not None]
@@ -163,11 +184,17 @@ def _write(session: Session, ctx: IngestContext, items: list[Item], block: Event
     order = sorted([(i, p) for p in items for i in (p[0],)] + [(block.index[j], j) for j in range(len(block))],
                    key=lambda x: x[0]) if items else [(block.index[j], j) for j in range(len(block))]
     slow = [x for _i, x in order if type(x) is not int or anchors[x] is None]
+    fresh = _fresh(block, slow, found)  # rows creating one customer each: written from the columns
+    chosen = set(fresh.rows)
+    rest = [x for x in slow if type(x) is not int or x not in chosen] if chosen else slow
     specs = [ctx.ids.kinds.spec(kind) for kind in block.kinds]
     facts = [identity.FactIdentities("event", x[1].event_id, x[1].occurred_at, x[2].items) if type(x) is not int
-             else _block_fact(block, specs, x) for x in slow]
-    resolved = identity.resolver(session, ctx.ids).resolve(facts, found) if facts else []
-    landed = {id(x) if type(x) is not int else ~x: r for x, r in zip(slow, resolved, strict=True)}
+             else _block_fact(block, specs, x) for x in rest]
+    resolved, fresh_anchors = identity.resolver(session, ctx.ids).resolve_with_fresh(facts, found, fresh) \
+        if slow else ([], [])
+    for j, anchor in zip(fresh.rows, fresh_anchors, strict=True):
+        anchors[j] = anchor
+    landed = {id(x) if type(x) is not int else ~x: r for x, r in zip(rest, resolved, strict=True)}
     postgres = is_postgres(session)
     now = utcnow()
     received = _stored_time(now, postgres)
