@@ -24,7 +24,8 @@ from siyu.domains.ingest.columns import EventColumns, prepare_event_block
 from siyu.domains.ingest.customer_columns import CustomerColumns, prepare_customer_columns
 from siyu.domains.ingest.customers import collect_customers, customer_outcome
 from siyu.domains.ingest.event_block import EventBlock, collect_block
-from siyu.domains.ingest.service import IngestContext, Prepared, event_outcome, prepare_orders
+from siyu.domains.ingest.order_fast import prepare_orders_quick
+from siyu.domains.ingest.service import IngestContext, Prepared, event_outcome
 from siyu.errors import ValidationFailed
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -274,7 +275,7 @@ def open_source(handle: TextIO, kind: str, fmt: str) -> Source:
 
 Prepare = Callable[[IngestContext, list[Any], list[str]], Prepared]
 PREPARE: dict[str, Prepare] = {
-    "orders": lambda ctx, items, _refs: prepare_orders(ctx, items),
+    "orders": lambda ctx, items, _refs: prepare_orders_quick(ctx, items),
 }
 
 
