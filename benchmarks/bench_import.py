@@ -1,7 +1,7 @@
 """Measure `siyu import` throughput (rows/s) on SQLite, or PostgreSQL with SIYU_BENCH_POSTGRES_URL.
 
 Reproduce:  .venv/bin/python benchmarks/bench_import.py [--rows 100000] [--repeats 3] [--mode in-process|reader]
-            [--kinds events|orders|customers]
+            [--kinds events|orders|customers] [--statements]
 
 Files are written from the demo generator's people (realistic identities and orders), then imported
 through `run_import` exactly as the CLI does (chunks of 2,000 rows, one transaction each, through
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import resource
 import sqlite3
 import sys
@@ -85,29 +86,37 @@ def write_customers(path: Path, rows: int) -> None:
 
 
 IN_SQLITE = [0.0]
+STATEMENTS = [False]
+BY_STATEMENT: dict[str, float] = {}  # --statements: time inside SQLite per statement (fetches count for theirs)
+_LAST = [""]
 
 
-def _clocked(method: Any) -> Any:
+def _clocked(method: Any, label: str | None = None) -> Any:
     def call(self: Any, *args: Any) -> Any:
         started = time.perf_counter()
         try:
             return method(self, *args)
         finally:
-            IN_SQLITE[0] += time.perf_counter() - started
+            spent = time.perf_counter() - started
+            IN_SQLITE[0] += spent
+            if label is None and args:
+                _LAST[0] = re.sub(r"\?(, \?)+", "?…", " ".join(str(args[0]).split()))[:64]
+            key = label or _LAST[0]
+            BY_STATEMENT[key] = BY_STATEMENT.get(key, 0.0) + spent
     return call
 
 
 class _Cursor(sqlite3.Cursor):
     execute = _clocked(sqlite3.Cursor.execute)
     executemany = _clocked(sqlite3.Cursor.executemany)
-    fetchall = _clocked(sqlite3.Cursor.fetchall)
-    fetchone = _clocked(sqlite3.Cursor.fetchone)
-    fetchmany = _clocked(sqlite3.Cursor.fetchmany)
+    fetchall = _clocked(sqlite3.Cursor.fetchall, "")
+    fetchone = _clocked(sqlite3.Cursor.fetchone, "")
+    fetchmany = _clocked(sqlite3.Cursor.fetchmany, "")
 
 
 class _Connection(sqlite3.Connection):
-    commit = _clocked(sqlite3.Connection.commit)
-    rollback = _clocked(sqlite3.Connection.rollback)
+    commit = _clocked(sqlite3.Connection.commit, "commit")
+    rollback = _clocked(sqlite3.Connection.rollback, "rollback")
 
     def cursor(self, factory: Any = _Cursor) -> Any:  # type: ignore[override]
         return super().cursor(factory)
@@ -123,6 +132,7 @@ def _timed(kind: str, path: Path, url: str, settings: Settings, parallel: bool) 
     if url.startswith("sqlite"):
         event.listen(engine, "do_connect", lambda _d, _r, _a, params: params.update(factory=_Connection))
     IN_SQLITE[0] = 0.0
+    BY_STATEMENT.clear()
     cpu, children = time.process_time(), _children_cpu()
     summary = run_import(kind, path, eng=engine, settings=settings, parallel=parallel)
     cpu, children = time.process_time() - cpu, _children_cpu() - children
@@ -134,6 +144,9 @@ def _timed(kind: str, path: Path, url: str, settings: Settings, parallel: bool) 
     if IN_SQLITE[0]:
         detail += (f"; inside SQLite {IN_SQLITE[0]:.2f} of {summary.seconds:.2f} s, storage floor "
                    f"{summary.read / IN_SQLITE[0]:,.0f} rows/s")
+        if STATEMENTS[0]:
+            top = sorted(BY_STATEMENT.items(), key=lambda kv: -kv[1])[:10]
+            detail += "".join(f"\n      {t / summary.read * 1e6:6.2f} µs/row  {k}" for k, t in top)
     return summary.rows_per_second, detail
 
 
@@ -187,7 +200,10 @@ def main() -> None:
     parser.add_argument("--mode", choices=("both", "in-process", "reader"), default="both")
     parser.add_argument("--kinds", choices=("all", "events", "orders", "customers"), default="all",
                         help="one kind's scenarios only (customers: after an untimed import of the people's phones)")
+    parser.add_argument("--statements", action="store_true",
+                        help="SQLite: print each scenario's time inside SQLite per statement (per row)")
     args = parser.parse_args()
+    STATEMENTS[0] = args.statements
     tune_gc()  # as the `siyu` CLI does for every command
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
