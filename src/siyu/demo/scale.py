@@ -343,7 +343,8 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
             skip = {*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES, *SUMMARY_TABLES}
             bulk_repo.copy_tables(engine, str(scratch_path), [t for t in bulk_repo.content_tables() if t not in skip])
         with timer("derived"), unit_of_work(engine) as session:
-            loader.write_derived(session.connection())
+            with bulk_repo.loading_pragmas(session.connection().connection.driver_connection):
+                loader.write_derived(session.connection())
         _rebuild_indexes(engine, rebuilt, beside_indexes, timer)
     finally:
         if history.is_alive():
