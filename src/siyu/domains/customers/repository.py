@@ -70,12 +70,27 @@ def live_roots(session: Session, customer_ids: Iterable[int]) -> dict[int, int]:
     return dict(select_in(session, sql, sorted(set(customer_ids))))  # type: ignore[arg-type]
 
 
+def roots_and_attributes(session: Session, customer_ids: Iterable[int]) -> tuple[dict[int, int], dict[int, Any]]:
+    """Return {id: live root id} for the known ids, and the stored custom attributes of those that are live roots
+    (as stored: JSON text on SQLite; read them with :func:`decoded_attributes`), in one look-up."""
+    session.flush()  # a driver-level look-up (hot in imports): nothing pending may be missed
+    rows = select_in(session, 'SELECT id, merged_into_id, attributes FROM customers WHERE id IN ({marks})',
+                     sorted(set(customer_ids)))
+    return ({cid: merged or cid for cid, merged, _a in rows},
+            {cid: attrs for cid, merged, attrs in rows if merged is None})
+
+
+def decoded_attributes(stored: Any) -> dict[str, Any]:
+    """Return custom attributes as :func:`roots_and_attributes` read them, decoded."""
+    # SQLite hands JSON over as text, PostgreSQL's driver as the decoded value
+    return (orjson.loads(stored) if isinstance(stored, str) else stored) or {}
+
+
 def attributes_of(session: Session, customer_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Return {id: custom attributes} of these customers."""
     session.flush()  # a driver-level look-up (hot in imports): nothing pending may be missed
     rows = select_in(session, 'SELECT id, attributes FROM customers WHERE id IN ({marks})', list(customer_ids))
-    # SQLite hands JSON over as text, PostgreSQL's driver as the decoded value
-    return {cid: (orjson.loads(attrs) if isinstance(attrs, str) else attrs) or {} for cid, attrs in rows}
+    return {cid: decoded_attributes(attrs) for cid, attrs in rows}
 
 
 def set_source_if_empty(session: Session, customer_id: int, channel_code_id: int | None,

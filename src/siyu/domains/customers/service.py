@@ -237,14 +237,16 @@ def update_profiles(session: Session, vault: PiiVault, items: Sequence[tuple[int
     Validates every item before writing any, follows merged ids to their live roots, and appends one
     audit entry for the batch rather than one per customer.
     """
-    roots = repo.live_roots(session, {cid for cid, _f in items})
+    roots, stored = repo.roots_and_attributes(session, {cid for cid, _f in items})
     missing = sorted({cid for cid, _f in items} - set(roots))
     if missing:
         raise NotFound(f"customers {missing[:10]} not found", code="customer_not_found", customer_ids=missing[:100])
     wanted: dict[int, list[Mapping[str, Any]]] = {}
     for cid, fields in items:
         wanted.setdefault(roots[cid], []).append(fields)
-    attributes = repo.attributes_of(session, [r for r, fs in wanted.items() if any("attributes" in f for f in fs)])
+    needed = [r for r, fs in wanted.items() if any("attributes" in f for f in fs)]
+    attributes = {r: repo.decoded_attributes(stored[r]) for r in needed if r in stored}
+    attributes.update(repo.attributes_of(session, [r for r in needed if r not in stored]))  # roots reached by a merge
     now, rows = utcnow(), []
     for root, changes in wanted.items():
         values: dict[str, Any] = {}
