@@ -148,11 +148,25 @@ def fast_insert_tuples(session: Session, table: Table, names: Sequence[str], row
 
 
 def write_rows(session: Session, table: str, names: list[str], params: Sequence[Sequence[Any]],
-               conflict: list[str] | None = None) -> None:
-    """Insert rows already in storage form (executemany; COPY on PostgreSQL unless ``conflict`` columns skip clashes)."""
+               conflict: list[str] | None = None, constants: dict[str, Any] | None = None) -> None:
+    """Insert rows already in storage form (executemany; COPY on PostgreSQL unless ``conflict`` columns skip clashes).
+
+    ``constants``: columns holding one value in every row (a batch's ``now``, a default), not in
+    ``params``. SQLite gets them as literals in the statement (each bound parameter costs it ~0.25 µs
+    a row: a quarter of a narrow row's insert); PostgreSQL gets them appended to each row.
+    """
     sqlite = not is_postgres(session)
     mark = "?" if sqlite else "%s"
-    sql = f'INSERT INTO "{table}" ({", ".join(names)}) VALUES ({", ".join([mark] * len(names))})'
+    names, marks = list(names), [mark] * len(names)
+    if constants:
+        names += constants
+        if sqlite:
+            marks += [_sql_literal(v) for v in constants.values()]
+        else:
+            marks += [mark] * len(constants)
+            tail = tuple(constants.values())
+            params = [(*row, *tail) for row in params]
+    sql = f'INSERT INTO "{table}" ({", ".join(names)}) VALUES ({", ".join(marks)})'
     if conflict:
         sql += f' ON CONFLICT ({", ".join(conflict)}) DO NOTHING'
     cursor = session.connection().connection.driver_connection.cursor()
@@ -188,6 +202,17 @@ def fast_update(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
                 cursor.executemany(sql, part)
     finally:
         cursor.close()
+
+
+def _sql_literal(value: Any) -> str:
+    """Return a constant (text, integer or None) as an SQL literal."""
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    if type(value) is str:
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no literal for {type(value).__name__}")
 
 
 def _copy(cursor: Any, table: str, names: list[str], params: Sequence[Sequence[Any]]) -> None:

@@ -22,10 +22,12 @@ from siyu.domains.identity.kinds import KindRegistry
 from siyu.kit.crypto import PiiVault
 from siyu.kit.time import UTC
 
-CUSTOMER_COLUMNS = ("id", "first_seen_at", "created_at", "updated_at", "gender", "attributes")
+# the columns of the rows built here; every row of a batch also gets its time (created_at, and a new
+# customer's updated_at, gender 'unknown' and empty attributes) as constants of the statement
+CUSTOMER_COLUMNS = ("id", "first_seen_at")
 IDENTITY_COLUMNS = ("id", "kind", "lookup", "masked", "value", "value_enc", "customer_id", "origin_customer_id",
-                    "cause_type", "cause_ref", "created_at")
-LINK_COLUMNS = ("a_id", "b_id", "cause_type", "cause_ref", "created_at")
+                    "cause_type", "cause_ref")
+LINK_COLUMNS = ("a_id", "b_id", "cause_type", "cause_ref")
 
 
 @dataclass(slots=True)
@@ -87,10 +89,10 @@ def interleave(left: Sequence[int], right: Sequence[int], ids: Sequence[int]) ->
 
 
 def fresh_rows(fresh: FreshFacts, kinds: KindRegistry, vault: PiiVault, customer_ids: list[int],
-               identity_ids: list[int], now: Any, postgres: bool
+               identity_ids: list[int], postgres: bool
                ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[int, tuple[Any, ...]]], list[int]]:
     """Return the customer, identity and (place, link) rows of the fresh facts, in storage form, and each fact's
-    anchor; ``now`` is already in storage form; ids are the ones dealt to these facts, in order."""
+    anchor; ids are the ones dealt to these facts, in order."""
     specs = [kinds.spec(kind) for kind in fresh.kinds]
     # the most specific identity anchors the fact, as Resolver._apply chooses it
     ranked = sorted(range(len(specs)), key=lambda c: (specs[c].specificity, fresh.kinds[c]), reverse=True)
@@ -103,7 +105,7 @@ def fresh_rows(fresh: FreshFacts, kinds: KindRegistry, vault: PiiVault, customer
     next_id = iter(identity_ids).__next__
     columns = list(zip(fresh.kinds, specs, fresh.values, fresh.lookups, strict=True))
     for at, j, cid in zip(fresh.at, fresh.rows, customer_ids, strict=True):
-        customers.append((cid, fresh.occurred[j] + suffix, now, now, "unknown", "{}"))
+        customers.append((cid, fresh.occurred[j] + suffix))
         ref = fresh.cause_refs[j][:160]
         mine: dict[int, int] = {}
         for c, (kind, spec, values, lookups) in enumerate(columns):
@@ -113,10 +115,10 @@ def fresh_rows(fresh: FreshFacts, kinds: KindRegistry, vault: PiiVault, customer
             value = values[j]
             mine[c] = iid = next_id()
             idents.append((iid, kind, lookup, spec.mask(value), None if spec.pii else value,
-                           vault.encrypt(value) if spec.pii else None, cid, cid, ctype, ref, now))
+                           vault.encrypt(value) if spec.pii else None, cid, cid, ctype, ref))
         anchor = mine[next(c for c in ranked if c in mine)]
         anchors.append(anchor)
         for iid in mine.values():
             if iid != anchor:
-                links.append((at, (min(anchor, iid), max(anchor, iid), ctype, ref, now)))
+                links.append((at, (min(anchor, iid), max(anchor, iid), ctype, ref)))
     return customers, idents, links, anchors

@@ -82,22 +82,26 @@ def new_identity_ids(session: Session, count: int) -> list[int]:
     return allocate_ids(session, Identity.__table__, count)
 
 
-def write_customers(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Insert new customers given as tuples of ``fresh.CUSTOMER_COLUMNS`` in storage form (one executemany)."""
+def write_customers(session: Session, rows: list[tuple[Any, ...]], now: Any) -> None:
+    """Insert new customers given as tuples of ``fresh.CUSTOMER_COLUMNS`` in storage form (one executemany),
+    created at ``now`` (storage form) with no profile yet."""
     if rows:
-        write_rows(session, Customer.__tablename__, list(CUSTOMER_COLUMNS), rows)
+        write_rows(session, Customer.__tablename__, list(CUSTOMER_COLUMNS), rows,
+                   constants={"created_at": now, "updated_at": now, "gender": "unknown", "attributes": "{}"})
 
 
-def write_identities(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Insert identities given as tuples of ``fresh.IDENTITY_COLUMNS`` in storage form (one executemany)."""
+def write_identities(session: Session, rows: list[tuple[Any, ...]], now: Any) -> None:
+    """Insert identities given as tuples of ``fresh.IDENTITY_COLUMNS`` in storage form, created at ``now``."""
     if rows:
-        write_rows(session, Identity.__tablename__, list(IDENTITY_COLUMNS), rows)
+        write_rows(session, Identity.__tablename__, list(IDENTITY_COLUMNS), rows, constants={"created_at": now})
 
 
-def write_links(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Insert links given as tuples of ``fresh.LINK_COLUMNS`` in storage form, skipping pairs already linked."""
+def write_links(session: Session, rows: list[tuple[Any, ...]], now: Any) -> None:
+    """Insert links given as tuples of ``fresh.LINK_COLUMNS`` in storage form, created at ``now``, skipping pairs
+    already linked."""
     if rows:
-        write_rows(session, IdentityLink.__tablename__, list(LINK_COLUMNS), rows, ["a_id", "b_id"])
+        write_rows(session, IdentityLink.__tablename__, list(LINK_COLUMNS), rows, ["a_id", "b_id"],
+                   constants={"created_at": now})
 
 
 def move_identities(session: Session, to_customer: dict[int, list[int]]) -> None:

@@ -301,34 +301,34 @@ class Resolver:
                                       repo.new_identity_ids(self.session, len(new_idents) + sum(sizes)))
         for ident, iid in zip(new_idents, ours, strict=True):
             ident.id = iid
-        customers = [(c.id, stamp(c.first_seen or now), stamped, stamped, "unknown", "{}") for c in live_new]
-        idents = [self._identity_row(i, stamped) for i in new_idents]
-        links = self._link_rows(plan, stamped)
+        customers = [(c.id, stamp(c.first_seen or now)) for c in live_new]
+        idents = [self._identity_row(i) for i in new_idents]
+        links = self._link_rows(plan)
         anchors: list[int] = []
         if fresh:
             more_customers, more_idents, more_links, anchors = fresh_rows(
-                fresh, self.kinds, self.vault, fresh_cids, fresh_iids, stamped, postgres)
+                fresh, self.kinds, self.vault, fresh_cids, fresh_iids, postgres)
             customers = sorted(customers + more_customers) if customers else more_customers
             idents = sorted(idents + more_idents) if idents else more_idents
             links = sorted(links + more_links, key=lambda x: x[0]) if links else more_links  # stable: batch order
-        repo.write_customers(self.session, customers)
-        repo.write_identities(self.session, idents)
+        repo.write_customers(self.session, customers, stamped)
+        repo.write_identities(self.session, idents, stamped)
         moves: dict[int, list[int]] = {}
         for ident in plan.idents.values():
             if ident.home_id is not None and ident.cust.root().id != ident.home_id:
                 moves.setdefault(ident.cust.root().id, []).append(ident.id)  # type: ignore[arg-type]
         repo.move_identities(self.session, moves)
         self._persist_merges(plan, now)
-        repo.write_links(self.session, [row for _at, row in links])
+        repo.write_links(self.session, [row for _at, row in links], stamped)
         repo.insert_issues(self.session, [self._issue_row(i, now) for i in plan.issues])
         return anchors
 
-    def _identity_row(self, ident: _Ident, stamped: Any) -> tuple[Any, ...]:
+    def _identity_row(self, ident: _Ident) -> tuple[Any, ...]:
         spec, value, cause = ident.spec, ident.value, ident.cause
         assert spec is not None and value is not None and cause is not None
         cid = ident.cust.root().id
         return (ident.id, ident.kind, ident.lookup, spec.mask(value), None if spec.pii else value,
-                self.vault.encrypt(value) if spec.pii else None, cid, cid, cause[0], cause[1][:160], stamped)
+                self.vault.encrypt(value) if spec.pii else None, cid, cid, cause[0], cause[1][:160])
 
     def _persist_merges(self, plan: _Plan, now: datetime) -> None:
         rows = []
@@ -342,7 +342,7 @@ class Resolver:
         repo.insert_merges(self.session, rows)
 
     @staticmethod
-    def _link_rows(plan: _Plan, stamped: Any) -> list[tuple[int, tuple[Any, ...]]]:
+    def _link_rows(plan: _Plan) -> list[tuple[int, tuple[Any, ...]]]:
         """Return (place in the batch, link row) of each new pair, in the order the facts made them."""
         seen: set[tuple[int, int]] = set()
         rows = []
@@ -353,7 +353,7 @@ class Resolver:
             if pair in seen:
                 continue
             seen.add(pair)  # type: ignore[arg-type]
-            rows.append((place, (*pair, ctype, cref[:160], stamped)))
+            rows.append((place, (*pair, ctype, cref[:160])))
         return rows
 
     @staticmethod

@@ -204,16 +204,15 @@ def _write(session: Session, ctx: IngestContext, items: list[Item], block: Event
         if type(x) is int:
             anchor = anchors[x] if anchors[x] is not None else landed[~x].anchor_id
             occurred = block.occurred_at[x] + "+00:00" if postgres else block.occurred_at[x]
-            rows.append((block.event_id[x], block.type[x], occurred, received, anchor, block.channel[x],
-                         block.properties[x]))
+            rows.append((block.event_id[x], block.type[x], occurred, anchor, block.channel[x], block.properties[x]))
             continue
         e, r = x[1], landed[id(x)]
         if e.type in DISPATCHED:
             handled.append((x, r))
             continue
-        rows.append((e.event_id, e.type, _stored_time(e.occurred_at, postgres), received, r.anchor_id, e.channel,
+        rows.append((e.event_id, e.type, _stored_time(e.occurred_at, postgres), r.anchor_id, e.channel,
                      orjson.dumps(e.properties, option=orjson.OPT_NON_STR_KEYS).decode()))
-    repo.insert_event_rows(session, rows)
+    repo.insert_event_rows(session, rows, received)
     ids = repo.insert_events_returning(session, [
         {"event_id": e.event_id, "type": e.type, "occurred_at": e.occurred_at, "received_at": now,
          "identity_id": r.anchor_id, "channel": e.channel, "properties": e.properties} for (_i, e, _n), r in handled])

@@ -26,13 +26,14 @@ def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
     fast_insert(session, Event.__table__, rows)
 
 
-EVENT_COLUMNS = ["event_id", "type", "occurred_at", "received_at", "identity_id", "channel", "properties"]
+EVENT_COLUMNS = ["event_id", "type", "occurred_at", "identity_id", "channel", "properties"]
 
 
-def insert_event_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Insert events given as tuples of EVENT_COLUMNS already in storage form (times as text, properties as JSON text)."""
+def insert_event_rows(session: Session, rows: list[tuple[Any, ...]], received_at: Any) -> None:
+    """Insert events given as tuples of EVENT_COLUMNS already in storage form (times as text, properties as JSON text),
+    all received at ``received_at`` (storage form)."""
     if rows:
-        write_rows(session, Event.__table__.name, EVENT_COLUMNS, rows)
+        write_rows(session, Event.__table__.name, EVENT_COLUMNS, rows, constants={"received_at": received_at})
 
 
 def insert_events_returning(session: Session, rows: list[dict[str, Any]]) -> list[int]:
