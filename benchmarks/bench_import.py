@@ -182,7 +182,8 @@ def scenarios(base: Path, url: str, rows: int, repeats: int, parallel: bool, kin
         steady("events CSV, steady state:", "events", write_events, ".csv")
         once("events CSV, re-import (all duplicates):", "events", "e0.csv")
     if kinds in ("all", "orders"):
-        once("orders JSONL, first phone per person:", "orders", "o0.jsonl")
+        first = "first phone per person" if kinds == "all" else "first time (creates customers)"  # no events before
+        once(f"orders JSONL, {first}:", "orders", "o0.jsonl")
         steady("orders JSONL, steady state:", "orders", write_orders, ".jsonl")
         once("orders JSONL, re-import (all duplicates):", "orders", "o0.jsonl")
     if kinds == "customers":  # the people's phones first (not timed)
