@@ -345,6 +345,7 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
         with timer("derived"), unit_of_work(engine) as session:
             with bulk_repo.loading_pragmas(session.connection().connection.driver_connection):
                 loader.write_derived(session.connection())
+        del loader  # the graph and the replayed state: garbage now, collected beside the index build
         _rebuild_indexes(engine, rebuilt, beside_indexes, timer)
     finally:
         if history.is_alive():
@@ -367,6 +368,10 @@ def _rebuild_indexes(engine: Engine, indexes: list[Any], beside: Callable[[], No
     def run() -> None:
         started = time.thread_time()
         try:
+            # the load's objects were frozen block by block (see _no_collector); the graph's hold cycles
+            # (customers and their identities), so only a collection frees them before ``beside`` allocates
+            gc.unfreeze()
+            gc.collect()
             beside()  # type: ignore[misc]
         finally:
             cpu.append(time.thread_time() - started)
