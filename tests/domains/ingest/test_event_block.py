@@ -25,7 +25,7 @@ from siyu.cli import import_files
 from siyu.cli.import_cmds import run_import
 from siyu.db.models import metadata
 from siyu.domains.identity import resolver as resolver_module
-from siyu.domains.ingest import service
+from siyu.domains.ingest import event_block, service
 from siyu.domains.ingest.columns import prepare_event_columns
 from siyu.domains.ingest.event_block import EventBlock
 from siyu.kit.crypto import PiiVault
@@ -157,6 +157,9 @@ def _mostly_new(rng: random.Random, count: int, start: int) -> list[list[str]]:
         unions = [r[5] for r in rows if r[5]]
         if alone and unions and rng.random() < 0.25:  # back, with another person's unionid: a merge or a conflict
             ids = [rng.choice(alone) if rng.random() < 0.7 else rng.choice(rows)[4], rng.choice(unions), ""]
+        elif rows and rng.random() < 0.3:  # the same person again, some of their identities (the chunk may hold both)
+            again = rows[-rng.randrange(1, min(len(rows), 12) + 1)][4:7]
+            ids = [v if rng.random() < 0.6 else "" for v in again]
         elif rng.random() < 0.1:
             ids = [rng.choice(OPENIDS[1:]), rng.choice(UNIONIDS), rng.choice(PHONES)]
         rows.append([f"n{n}", kind, rng.choice(TIMES[:4]), rng.choice(["", "app"]), *ids, "", props])
@@ -168,15 +171,23 @@ def test_rows_of_new_people_written_from_columns_equal_the_resolver(db_engine, s
                                                                      seed):
     rng = random.Random(seed)
     written: list[int] = []
-    real = resolver_module.fresh_rows
+    followed: list[int] = []
+    real, real_fresh = resolver_module.fresh_rows, event_block._fresh
 
     def spy(fresh, *args):
         written.append(len(fresh))
         return real(fresh, *args)
 
+    def spy_fresh(*args):
+        fresh, again = real_fresh(*args)
+        followed.append(len(again))
+        return fresh, again
+
     monkeypatch.setattr(resolver_module, "fresh_rows", spy)
+    monkeypatch.setattr(event_block, "_fresh", spy_fresh)
     seed_file = _write(tmp_path / "seed.csv", [["s1", "content_viewed", "1767225000", "", "oAAAA01", "", "13912340001",
                                                 "", ""]])
     files = [_write(tmp_path / f"{k}.csv", _mostly_new(rng, 200, 200 * k)) for k in (1, 2)]
     _compare(db_engine, settings, monkeypatch, [seed_file, *files, files[0]], chunk=[30, 64][seed - 4])
     assert sum(written) > 100  # most rows took the column path, among merges, conflicts and junk in their chunks
+    assert sum(followed) >= 5  # … and people seen again later in the chunk that created them

@@ -8,7 +8,9 @@ unique-kind conflict), anchored on the most specific one and linked to each othe
 fact as cause. :class:`FreshFacts` carries such facts as columns; :func:`fresh_rows` turns them into
 the rows the resolver would have written, with the ids it would have given them: every fact has a
 place in its batch's order (``at``), and ids are dealt out in that order to the resolver's other
-new customers, identities and links and to these (:func:`interleave`).
+new customers, identities and links and to these (:func:`interleave`). A later fact naming only
+identities of one such fact changes nothing either: the caller may answer it from the identities
+returned (:data:`Made`) and leave it out of the batch, as the import's event block does.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ CUSTOMER_COLUMNS = ("id", "first_seen_at")
 IDENTITY_COLUMNS = ("id", "kind", "lookup", "masked", "value", "value_enc", "customer_id", "origin_customer_id",
                     "cause_type", "cause_ref")
 LINK_COLUMNS = ("a_id", "b_id", "cause_type", "cause_ref")
+
+Made = dict[str, tuple[int, str, str, int]]  # lookup → (identity id, kind, lookup, customer id)
 
 
 @dataclass(slots=True)
@@ -90,9 +94,10 @@ def interleave(left: Sequence[int], right: Sequence[int], ids: Sequence[int]) ->
 
 def fresh_rows(fresh: FreshFacts, kinds: KindRegistry, vault: PiiVault, customer_ids: list[int],
                identity_ids: list[int], postgres: bool
-               ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[int, tuple[Any, ...]]], list[int]]:
-    """Return the customer, identity and (place, link) rows of the fresh facts, in storage form, and each fact's
-    anchor; ids are the ones dealt to these facts, in order."""
+               ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[int, tuple[Any, ...]]], Made]:
+    """Return the customer, identity and (place, link) rows of the fresh facts in storage form, and their identities
+    as the look-up would now find them (lookup → id, kind, lookup, customer id); ids are the ones dealt to these
+    facts, in order."""
     specs = [kinds.spec(kind) for kind in fresh.kinds]
     # the most specific identity anchors the fact, as Resolver._apply chooses it
     ranked = sorted(range(len(specs)), key=lambda c: (specs[c].specificity, fresh.kinds[c]), reverse=True)
@@ -101,7 +106,7 @@ def fresh_rows(fresh: FreshFacts, kinds: KindRegistry, vault: PiiVault, customer
     customers: list[tuple[Any, ...]] = []
     idents: list[tuple[Any, ...]] = []
     links: list[tuple[int, tuple[Any, ...]]] = []
-    anchors: list[int] = []
+    made: Made = {}
     next_id = iter(identity_ids).__next__
     columns = list(zip(fresh.kinds, specs, fresh.values, fresh.lookups, strict=True))
     for at, j, cid in zip(fresh.at, fresh.rows, customer_ids, strict=True):
@@ -114,11 +119,11 @@ def fresh_rows(fresh: FreshFacts, kinds: KindRegistry, vault: PiiVault, customer
                 continue
             value = values[j]
             mine[c] = iid = next_id()
+            made[lookup] = (iid, kind, lookup, cid)
             idents.append((iid, kind, lookup, spec.mask(value), None if spec.pii else value,
                            vault.encrypt(value) if spec.pii else None, cid, cid, ctype, ref))
         anchor = mine[next(c for c in ranked if c in mine)]
-        anchors.append(anchor)
         for iid in mine.values():
             if iid != anchor:
                 links.append((at, (min(anchor, iid), max(anchor, iid), ctype, ref)))
-    return customers, idents, links, anchors
+    return customers, idents, links, made

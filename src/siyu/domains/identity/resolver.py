@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db.bulk import is_postgres
 from siyu.domains.identity import repository as repo
-from siyu.domains.identity.fresh import FreshFacts, fresh_rows, interleave, stored_time
+from siyu.domains.identity.fresh import FreshFacts, Made, fresh_rows, interleave, stored_time
 from siyu.domains.identity.kinds import KindRegistry, KindSpec
 from siyu.kit.crypto import PiiVault
 from siyu.kit.time import utcnow
@@ -284,8 +284,8 @@ class Resolver:
         return anchor
 
     # -- writing -------------------------------------------------------------------------
-    def _persist(self, plan: _Plan, now: datetime, fresh: FreshFacts | None) -> list[int]:
-        """Write the plan (and the fresh facts, their rows placed among the plan's); return the fresh anchors."""
+    def _persist(self, plan: _Plan, now: datetime, fresh: FreshFacts | None) -> Made:
+        """Write the plan (and the fresh facts, their rows placed among the plan's); return the fresh identities."""
         postgres = is_postgres(self.session)
         stamp = stored_time(postgres)
         stamped = stamp(now)
@@ -304,9 +304,9 @@ class Resolver:
         customers = [(c.id, stamp(c.first_seen or now)) for c in live_new]
         idents = [self._identity_row(i) for i in new_idents]
         links = self._link_rows(plan)
-        anchors: list[int] = []
+        made: Made = {}
         if fresh:
-            more_customers, more_idents, more_links, anchors = fresh_rows(
+            more_customers, more_idents, more_links, made = fresh_rows(
                 fresh, self.kinds, self.vault, fresh_cids, fresh_iids, postgres)
             customers = sorted(customers + more_customers) if customers else more_customers
             idents = sorted(idents + more_idents) if idents else more_idents
@@ -321,7 +321,7 @@ class Resolver:
         self._persist_merges(plan, now)
         repo.write_links(self.session, [row for _at, row in links], stamped)
         repo.insert_issues(self.session, [self._issue_row(i, now) for i in plan.issues])
-        return anchors
+        return made
 
     def _identity_row(self, ident: _Ident) -> tuple[Any, ...]:
         spec, value, cause = ident.spec, ident.value, ident.cause
@@ -375,28 +375,29 @@ class Resolver:
         return self.resolve_with_fresh(facts, known, None)[0]
 
     def resolve_with_fresh(self, facts: list[FactIdentities], known: dict[str, Any] | None,
-                           fresh: FreshFacts | None) -> tuple[list[Resolved], list[int]]:
+                           fresh: FreshFacts | None) -> tuple[list[Resolved], Made]:
         """Resolve ``facts`` and ``fresh`` (facts of all-new identities, as columns) as one batch in their places;
-        return where each of ``facts`` landed and each fresh fact's anchor."""
+        return where each of ``facts`` landed and the fresh facts' identities as the look-up would now find them
+        (lookup → id, kind, lookup, customer id: each fresh fact anchors on its most specific one)."""
         plan = _Plan()
         complex_facts, out = self._load(plan, facts, known)
         fresh = fresh if fresh else None
         if not complex_facts and fresh is None:
-            return out, []  # type: ignore[return-value]  # every fact answered by the look-up
+            return out, {}  # type: ignore[return-value]  # every fact answered by the look-up
         places = fresh.others_at(len(facts)) if fresh is not None else range(len(facts))
         self._prefetch(plan, [facts[n] for n in complex_facts])
         anchors = {}
         for n in complex_facts:
             plan.at = places[n]
             anchors[n] = self._apply(plan, facts[n])
-        fresh_anchors = self._persist(plan, utcnow(), fresh)
+        made = self._persist(plan, utcnow(), fresh)
         for n, fact in enumerate(facts):
             answer = out[n]
             if answer is None:
                 out[n] = self._landed(plan, fact, anchors[n])
             elif answer.customer_id in plan.custs:  # its customer took part in a merge of this batch
                 out[n] = answer._replace(customer_id=plan.custs[answer.customer_id].root().id)
-        return out, fresh_anchors  # type: ignore[return-value]
+        return out, made  # type: ignore[return-value]
 
     @staticmethod
     def _landed(plan: _Plan, fact: FactIdentities, anchor: _Ident) -> Resolved:

@@ -11,7 +11,9 @@ The writer (:func:`write_events_block`) does what ``service.write_events`` does,
 stored result: one duplicate look-up for the chunk, one look-up of the block's identities; a row
 whose identities all exist on one customer is anchored right there, as the resolver would anchor
 it (such a fact changes nothing in the graph, so the resolver answers it the same way wherever it
-sits in the batch); every other fact (block rows with an unknown identity or identities on several
+sits in the batch); a row whose identities are all new, and named again only by later rows naming
+nothing else, goes to the resolver as columns (``identity.FreshFacts``: a customer written without
+graph objects) and those later rows are anchored from the identities it made; every other fact (block rows with an unknown identity or identities on several
 customers, and the chunk's per-item facts) goes through the resolver in file order, and all events
 are inserted in file order, so ids, anchors, customers, merges and review items come out as the
 per-item path makes them (tests/domains/ingest/test_event_block.py compares both).
@@ -147,25 +149,36 @@ def _anchors(ctx: IngestContext, block: EventBlock, found: dict[str, Any]) -> li
     return out
 
 
-def _fresh(block: EventBlock, slow: list[Any], found: dict[str, Any]) -> identity.FreshFacts:
-    """Return the block rows of ``slow`` whose identities are all unknown and named by no other fact of the chunk."""
-    count: dict[str, int] = {}
-    for x in slow:
-        for lookup in ([entry[3] for entry in x[2].items] if type(x) is not int
-                       else [col[x] for col in block.lookups if col[x] is not None]):
-            count[lookup] = count.get(lookup, 0) + 1
-    at: list[int] = []
+def _fresh(block: EventBlock, slow: list[Any], found: dict[str, Any]) -> tuple[identity.FreshFacts, list[int]]:
+    """Return the block rows of ``slow`` that create a customer of all-new identities, and the later block rows
+    that name only identities one of them created (its person again: anchored on those, nothing to write).
+
+    A creator is the first fact of the chunk to name each of its identities, none of them stored, and
+    every other fact naming any of them is a block row naming nothing else.
+    """
+    names = [[entry[3] for entry in x[2].items] if type(x) is not int
+             else [lk for col in block.lookups if (lk := col[x]) is not None] for x in slow]
+    users: dict[str, list[int]] = {}
+    for place, mine in enumerate(names):
+        for lookup in mine:
+            users.setdefault(lookup, []).append(place)
     rows: list[int] = []
+    again: set[int] = set()  # places in slow
     if len(set(block.kinds)) == len(block.kinds):  # one identity per kind, as a per-item fact holds them
         for place, x in enumerate(slow):
-            if type(x) is not int:
+            mine = names[place]
+            if type(x) is not int or not mine or any(lk in found or users[lk][0] != place for lk in mine):
                 continue
-            mine = [lk for col in block.lookups if (lk := col[x]) is not None]
-            if mine and all(count[lk] == 1 and lk not in found for lk in mine):
-                at.append(place)
+            later = {p for lk in mine for p in users[lk][1:]}
+            if all(type(slow[p]) is int and set(names[p]) <= set(mine) for p in later):
                 rows.append(x)
+                again.update(later)
+    # each creator's place among the facts the resolver sees (the later rows of its person are not among them)
+    chosen = set(rows)
+    places = [p for p in range(len(slow)) if p not in again]
+    at = [n for n, p in enumerate(places) if type(slow[p]) is int and slow[p] in chosen]
     return identity.FreshFacts("event", at, rows, block.event_id, block.occurred_at, block.kinds, block.values,
-                               block.lookups)
+                               block.lookups), [slow[p] for p in sorted(again)]
 
 
 def _block_fact(block: EventBlock, specs: list[Any], j: int) -> identity.FactIdentities:
@@ -184,16 +197,18 @@ def _write(session: Session, ctx: IngestContext, items: list[Item], block: Event
     order = sorted([(i, p) for p in items for i in (p[0],)] + [(block.index[j], j) for j in range(len(block))],
                    key=lambda x: x[0]) if items else [(block.index[j], j) for j in range(len(block))]
     slow = [x for _i, x in order if type(x) is not int or anchors[x] is None]
-    fresh = _fresh(block, slow, found)  # rows creating one customer each: written from the columns
-    chosen = set(fresh.rows)
+    fresh, again = _fresh(block, slow, found)  # rows creating one customer each: written from the columns
+    chosen = set(fresh.rows).union(again)
     rest = [x for x in slow if type(x) is not int or x not in chosen] if chosen else slow
     specs = [ctx.ids.kinds.spec(kind) for kind in block.kinds]
     facts = [identity.FactIdentities("event", x[1].event_id, x[1].occurred_at, x[2].items) if type(x) is not int
              else _block_fact(block, specs, x) for x in rest]
-    resolved, fresh_anchors = identity.resolver(session, ctx.ids).resolve_with_fresh(facts, found, fresh) \
-        if slow else ([], [])
-    for j, anchor in zip(fresh.rows, fresh_anchors, strict=True):
-        anchors[j] = anchor
+    resolved, made = identity.resolver(session, ctx.ids).resolve_with_fresh(facts, found, fresh) \
+        if slow else ([], {})
+    if made:  # the fresh rows and their people's later rows: all their identities on one new customer
+        for j, anchor in enumerate(_anchors(ctx, block, made)):
+            if j in chosen:
+                anchors[j] = anchor
     landed = {id(x) if type(x) is not int else ~x: r for x, r in zip(rest, resolved, strict=True)}
     postgres = is_postgres(session)
     now = utcnow()
