@@ -13,8 +13,9 @@ touches while it runs, and that licenses shortcuts no live path may take:
   :mod:`siyu.domains.ingest.bulk` and written once, instead of through each domain's handler;
 * secondary indexes are dropped for the load and rebuilt from the table metadata afterwards;
 * on SQLite the history tables are written into the target file by a second process while the
-  graph side works in a scratch file (staff, channel codes, audit entries; the identity graph
-  itself is held in memory and written at the end), which is then copied in (``copy_tables``).
+  graph side works in a scratch file (staff, channel codes, audit entries, and the rows of the
+  identity graph it holds in memory, flushed there block by block), which is then copied in
+  (``copy_tables``).
 
 Only :mod:`siyu.domains.ingest.bulk` calls this module; ``tests/demo`` checks that a bulk load
 leaves the same rows as the services.
@@ -203,9 +204,10 @@ def tune_engine(engine: Engine, *, scratch: bool = False, foreign_keys: bool = T
     A loading connection to the target gets a 1 GiB page cache and checkpoints its WAL every
     1 GiB instead of every 40 MB: a page rewritten by many transactions is copied back once, not
     once per checkpoint (each checkpoint is a pwrite per page and an fsync). A ``scratch`` file
-    (the identity graph being resolved, copied into the target and deleted at the end) skips
-    fsync and gets a 2 GiB cache: if the process dies the load starts over anyway, and nothing
-    else ever opens the file. ``foreign_keys=False`` is for the connection that writes history
+    (the identity graph's rows, copied into the target and deleted at the end) skips fsync: if the
+    process dies the load starts over anyway, and nothing else ever opens the file; its 512 MiB
+    cache holds the random part (the identities' look-up key; the rows themselves are appended)
+    without growing by the whole graph beside the graph's own memory. ``foreign_keys=False`` is for the connection that writes history
     into the target while the identities it references are still in memory; the tests
     run ``foreign_key_check`` on the assembled file.
     """
@@ -216,9 +218,9 @@ def tune_engine(engine: Engine, *, scratch: bool = False, foreign_keys: bool = T
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA wal_autocheckpoint=262144")
-        if scratch:  # throwaway: no fsync, and the whole graph in the page cache
+        if scratch:  # throwaway: no fsync
             cur.execute("PRAGMA synchronous=OFF")
-            cur.execute("PRAGMA cache_size=-2097152")
+            cur.execute("PRAGMA cache_size=-524288")
         else:
             cur.execute("PRAGMA cache_size=-1048576")
         if not foreign_keys:
