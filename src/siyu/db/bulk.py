@@ -91,9 +91,13 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     return value.isoformat(" ", "microseconds")[:26]  # drop the "+00:00"
 
 
-def _sqlite_datetimes() -> Callable[[datetime | None], str | None]:
-    """Return a converter that remembers its last value: batches stamp many rows with one ``now``."""
+def _sqlite_datetimes(remember: bool = False) -> Callable[[datetime | None], str | None]:
+    """Return a converter that remembers its last value (batches stamp many rows with one ``now``), and with
+    ``remember`` every value: shared by a table's time columns, a row's several times that are one value (an
+    order's placed, paid and updated times) are turned into text once (measured: 7.4 → 2.0-3.0 µs a row of
+    four; a column of distinct values pays ~0.3 µs more each, so only calls whose first row repeats a time share)."""
     last: list[Any] = [None, None]
+    seen: dict[datetime, str | None] = {}
 
     def convert(value: datetime | None) -> str | None:
         if value is last[0]:
@@ -102,18 +106,38 @@ def _sqlite_datetimes() -> Callable[[datetime | None], str | None]:
         last[0], last[1] = value, out
         return out
 
-    return convert
+    def convert_remembered(value: datetime | None) -> str | None:
+        if value is last[0]:
+            return last[1]  # type: ignore[no-any-return]
+        out = seen.get(value) if value is not None else None  # type: ignore[arg-type]
+        if out is None:
+            out = _sqlite_datetime(value)
+            if value is not None:
+                seen[value] = out
+        last[0], last[1] = value, out
+        return out
+
+    return convert_remembered if remember else convert
+
+
+def _shared_dates(table: Table, names: Sequence[str], first: Sequence[Any], sqlite: bool) -> Callable[[Any], Any] | None:
+    """Return one remembering converter for the call's time columns when the first row holds one time in
+    several of them (the rows are alike), else None (each column its own converter)."""
+    if not sqlite:
+        return None
+    times = [v for n, v in zip(names, first, strict=True) if v is not None and isinstance(table.c[n].type, UTCDateTime)]
+    return _sqlite_datetimes(remember=True) if len(set(times)) < len(times) else None
 
 
 def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _converter(column: Any, sqlite: bool) -> Callable[[Any], Any] | None:
+def _converter(column: Any, sqlite: bool, dates: Callable[[Any], Any] | None = None) -> Callable[[Any], Any] | None:
     if isinstance(column.type, JSON) or isinstance(getattr(column.type, "impl", None), JSON):
         return _json
     if sqlite and isinstance(column.type, UTCDateTime):
-        return _sqlite_datetimes()
+        return dates or _sqlite_datetimes()
     if sqlite and isinstance(column.type, Date):
         return lambda v: v.isoformat() if isinstance(v, date) else v
     return None
@@ -130,7 +154,8 @@ def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]], *, c
         return
     sqlite = not is_postgres(session)
     names = list(rows[0])
-    convert = [(_converter(table.c[n], sqlite)) for n in names]
+    dates = _shared_dates(table, names, list(rows[0].values()), sqlite)
+    convert = [_converter(table.c[n], sqlite, dates) for n in names]
     columns = [[r[n] for r in rows] for n in names]
     params = list(zip(*(list(map(f, col)) if f else col for col, f in zip(columns, convert, strict=True))))
     write_rows(session, table.name, names, params, conflict)
@@ -141,7 +166,8 @@ def fast_insert_tuples(session: Session, table: Table, names: Sequence[str], row
     if not rows:
         return
     sqlite = not is_postgres(session)
-    convert = [(_converter(table.c[n], sqlite)) for n in names]
+    dates = _shared_dates(table, names, rows[0], sqlite)
+    convert = [_converter(table.c[n], sqlite, dates) for n in names]
     if any(convert):
         rows = list(zip(*(list(map(f, col)) if f else col for col, f in zip(zip(*rows), convert, strict=True))))
     write_rows(session, table.name, list(names), rows)
