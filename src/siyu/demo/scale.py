@@ -323,10 +323,7 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
         for first in range(0, customers, block):
             with timer("waiting_for_work"):
                 work = _next(work_q, done_q, history)
-            with timer("resolve"):
-                answer_q.put(resolve_block(scratch, loader, work))
-            with timer("flush"), unit_of_work(scratch) as session:  # while the history side works on
-                loader.flush_graph(session.connection())
+            _answer_block(scratch, loader, work, answer_q, timer)
             if on_block:
                 on_block(min(customers, first + block) - first)
         with timer("derived"):
@@ -339,12 +336,7 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
             raise RuntimeError(f"the history process failed:\n{done}")
         history.join()
         scratch.dispose()
-        with timer("copy"):
-            skip = {*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES, *SUMMARY_TABLES}
-            bulk_repo.copy_tables(engine, str(scratch_path), [t for t in bulk_repo.content_tables() if t not in skip])
-        with timer("derived"), unit_of_work(engine) as session:
-            with bulk_repo.loading_pragmas(session.connection().connection.driver_connection):
-                loader.write_derived(session.connection())
+        _write_target(engine, scratch_path, loader, timer)
         del loader  # the graph and the replayed state: garbage now, collected beside the index build
         _rebuild_indexes(engine, rebuilt, beside_indexes, timer)
     finally:
@@ -356,6 +348,25 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
     done["phases"] = {**done["phases"], **timer.phases}
     done["cpu"] = {**done["cpu"], **timer.cpu}
     return done
+
+
+def _write_target(engine: Engine, scratch_path: Path, loader: bulk.GraphLoader, timer: Timer) -> None:
+    """Copy the scratch file's tables (the graph's among them) into the target, then write the derived rows."""
+    with timer("copy"):
+        skip = {*bulk_repo.HISTORY_TABLES, *bulk.DERIVED_TABLES, *SUMMARY_TABLES}
+        bulk_repo.copy_tables(engine, str(scratch_path), [t for t in bulk_repo.content_tables() if t not in skip])
+    with timer("derived"), unit_of_work(engine) as session:
+        with bulk_repo.loading_pragmas(session.connection().connection.driver_connection):
+            loader.write_derived(session.connection())
+
+
+def _answer_block(scratch: Engine, loader: bulk.GraphLoader, work: Work, answer_q: Any, timer: Timer) -> None:
+    """Resolve one block, send the anchors to the history side, then flush the graph's new rows into the scratch
+    file while the history side works on (the graph side would otherwise wait idle)."""
+    with timer("resolve"):
+        answer_q.put(resolve_block(scratch, loader, work))
+    with timer("flush"), unit_of_work(scratch) as session:
+        loader.flush_graph(session.connection())
 
 
 def _rebuild_indexes(engine: Engine, indexes: list[Any], beside: Callable[[], None] | None, timer: Timer) -> None:
