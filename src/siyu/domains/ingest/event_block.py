@@ -128,13 +128,15 @@ def write_events_block(session: Session, ctx: IngestContext, prepared: Prepared)
     return result
 
 
-def _anchors(ctx: IngestContext, block: EventBlock, found: dict[str, Any]) -> list[int | None]:
-    """Return each block row's anchor when all its identities exist on one customer, else None."""
+def _anchors(ctx: IngestContext, block: EventBlock, found: dict[str, Any],
+             rows: list[int] | None = None) -> list[int | None]:
+    """Return each block row's (or each of ``rows``') anchor when all its identities exist on one customer, else None."""
     kinds = ctx.ids.kinds
     ranked = sorted(range(len(block.kinds)), key=lambda c: (kinds.spec(block.kinds[c]).specificity, block.kinds[c]),
                     reverse=True)  # the most specific identity anchors the fact
     out: list[int | None] = []
-    for row in zip(*(block.lookups[c] for c in ranked)):
+    columns = [block.lookups[c] for c in ranked]
+    for row in zip(*columns) if rows is None else ([col[j] for col in columns] for j in rows):
         cid = anchor = None
         for lookup in row:
             if lookup is None:
@@ -158,25 +160,31 @@ def _fresh(block: EventBlock, slow: list[Any], found: dict[str, Any]) -> tuple[i
     """
     names = [[entry[3] for entry in x[2].items] if type(x) is not int
              else [lk for col in block.lookups if (lk := col[x]) is not None] for x in slow]
-    users: dict[str, list[int]] = {}
+    first: dict[str, int] = {}  # lookup → the first place naming it
+    more: dict[str, list[int]] = {}  # lookup → the later places naming it
     for place, mine in enumerate(names):
         for lookup in mine:
-            users.setdefault(lookup, []).append(place)
+            if lookup in first:
+                more.setdefault(lookup, []).append(place)
+            else:
+                first[lookup] = place
+    at: list[int] = []
     rows: list[int] = []
     again: set[int] = set()  # places in slow
     if len(set(block.kinds)) == len(block.kinds):  # one identity per kind, as a per-item fact holds them
         for place, x in enumerate(slow):
             mine = names[place]
-            if type(x) is not int or not mine or any(lk in found or users[lk][0] != place for lk in mine):
+            if type(x) is not int or not mine or any(lk in found or first[lk] != place for lk in mine):
                 continue
-            later = {p for lk in mine for p in users[lk][1:]}
-            if all(type(slow[p]) is int and set(names[p]) <= set(mine) for p in later):
+            later = {p for lk in mine if lk in more for p in more[lk]}
+            if not later or all(type(slow[p]) is int and set(names[p]) <= set(mine) for p in later):
+                at.append(place)
                 rows.append(x)
                 again.update(later)
-    # each creator's place among the facts the resolver sees (the later rows of its person are not among them)
-    chosen = set(rows)
-    places = [p for p in range(len(slow)) if p not in again]
-    at = [n for n, p in enumerate(places) if type(slow[p]) is int and slow[p] in chosen]
+    if again:  # each creator's place among the facts the resolver sees (not the later rows of its person)
+        chosen = set(rows)
+        places = [p for p in range(len(slow)) if p not in again]
+        at = [n for n, p in enumerate(places) if type(slow[p]) is int and slow[p] in chosen]
     return identity.FreshFacts("event", at, rows, block.event_id, block.occurred_at, block.kinds, block.values,
                                block.lookups), [slow[p] for p in sorted(again)]
 
@@ -206,9 +214,9 @@ def _write(session: Session, ctx: IngestContext, items: list[Item], block: Event
     resolved, made = identity.resolver(session, ctx.ids).resolve_with_fresh(facts, found, fresh) \
         if slow else ([], {})
     if made:  # the fresh rows and their people's later rows: all their identities on one new customer
-        for j, anchor in enumerate(_anchors(ctx, block, made)):
-            if j in chosen:
-                anchors[j] = anchor
+        mine = list(chosen)
+        for j, anchor in zip(mine, _anchors(ctx, block, made, mine), strict=True):
+            anchors[j] = anchor
     landed = {id(x) if type(x) is not int else ~x: r for x, r in zip(rest, resolved, strict=True)}
     postgres = is_postgres(session)
     now = utcnow()
