@@ -12,25 +12,22 @@ from __future__ import annotations
 
 import csv
 import random
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from domains.identity.helpers import wipe
-from domains.ingest.test_event_block import _snapshot
+from domains.ingest.paths import compare_paths
 from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
 
 from siyu.cli import import_files
 from siyu.cli.import_files import CsvMapper
-from siyu.cli.import_cmds import run_import
 from siyu.domains.customers import service as customers
 from siyu.domains.ingest.customer_columns import prepare_customer_columns
 from siyu.domains.ingest.customers import customer_outcome
 from siyu.domains.ingest.service import IngestContext
 from siyu.kit.crypto import PiiVault
-from siyu.kit.time import utcnow
 
 HEADER = ["id.phone", "id.unionid", "id.openid:wx1", "name", "gender", "birthday", "region", "city", "owner_userid",
           "occurred_at", "attr.level", "attributes"]
@@ -64,29 +61,14 @@ def _write(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def _import_all(engine, settings, files: list[Path], chunk: int, parallel: bool) -> list[Any]:
-    out = []
-    for path in files:
-        s = run_import("customers", path, eng=engine, settings=settings, chunk_size=chunk, parallel=parallel)
-        rejects = s.rejects_path.read_text(encoding="utf-8") if s.rejects_path else None
-        out.append((s.read, s.accepted, s.duplicates, s.rejected, s.codes, rejects))
-    return out
+def _old_path(m: pytest.MonkeyPatch) -> None:
+    m.setattr(import_files, "prepare_customer_columns", lambda _ctx, _cols, rows: [None] * len(rows))
+    m.setattr(customers, "seal_name", lambda _vault, raw: raw)  # names sealed by the writer, as before
 
 
 def _compare(engine, settings, monkeypatch, files: list[Path], chunk: int, parallel: bool = False,
              busy: bool = True) -> None:
-    since = utcnow().replace(tzinfo=None) - timedelta(seconds=1)
-    with monkeypatch.context() as m:
-        m.setattr(import_files, "prepare_customer_columns", lambda _ctx, _cols, rows: [None] * len(rows))
-        m.setattr(customers, "seal_name", lambda _vault, raw: raw)  # names sealed by the writer, as before
-        before = _import_all(engine, settings, files, chunk, False)
-    reference = _snapshot(engine, settings, since)
-    wipe(engine)
-    after = _import_all(engine, settings, files, chunk, parallel)
-    assert after == before
-    stored = _snapshot(engine, settings, since)
-    for name in reference:
-        assert stored[name] == reference[name], name
+    before, reference = compare_paths("customers", engine, settings, monkeypatch, files, chunk, parallel, _old_path)
     if busy:  # the case exercised merges, review items, owners and profiles
         assert reference["merges"] and reference["identity_issues"] and reference["ownerships"]
         assert any(summary[3] for summary in before) and reference["customers"]  # rows rejected, customers written

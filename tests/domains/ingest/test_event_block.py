@@ -11,25 +11,19 @@ from __future__ import annotations
 
 import csv
 import random
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from domains.identity.helpers import wipe
+from domains.ingest.paths import compare_paths
 from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
 
 from siyu.cli import import_files
-from siyu.cli.import_cmds import run_import
-from siyu.db.models import metadata
 from siyu.domains.identity import resolver as resolver_module
 from siyu.domains.ingest import event_block, service
 from siyu.domains.ingest.columns import prepare_event_columns
 from siyu.domains.ingest.event_block import EventBlock
-from siyu.kit.crypto import PiiVault
-from siyu.kit.time import utcnow
 
 HEADER = ["event_id", "type", "occurred_at", "channel", "id.openid:wx1", "id.unionid", "id.phone", "prop.topic",
           "properties"]
@@ -63,45 +57,14 @@ def _per_item_only(ctx, cols, rows):
     return prepare_event_columns(ctx, cols, rows), EventBlock.empty(())
 
 
-def _snapshot(engine: Engine, settings, since: datetime) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table's rows in id order: times written during the test (received_at, created_at…) masked,
-    encrypted values decrypted (each encryption draws a fresh nonce)."""
-    vault = PiiVault(settings.effective_secret_key)
-    out = {}
-    with engine.connect() as conn:
-        for table in metadata.sorted_tables:
-            order = [c for c in table.primary_key.columns] or list(table.columns)
-            rows = conn.execute(select(table).order_by(*order)).all()
-            sealed = [c.name.endswith("_enc") for c in table.columns]
-            out[table.name] = [tuple("NOW" if isinstance(v, datetime) and v.replace(tzinfo=None) >= since
-                                     else vault.decrypt(v) if enc and v else v for v, enc in zip(row, sealed))
-                               for row in rows]
-    return out
-
-
-def _import_all(engine, settings, files: list[Path], chunk: int, parallel: bool) -> list[Any]:
-    out = []
-    for path in files:
-        s = run_import("events", path, eng=engine, settings=settings, chunk_size=chunk, parallel=parallel)
-        rejects = s.rejects_path.read_text(encoding="utf-8") if s.rejects_path else None
-        out.append((s.read, s.accepted, s.duplicates, s.rejected, s.codes, rejects))
-    return out
+def _old_path(m: pytest.MonkeyPatch) -> None:
+    m.setattr(import_files, "prepare_event_block", _per_item_only)
+    m.setattr("siyu.cli.import_cmds.WRITE", {"events": service.write_events})
 
 
 def _compare(engine, settings, monkeypatch, files: list[Path], chunk: int, parallel: bool = False,
              busy: bool = True) -> None:
-    since = utcnow().replace(tzinfo=None) - timedelta(seconds=1)
-    with monkeypatch.context() as m:
-        m.setattr(import_files, "prepare_event_block", _per_item_only)
-        m.setattr("siyu.cli.import_cmds.WRITE", {"events": service.write_events})
-        before = _import_all(engine, settings, files, chunk, False)
-    reference = _snapshot(engine, settings, since)
-    wipe(engine)
-    after = _import_all(engine, settings, files, chunk, parallel)
-    assert after == before
-    stored = _snapshot(engine, settings, since)
-    for name in reference:
-        assert stored[name] == reference[name], name
+    _, reference = compare_paths("events", engine, settings, monkeypatch, files, chunk, parallel, _old_path)
     if busy:  # the case exercised merges, review items and stored events
         assert reference["events"] and reference["merges"] and reference["identity_issues"]
 

@@ -13,25 +13,22 @@ from __future__ import annotations
 import csv
 import random
 from functools import cache
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from domains.identity.helpers import wipe
-from domains.ingest.test_event_block import _snapshot
+from domains.ingest.paths import compare_paths
 from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
 
 from siyu.cli import import_files
 from siyu.config import Settings
-from siyu.cli.import_cmds import run_import
 from siyu.domains.ingest.order_fast import quick_order
 from siyu.domains.ingest.orders import parse_order
 from siyu.domains.ingest.service import IngestContext, normalise_identities, prepare_orders
 from siyu.domains.ingest.validation import ItemRejected
-from siyu.kit.time import utcnow
 
 # per field: plain values, then awkward ones (drawn 1 time in 10); MISSING leaves the key out
 MISSING = object()
@@ -129,28 +126,13 @@ def _csv(path: Path, facts: list[dict[str, Any]]) -> Path:
     return path
 
 
-def _import_all(engine, settings, files: list[Path], chunk: int, parallel: bool) -> list[Any]:
-    out = []
-    for path in files:
-        s = run_import("orders", path, eng=engine, settings=settings, chunk_size=chunk, parallel=parallel)
-        rejects = s.rejects_path.read_text(encoding="utf-8") if s.rejects_path else None
-        out.append((s.read, s.accepted, s.duplicates, s.rejected, s.codes, rejects))
-    return out
+def _old_path(m: pytest.MonkeyPatch) -> None:
+    m.setitem(import_files.PREPARE, "orders", lambda ctx, items, _refs: prepare_orders(ctx, items))
 
 
 def _compare(engine, settings, monkeypatch, files: list[Path], chunk: int, parallel: bool = False,
              busy: bool = True) -> None:
-    since = utcnow().replace(tzinfo=None) - timedelta(seconds=1)
-    with monkeypatch.context() as m:
-        m.setitem(import_files.PREPARE, "orders", lambda ctx, items, _refs: prepare_orders(ctx, items))
-        before = _import_all(engine, settings, files, chunk, False)
-    reference = _snapshot(engine, settings, since)
-    wipe(engine)
-    after = _import_all(engine, settings, files, chunk, parallel)
-    assert after == before
-    stored = _snapshot(engine, settings, since)
-    for name in reference:
-        assert stored[name] == reference[name], name
+    before, reference = compare_paths("orders", engine, settings, monkeypatch, files, chunk, parallel, _old_path)
     if busy:  # orders, their lines and facts, duplicates and rejections
         assert reference["orders"] and reference["order_items"] and reference["order_facts"]
         assert any(summary[2] for summary in before) and any(summary[3] for summary in before)
