@@ -305,31 +305,34 @@ def _prepare_events(ctx: IngestContext, source: Source, raw: RawChunk, chunk: Pr
         fast, block = prepare_event_block(ctx, source.events, raw.raws)
     else:
         fast, block = [None] * len(raw.lines), EventBlock.empty(())
-    outcomes = []
+    # each: a block row's number, a per-item fact, or why it is rejected
+    outcomes = [done for _, done in _decided(source, raw, chunk, fast, lambda item: event_outcome(ctx, item))]
+    if outcomes:
+        chunk.prepared = collect_block(outcomes, block)
+
+
+def _decided(source: Source, raw: RawChunk, chunk: PreparedChunk, fast: list[Any],
+             decide: Callable[[Any], Any]) -> Iterator[tuple[int, Any]]:
+    """Yield each readable row's position and outcome: the column-wise path's, else ``decide``'s of its item.
+
+    Rows the column-wise path declined (and every JSON Lines row) are read as items; an unreadable one is
+    recorded as refused, the others marked good.
+    """
     for pos, done in enumerate(fast):
         if done is None:  # declined by the column-wise path (or JSON Lines): the per-item path decides
             item = source.item(raw, pos)
             if isinstance(item, RowError):
                 chunk.refused.append((pos, item.code, item.message))
                 continue
-            done = event_outcome(ctx, item)
+            done = decide(item)
         chunk.good.append(pos)
-        outcomes.append(done)  # a block row's number, a per-item fact, or why it is rejected
-    if outcomes:
-        chunk.prepared = collect_block(outcomes, block)
+        yield pos, done
 
 
 def _prepare_customers(ctx: IngestContext, source: Source, raw: RawChunk, chunk: PreparedChunk, ref: str) -> None:
     fast = prepare_customer_columns(ctx, source.customers, raw.raws) if source.customers else [None] * len(raw.lines)
     outcomes, refs = [], []
-    for pos, done in enumerate(fast):
-        if done is None:  # declined by the column-wise path (or JSON Lines): the per-item path decides
-            item = source.item(raw, pos)
-            if isinstance(item, RowError):
-                chunk.refused.append((pos, item.code, item.message))
-                continue
-            done = customer_outcome(ctx, item)
-        chunk.good.append(pos)
+    for pos, done in _decided(source, raw, chunk, fast, lambda item: customer_outcome(ctx, item)):
         outcomes.append(done)
         refs.append(f"{ref}:{raw.lines[pos]}")
     if outcomes:
