@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,15 @@ def snapshot(engine: Engine, settings, since: datetime) -> dict[str, list[tuple[
                                      else vault.decrypt(v) if enc and v else v for v, enc in zip(row, sealed))
                                for row in rows]
     return out
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    """Write ``rows`` under ``header`` as a CSV file; return its path."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
 
 
 def import_all(kind: str, engine: Engine, settings, files: list[Path], chunk: int, parallel: bool) -> list[Any]:

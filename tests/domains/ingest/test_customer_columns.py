@@ -10,14 +10,13 @@ the column path, once as ``siyu import`` does it. Every table, the import summar
 
 from __future__ import annotations
 
-import csv
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 from domains.identity.helpers import wipe
-from domains.ingest.paths import compare_paths
+from domains.ingest.paths import compare_paths, write_csv
 from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
 
@@ -54,11 +53,7 @@ def _row(rng: random.Random) -> list[str]:
 
 
 def _write(path: Path, rows: list[list[str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    return path
+    return write_csv(path, HEADER, rows)
 
 
 def _old_path(m: pytest.MonkeyPatch) -> None:

@@ -9,13 +9,12 @@ as ``siyu import`` does it. Every table, the import summaries and the rejects fi
 
 from __future__ import annotations
 
-import csv
 import random
 from pathlib import Path
 
 import pytest
 from domains.identity.helpers import wipe
-from domains.ingest.paths import compare_paths
+from domains.ingest.paths import compare_paths, write_csv
 from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
 
@@ -45,11 +44,7 @@ def _row(rng: random.Random, n_ids: int) -> list[str]:
 
 
 def _write(path: Path, rows: list[list[str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    return path
+    return write_csv(path, HEADER, rows)
 
 
 def _per_item_only(ctx, cols, rows):
