@@ -60,3 +60,11 @@ class Forbidden(SiyuError):
 class PayloadTooLarge(SiyuError):
     code = "payload_too_large"
     status = 413
+
+
+class Busy(SiyuError):
+    """The database stayed locked by other writers for the whole busy timeout: try again shortly (503)."""
+
+    code = "database_busy"
+    status = 503
+    retry_after = 5  # seconds, sent as Retry-After

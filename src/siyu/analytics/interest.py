@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, String, case, func, literal, select
@@ -133,20 +134,48 @@ def top_topics(topics: dict[str, float], params: InterestParams) -> list[str]:
     return [topic for _s, topic in ranked[:params.top]]
 
 
+@dataclass
+class Computed:
+    """Interest scores and tags worked out for some customers, to be written by :func:`apply`."""
+
+    customers: list[int]  # everyone whose scores and interest tags are replaced, ascending
+    live: int  # how many of them are live customers (the others only lose what they held)
+    desired: dict[int, list[str]]  # customer -> interest tag names (absent: none)
+    rows: dict[int, list[dict[str, Any]]]  # customer -> interest_scores rows
+    at: datetime
+
+
+def compute(session: Session, tz: ZoneInfo, params: InterestParams, *, customers: Sequence[int] | None = None,
+            now: datetime | None = None) -> Computed:
+    """Work out interest scores and tags (of every customer, or of ``customers``) without writing.
+
+    Every customer: each live one, and each that holds scores or interest tags now (a merged-away
+    customer loses them).
+    """
+    now = now or utcnow()
+    found = scores(session, tz, now, params, customers)
+    live = _live(session, found) if customers is None else _live(session, customers)
+    touched = (live | tags.interest_customers(session)) if customers is None else live
+    desired = {cid: [PREFIX + t for t in top_topics(found[cid], params)] for cid in live if cid in found}
+    rows = {cid: [{"customer_id": cid, "topic": topic[:64], "score": round(score, 6), "computed_at": now}
+                  for topic, score in found[cid].items()] for cid in live if cid in found}
+    return Computed(sorted(touched), len(live), {c: d for c, d in desired.items() if d}, rows, now)
+
+
+def apply(session: Session, computed: Computed, customers: Sequence[int]) -> None:
+    """Write the computed scores and interest tags of ``customers`` (a slice of ``computed.customers``)."""
+    tags.set_interest_scores(session, customers, [r for cid in customers for r in computed.rows.get(cid, ())])
+    tags.set_interests(session, {cid: computed.desired.get(cid, []) for cid in customers}, group=GROUP,
+                       at=computed.at, everyone=False)
+
+
 def refresh(session: Session, tz: ZoneInfo, params: InterestParams, *, customers: Sequence[int] | None = None,
             now: datetime | None = None) -> InterestOutcome:
     """Recompute interest scores and interest tags (of every customer, or of ``customers``)."""
     started = time.perf_counter()
-    now = now or utcnow()
-    found = scores(session, tz, now, params, customers)
-    live = _live(session, found) if customers is None else _live(session, customers)
-    desired = {cid: top_topics(found.get(cid, {}), params) for cid in live}
-    rows = [{"customer_id": cid, "topic": topic[:64], "score": round(score, 6), "computed_at": now}
-            for cid in live for topic, score in found.get(cid, {}).items()]
-    tags.set_interest_scores(session, sorted(live) if customers is not None else None, rows)
-    tags.set_interests(session, {cid: [PREFIX + t for t in topics] for cid, topics in desired.items()},
-                       group=GROUP, at=now, everyone=customers is None)
-    return InterestOutcome(len(live), sum(1 for t in desired.values() if t), time.perf_counter() - started)
+    computed = compute(session, tz, params, customers=customers, now=now)
+    apply(session, computed, computed.customers)
+    return InterestOutcome(computed.live, len(computed.desired), time.perf_counter() - started)
 
 
 def _live(session: Session, ids: Iterable[int]) -> set[int]:

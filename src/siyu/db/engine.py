@@ -123,6 +123,12 @@ def _append_after_reading(session: Session) -> None:
     session.commit()
 
 
+def is_busy(exc: BaseException) -> bool:
+    """Return whether a database error means "locked by other writers past the busy timeout" (try again)."""
+    message = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in message or "database is busy" in message or "lock timeout" in message
+
+
 def ping(engine: Engine) -> None:
     """Run a trivial query; raise if the database cannot be reached."""
     with engine.connect() as conn:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,8 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from siyu import __version__
 from siyu.analytics.moves import HealthMoves
 from siyu.config import Settings, get_settings
-from siyu.db.engine import make_engine, ping, session_factory
-from siyu.errors import SiyuError
+from siyu.db.engine import is_busy, make_engine, ping, session_factory
+from siyu.errors import Busy, SiyuError
 from siyu.kit import logs
 from siyu.web import console, routers
 from siyu.worker.engagement import EngagementLoops
@@ -183,6 +184,17 @@ def _error_handlers(app: FastAPI) -> None:
         if console.is_console(request):
             return await run_in_threadpool(console.siyu_error_page, request, exc)
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+
+    @app.exception_handler(OperationalError)
+    async def _database_error(request: Request, exc: OperationalError) -> Response:
+        if not is_busy(exc):
+            raise exc  # anything else is a fault of ours: a 500, logged
+        busy = Busy("the database is busy with other writes; nothing of this request was stored: retry in a few "
+                    "seconds")
+        log.warning("database_busy", path=request.url.path)
+        response = await _siyu_error(request, busy)
+        response.headers["Retry-After"] = str(busy.retry_after)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -5,10 +5,16 @@ whether facts arrived since the last refresh (:func:`siyu.domains.segments.refre
 full refresh is due (every ``SIYU_SEGMENT_FULL_REFRESH_SECONDS``, and after each brand-local
 midnight, when "in the last 30 days" and "birthday within 7 days" move on). If so it takes the
 ``segments`` lease (:mod:`siyu.analytics.lease`, as the summaries' refresher does), so several
-server processes take turns instead of evaluating the same rules twice, and then, in one writer
-transaction: an incremental refresh re-evaluates only the customers whose facts arrived and
-recomputes their interests; a full one re-evaluates every customer and every interest.
-It runs in a daemon thread of ``siyu serve`` and in ``siyu worker``.
+server processes take turns instead of evaluating the same rules twice. An incremental turn
+re-evaluates only the customers whose facts arrived and recomputes their interests; a full one
+re-evaluates every customer and every interest.
+
+A turn never holds the write lock while it reads: interests and each rule's answer are worked out in
+reader transactions, and written ``WRITE_SLICE`` customers at a time in short writer transactions
+with a pause between them, so requests and ingestion batches (which need the write lock too) wait
+at most one slice, not a whole turn (a full turn over 1M customers reads for minutes). Watermarks
+are stored last: a turn that dies half way is done again by the next. It runs in a daemon thread
+of ``siyu serve`` and in ``siyu worker``.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import Engine
@@ -26,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from siyu.analytics import interest, lease
 from siyu.config import Settings
+from siyu.db.bulk import chunks
 from siyu.db.engine import unit_of_work
 from siyu.domains.segments import refresh
 from siyu.kit.time import local_day, utcnow
@@ -33,6 +42,9 @@ from siyu.kit.time import local_day, utcnow
 log = structlog.get_logger("siyu.worker")
 LEASE = "segments"
 LEASE_TTL = timedelta(minutes=30)
+WRITE_SLICE = 20_000  # customers per writer transaction: about a second of SQLite's write lock at most
+WRITE_PAUSE = 0.1  # seconds between two of a turn's writer transactions: SQLite's busy handler polls
+T = TypeVar("T")
 
 
 class SegmentRefresher:
@@ -64,8 +76,7 @@ class SegmentRefresher:
                 log.info("segments_refresh_skipped", reason="another process is refreshing")
                 return None
         try:
-            with unit_of_work(self.engine) as s:
-                outcome = self._turn(s, full, now)
+            outcome = self._turn(full, now)
         finally:
             with unit_of_work(self.engine) as s:
                 lease.release(s, LEASE, self.holder, utcnow())
@@ -75,13 +86,50 @@ class SegmentRefresher:
                      ms=round(outcome.seconds * 1000, 1))
         return outcome
 
-    def _turn(self, session: Session, full: bool, now: datetime) -> refresh.Outcome | None:
-        if full:  # interests first: rules that read interest tags then see today's
-            interest.refresh(session, self.tz, self.interests, now=now)
-            return refresh.refresh_full(session, self.tz, now=now)
-        return refresh.refresh_incremental(
-            session, self.tz, now=now,
-            before=lambda changed: interest.refresh(session, self.tz, self.interests, customers=changed, now=now))
+    def _turn(self, full: bool, now: datetime) -> refresh.Outcome | None:
+        """Read the plan, write interests, then each target in dependency order, then the watermarks."""
+        started = time.perf_counter()
+        with unit_of_work(self.engine, write=False) as reader:
+            plan = refresh.plan(reader, self.tz, full=full, now=now)
+        if plan is None:
+            return None
+        outcome = refresh.Outcome(full=plan.full)
+        if plan.changed != []:  # interests first: rules that read interest tags then see today's
+            with unit_of_work(self.engine, write=False) as reader:
+                computed = interest.compute(reader, self.tz, self.interests, customers=plan.changed, now=now)
+            for part in chunks(computed.customers, WRITE_SLICE):
+                self._write(lambda s, part=part: interest.apply(s, computed, part))
+        for target in plan.targets if plan.changed != [] else ():
+            with unit_of_work(self.engine, write=False) as reader:
+                joined, left = refresh.diff(reader, target, plan.clock, plan.changed)
+            if self._write_diff(target, sorted(joined), sorted(left), plan):
+                outcome.entered[target.key], outcome.exited[target.key] = len(joined), len(left)
+        self._write(lambda s: refresh.finish(s, plan), last=True)
+        if plan.changed == []:
+            return None
+        if plan.changed is not None:
+            outcome.customers, outcome.changed = len(plan.changed), plan.changed
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    def _write_diff(self, target: refresh.Target, joined: list[int], left: list[int], plan: refresh.Plan) -> bool:
+        """Write a target's diff a slice at a time and mark it; False if its rule changed meanwhile."""
+        at = plan.clock.now
+        for start in range(0, max(len(joined), len(left), 1), WRITE_SLICE):
+            if not self._write(lambda s, a=joined[start:start + WRITE_SLICE], b=left[start:start + WRITE_SLICE]:
+                               refresh.apply(s, target, a, b, at)):
+                log.info("segments_target_skipped", target=target.key, reason="its rule changed during the turn")
+                return False
+        self._write(lambda s: target.mark(s, at, plan.full, len(joined), len(left)))
+        return True
+
+    def _write(self, work: Callable[[Session], T], *, last: bool = False) -> T:
+        """Run ``work`` in a writer transaction of its own, then give other writers a moment to take the lock."""
+        with unit_of_work(self.engine) as session:
+            result = work(session)
+        if not last:
+            self._stop.wait(WRITE_PAUSE)
+        return result
 
     def run(self) -> None:
         """Refresh every ``interval`` seconds until :meth:`stop` (an error is logged, and the next turn tried)."""

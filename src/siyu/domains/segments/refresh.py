@@ -15,8 +15,16 @@ now, customers who left have theirs closed now, so the history says when each wa
   changed customers gives exactly what a full evaluation would give for them (tested as a property).
 
 Targets are evaluated in dependency order (a segment that reads another segment or a rule tag comes
-after it) inside one unit of work, so a dependent sees the memberships its dependencies just got;
-cycles are refused when a rule is saved (:func:`check_acyclic`).
+after it), so a dependent sees the memberships its dependencies just got; cycles are refused when a
+rule is saved (:func:`check_acyclic`).
+
+Two ways to run a refresh: :func:`refresh_full` and :func:`refresh_incremental` do it all in the
+caller's unit of work (a rule saved, ``siyu segment refresh``); the scheduled refresher
+(:mod:`siyu.worker.segments`) splits a turn so that no writer waits on it for long: :func:`plan` and
+:func:`diff` read in reader transactions, :func:`apply` writes a slice of a diff in a short writer
+transaction (skipping a target whose rule changed since it was read, and customers already in), and
+:func:`finish` stores the watermarks once every target is written; a turn that dies half way leaves
+them where they were, so the next one does its work again.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -51,6 +60,8 @@ class Target:
     enter: Callable[[Session, Iterable[int], datetime], None]
     leave: Callable[[Session, Iterable[int], datetime], None]
     mark: Callable[[Session, datetime, bool, int, int], None]  # (at, full, entered, exited)
+    raw: dict[str, Any] = field(default_factory=dict)  # the stored rule it was parsed from
+    stored: Callable[[Session], dict[str, Any] | None] = lambda _s: None  # the stored rule now (None: gone)
 
 
 @dataclass
@@ -75,27 +86,29 @@ def tag_key(name: str) -> str:
     return f"tag:{name}"
 
 
-def _segment_target(segment_id: int, node: rules.Node) -> Target:
+def _segment_target(segment_id: int, raw: dict[str, Any]) -> Target:
     def mark(session: Session, at: datetime, full: bool, entered: int, exited: int) -> None:
         values = {"refreshed_at": at} if full else {"touched_at": at}
         repo.set_state(session, segment_id, members=repo.member_count(session, segment_id), **values)
 
-    return Target(segment_key(segment_id), node, lambda s, among: repo.open_members(s, segment_id, among),
+    return Target(segment_key(segment_id), rules.parse(raw), lambda s, among: repo.open_members(s, segment_id, among),
                   lambda s, ids, at: repo.enter(s, segment_id, ids, at),
-                  lambda s, ids, at: repo.exit_(s, segment_id, ids, at), mark)
+                  lambda s, ids, at: repo.exit_(s, segment_id, ids, at), mark,
+                  raw, lambda s: repo.rule_now(s, segment_id))
 
 
-def _tag_target(tag_id: int, name: str, node: rules.Node) -> Target:
-    return Target(tag_key(name), node, lambda s, among: tag_service.rule_holders(s, tag_id, among),
+def _tag_target(tag_id: int, name: str, raw: dict[str, Any]) -> Target:
+    return Target(tag_key(name), rules.parse(raw), lambda s, among: tag_service.rule_holders(s, tag_id, among),
                   lambda s, ids, at: tag_service.grant_rule(s, tag_id, ids, at),
                   lambda s, ids, at: tag_service.revoke_rule(s, tag_id, ids, at),
-                  lambda s, at, full, _e, _x: tag_service.mark_rule_evaluated(s, tag_id, at, full=full))
+                  lambda s, at, full, _e, _x: tag_service.mark_rule_evaluated(s, tag_id, at, full=full),
+                  raw, lambda s: tag_service.rule_now(s, tag_id))
 
 
 def all_targets(session: Session) -> list[Target]:
     """Return every segment and rule tag, dependencies first."""
-    found = [_segment_target(s.id, rules.parse(s.rule)) for s in repo.all_segments(session)]
-    found += [_tag_target(t.id, t.name, rules.parse(r.rule)) for r, t in tag_service.rule_tags(session)]
+    found = [_segment_target(s.id, s.rule) for s in repo.all_segments(session)]
+    found += [_tag_target(t.id, t.name, r.rule) for r, t in tag_service.rule_tags(session)]
     graph = {t.key: _reads(t.node, {x.key for x in found}) for t in found}
     order = _topological(graph)
     by_key = {t.key: t for t in found}
@@ -155,18 +168,78 @@ def dependents(session: Session, keys: set[str]) -> list[Target]:
 def evaluate(session: Session, target: Target, clock: Clock, restrict: Sequence[int] | None = None,
              *, full: bool) -> tuple[int, int]:
     """Bring one target's stored members up to date (among ``restrict``); return (entered, exited)."""
+    joined, left = diff(session, target, clock, restrict)
+    apply(session, target, joined, left, clock.now)
+    target.mark(session, clock.now, full, len(joined), len(left))
+    return len(joined), len(left)
+
+
+def diff(session: Session, target: Target, clock: Clock,
+         restrict: Sequence[int] | None = None) -> tuple[set[int], set[int]]:
+    """Return who satisfies the target's rule but is not stored as in, and who is stored but no longer does."""
     postgres = session.get_bind().dialect.name == "postgresql"
     parts: list[Sequence[int] | None] = [None] if restrict is None else list(chunks(sorted(restrict), RESTRICT_CHUNK))
-    entered = exited = 0
+    joined: set[int] = set()
+    left: set[int] = set()
     for part in parts:
         now_in = repo.evaluate(session, Compiler(clock, postgres, part).members(target.node))
         before = target.current(session, part)
-        joined, left = now_in - before, before - now_in
-        target.enter(session, joined, clock.now)
-        target.leave(session, left, clock.now)
-        entered, exited = entered + len(joined), exited + len(left)
-    target.mark(session, clock.now, full, entered, exited)
-    return entered, exited
+        joined |= now_in - before
+        left |= before - now_in
+    return joined, left
+
+
+def apply(session: Session, target: Target, joined: Iterable[int], left: Iterable[int], at: datetime) -> bool:
+    """Store (part of) a diff; False, writing nothing, if the target's rule changed or went since it was read.
+
+    Customers already in are not entered again, so a slice written twice (a turn that died and was
+    taken again, a rule saved meanwhile) never opens a second stay.
+    """
+    if target.stored(session) != target.raw:
+        return False
+    joined = sorted(joined)
+    target.enter(session, set(joined) - target.current(session, joined), at)
+    target.leave(session, left, at)
+    return True
+
+
+@dataclass
+class Plan:
+    """What one turn of the scheduled refresher re-evaluates, read in one reader transaction."""
+
+    full: bool
+    clock: Clock
+    targets: list[Target]
+    changed: list[int] | None  # the customers re-evaluated (None: everyone); [] nothing but watermarks
+    marks: dict[str, int]  # the id watermarks stored when the turn ends
+
+
+def plan(session: Session, tz: ZoneInfo, *, full: bool, now: datetime | None = None) -> Plan | None:
+    """Read what a split turn must do: every customer, or those whose facts changed (None: nothing did).
+
+    The id watermarks are read under the identity-graph lock (every ingestion batch holds it), so on
+    PostgreSQL no id below them can still be uncommitted; everything the turn then reads sees at
+    least those facts, and later ones are the next turn's.
+    """
+    low = repo.watermarks(session)
+    full = full or not low or "events" not in low
+    identity.lock(session)
+    high = repo.tops(session)
+    clock = Clock(now or utcnow(), tz)
+    targets = all_targets(session)
+    if full:
+        return Plan(True, clock, targets, None, high)
+    if all(high[name] <= low.get(name, 0) for name in high):
+        return None
+    watched = sorted({n for t in targets for n in rules.tag_refs(t.node)})
+    since = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=low["clock"]) if "clock" in low else None
+    return Plan(False, clock, targets, sorted(repo.changed_customers(session, low, high, since, watched)), high)
+
+
+def finish(session: Session, plan: Plan) -> None:
+    """Store the watermarks of a split turn whose every target has been written."""
+    extra = {"full": int(plan.clock.now.timestamp())} if plan.full else {}
+    repo.save_watermarks(session, {**plan.marks, "clock": _micros(plan.clock.now), **extra})
 
 
 def refresh_full(session: Session, tz: ZoneInfo, *, keys: set[str] | None = None, now: datetime | None = None) -> Outcome:

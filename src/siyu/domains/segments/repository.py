@@ -48,6 +48,11 @@ def all_segments(session: Session) -> list[Segment]:
     return list(session.scalars(select(Segment).order_by(Segment.id)))
 
 
+def rule_now(session: Session, segment_id: int) -> dict[str, Any] | None:
+    """Return a segment's stored rule (None: the segment is gone)."""
+    return session.scalar(select(Segment.rule).where(Segment.id == segment_id))
+
+
 def existing_ids(session: Session, ids: Iterable[int]) -> set[int]:
     """Return the ids among ``ids`` that name segments."""
     wanted = sorted(set(ids))
@@ -189,9 +194,9 @@ def changed_customers(session: Session, low: dict[str, int], high: dict[str, int
                    .join(OrderFact, OrderFact.order_pk == Order.id).where(OrderFact.id > a, OrderFact.id <= b))
     a, b = span("identities")
     queries.append(select(Identity.customer_id).where(Identity.id > a, Identity.id <= b))
-    a, b = span("customer_tags")  # rule holds are the refresh's own output, evaluated in dependency order
-    queries.append(select(CustomerTag.customer_id).where(CustomerTag.id > a, CustomerTag.id <= b,
-                                                         CustomerTag.source != "rule"))
+    a, b = span("customer_tags")  # rule and interest holds are the refresh's own output, written before
+    queries.append(select(CustomerTag.customer_id).where(CustomerTag.id > a, CustomerTag.id <= b,  # what reads them
+                                                         CustomerTag.source.not_in(("rule", "interest"))))
     a, b = span("merges")
     queries += [select(Merge.survivor_id).where(Merge.id > a, Merge.id <= b),
                 select(Merge.merged_id).where(Merge.id > a, Merge.id <= b)]

@@ -165,6 +165,11 @@ def rule_of(session: Session, tag_id: int) -> TagRule | None:
     return session.get(TagRule, tag_id)
 
 
+def rule_body(session: Session, tag_id: int) -> dict[str, Any] | None:
+    """Return a rule tag's stored rule (None: no rule)."""
+    return session.scalar(select(TagRule.rule).where(TagRule.tag_id == tag_id))
+
+
 def rules_with_tags(session: Session) -> list[tuple[TagRule, Tag]]:
     """Return every rule tag's rule with its tag, by tag id."""
     return [(r, t) for r, t in session.execute(select(TagRule, Tag).join(Tag, Tag.id == TagRule.tag_id)
@@ -218,6 +223,13 @@ def interest_scores(session: Session, customer_ids: Sequence[int]) -> list[Inter
     for part in _parts(customer_ids):
         out.extend(session.scalars(select(InterestScore).where(InterestScore.customer_id.in_(part))))
     return sorted(out, key=lambda s: (s.customer_id, -s.score, s.topic))
+
+
+def interest_customers(session: Session) -> set[int]:
+    """Return the customers with interest scores or open interest holds."""
+    scored = select(InterestScore.customer_id).distinct()
+    holding = select(CustomerTag.customer_id).where(CustomerTag.source == "interest", CustomerTag.removed_at.is_(None))
+    return set(session.scalars(scored.union(holding)))
 
 
 def open_holds_from(session: Session, source: str, among: Sequence[int] | None) -> list[tuple[int, int]]:

@@ -289,6 +289,11 @@ def rule_tags(session: Session) -> list[tuple[TagRule, Tag]]:
     return repo.rules_with_tags(session)
 
 
+def rule_now(session: Session, tag_id: int) -> dict[str, Any] | None:
+    """Return a rule tag's stored rule (None: it is no longer a rule tag)."""
+    return repo.rule_body(session, tag_id)
+
+
 def rule_holders(session: Session, tag_id: int, among: Sequence[int] | None = None) -> set[int]:
     """Return the customer rows holding a rule tag by its rule now."""
     return repo.holders(session, tag_id, among, source="rule")
@@ -316,6 +321,11 @@ def mark_rule_evaluated(session: Session, tag_id: int, at: datetime, *, full: bo
 def set_interest_scores(session: Session, customer_ids: Sequence[int] | None, rows: Sequence[dict[str, Any]]) -> None:
     """Replace the interest scores of these customers (None: everyone's) with ``rows``."""
     repo.replace_interest_scores(session, customer_ids, rows)
+
+
+def interest_customers(session: Session) -> set[int]:
+    """Return the customers who hold interest scores or interest tags now."""
+    return repo.interest_customers(session)
 
 
 def interest_scores(session: Session, customer_ids: Sequence[int]) -> list[Any]:
