@@ -40,7 +40,7 @@ from siyu.cli.common import settings as configured_settings
 from siyu.cli.import_files import (LAYOUTS, ImportFileError, PreparedChunk, detect_format, open_source, open_text,
                                    prepared_chunks)
 from siyu.config import Settings
-from siyu.domains.ingest.customers import write_customers
+from siyu.domains.ingest.customer_block import write_customer_block
 from siyu.domains.ingest.event_block import write_events_block
 from siyu.domains.ingest.schemas import IngestResult
 from siyu.domains.ingest.service import IngestContext, Prepared, write_orders
@@ -121,7 +121,7 @@ class RejectsWriter:
 
 
 Write = Callable[[Session, IngestContext, Prepared], IngestResult]
-WRITE: dict[str, Write] = {"events": write_events_block, "orders": write_orders, "customers": write_customers}
+WRITE: dict[str, Write] = {"events": write_events_block, "orders": write_orders, "customers": write_customer_block}
 
 
 def _note(summary: ImportSummary, code: str) -> None:

@@ -21,8 +21,9 @@ from typing import Any, TextIO
 import orjson
 
 from siyu.domains.ingest.columns import EventColumns, prepare_event_block
-from siyu.domains.ingest.customer_columns import CustomerColumns, prepare_customer_columns
-from siyu.domains.ingest.customers import collect_customers, customer_outcome
+from siyu.domains.ingest.customer_block import CustomerBlock, collect_customer_block
+from siyu.domains.ingest.customer_columns import CustomerColumns, prepare_customer_block
+from siyu.domains.ingest.customers import customer_outcome
 from siyu.domains.ingest.event_block import EventBlock, collect_block
 from siyu.domains.ingest.order_fast import prepare_orders_quick
 from siyu.domains.ingest.service import IngestContext, Prepared, event_outcome
@@ -330,13 +331,17 @@ def _decided(source: Source, raw: RawChunk, chunk: PreparedChunk, fast: list[Any
 
 
 def _prepare_customers(ctx: IngestContext, source: Source, raw: RawChunk, chunk: PreparedChunk, ref: str) -> None:
-    fast = prepare_customer_columns(ctx, source.customers, raw.raws) if source.customers else [None] * len(raw.lines)
+    if source.customers:
+        fast, block = prepare_customer_block(ctx, source.customers, raw.raws)
+    else:
+        fast, block = [None] * len(raw.lines), CustomerBlock.empty(())
+    # each: a block row's number, a per-item record, or why it is rejected
     outcomes, refs = [], []
     for pos, done in _decided(source, raw, chunk, fast, lambda item: customer_outcome(ctx, item)):
         outcomes.append(done)
         refs.append(f"{ref}:{raw.lines[pos]}")
     if outcomes:
-        chunk.prepared = collect_customers(ctx, outcomes, refs)
+        chunk.prepared = collect_customer_block(ctx, outcomes, refs, block)
 
 
 def prepare_chunk(ctx: IngestContext, kind: str, source: Source, raw: RawChunk, ref: str) -> PreparedChunk:

@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from siyu.cli import import_files
 from siyu.cli.import_files import CsvMapper
 from siyu.domains.customers import service as customers
-from siyu.domains.ingest.customer_columns import prepare_customer_columns
+from siyu.domains.ingest.customer_block import CustomerBlock
+from siyu.domains.identity.resolver import Resolver
+from siyu.domains.ingest.customer_columns import prepare_customer_block, prepare_customer_columns
 from siyu.domains.ingest.customers import customer_outcome
 from siyu.domains.ingest.service import IngestContext
 from siyu.kit.crypto import PiiVault
@@ -57,7 +59,7 @@ def _write(path: Path, rows: list[list[str]]) -> Path:
 
 
 def _old_path(m: pytest.MonkeyPatch) -> None:
-    m.setattr(import_files, "prepare_customer_columns", lambda _ctx, _cols, rows: [None] * len(rows))
+    m.setattr(import_files, "prepare_customer_block", lambda _ctx, _cols, rows: ([None] * len(rows), CustomerBlock.empty(())))
     m.setattr(customers, "seal_name", lambda _vault, raw: raw)  # names sealed by the writer, as before
 
 
@@ -117,3 +119,50 @@ def test_column_path_equals_per_item_on_generated_files(db_engine, settings, tmp
     path = _write(tmp_path / "h.csv", [_row(random.Random(s)) for s in seeds])
     more = _write(tmp_path / "h2.csv", [_row(random.Random(s + 1)) for s in seeds])
     _compare(db_engine, settings, monkeypatch, [path, more, path], chunk=chunk, busy=False)
+
+
+def test_block_rows_over_known_people_skip_the_resolver(db_engine, settings, tmp_path, monkeypatch):
+    """Records whose identities all sit on one stored customer are anchored from the look-up (the resolver sees only
+    the others), and the store still ends up as the per-item path leaves it: profiles folded per person in file
+    order, owners opened once, a merge mid-chunk followed to the survivor."""
+    people = [[f"1391234{n:04d}", f"uK{n:04d}", "", f"客户{n}", "female", "", "", "上海", "staff01", "", "gold", ""]
+              for n in range(30)]
+    first = _write(tmp_path / "people.csv", people)
+    again = [[phone, union, "", f"新{name}", "", "1990-05-17", "浙江", "", "staff02" if n % 3 else "", "",
+              "silver", '{"vip": true}'] for n, (phone, union, _o, name, *_r) in enumerate(people)]
+    again.insert(10, ["13912340003", "uK0007", "", "", "", "", "", "", "", "", "", ""])  # 3 and 7: a unique-kind conflict
+    again.insert(20, ["", "uK0011", "oK0011", "改名", "", "", "", "", "", "", "", ""])  # a new identity of a known person
+    second = _write(tmp_path / "again.csv", again)
+    sizes: list[int] = []
+    real = Resolver.resolve
+    monkeypatch.setattr(Resolver, "resolve", lambda self, facts, known=None: sizes.append(len(facts)) or
+                        real(self, facts, known))
+    _compare(db_engine, settings, monkeypatch, [first, second, second], chunk=40, busy=False)
+    block_run = sizes[len(sizes) // 2:]  # the second half: siyu import's path (the per-item run came first)
+    assert block_run == [len(people), 2, 1]  # new people; the conflict and the new identity; the conflict again
+
+
+def test_block_holds_the_plain_records(settings):
+    """A chunk's clean records travel as columns (names sealed, no per-row objects); junk and raw names do not."""
+    ctx = IngestContext.from_settings(settings)
+    mapper = CsvMapper("customers", HEADER)
+    rows = [r for r in (_row(random.Random(s)) for s in range(300)) if len(r) == len(HEADER)]
+    fast, block = prepare_customer_block(ctx, mapper.customer_columns(), rows)
+    plain = [j for j, done in enumerate(fast) if type(done) is int]
+    items = [done for done in fast if type(done) is tuple]
+    assert len(block) == len(plain) > 50 and items  # both kinds in one chunk
+    assert all(not norm.junk for _r, norm, _p in items) is False  # junk rows stay per item
+    assert set(block.profile) <= {"name_enc", "name_idx", "name_masked", "gender", "birthday", "region", "city",
+                                  "attributes"}
+    vault = PiiVault(settings.effective_secret_key)
+    for j, row in zip(plain, range(len(block))):
+        fact, norm, profile = customer_outcome(ctx, mapper(rows[j]))
+        assert block.owner[row] == fact.owner_userid and block.occurred_at[row] == fact.occurred_at
+        assert [(k, lk) for k, col in zip(block.kinds, block.lookups) if (lk := col[row])] == \
+            [(kind, lookup) for _s, kind, _v, lookup in norm.items]
+        sealed = [block.profile.get(c, [None] * len(block))[row] for c in ("name_enc", "name_idx", "name_masked")]
+        want = profile.get("name")
+        assert ([vault.decrypt(sealed[0]), *sealed[1:]] if sealed[0] else None) == \
+            ([vault.decrypt(want.name_enc), want.name_idx, want.name_masked] if want else None)
+        for field in ("gender", "birthday", "region", "city", "attributes"):
+            assert block.profile.get(field, [None] * len(block))[row] == profile.get(field), field

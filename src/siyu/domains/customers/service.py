@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -258,6 +258,45 @@ def update_profiles(session: Session, vault: PiiVault, items: Sequence[tuple[int
     if rows:
         fields_set = sorted({f for _c, fields in items for f in fields})
         audit(session, actor, "customer.update", "customer", None, {"customers": len(rows), "fields": fields_set})
+    return len(rows)
+
+
+def profile_columns(vault: PiiVault, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate profile fields and return the columns they set, attributes as the patch (see write_profile_columns)."""
+    values = _profile_values(vault, {}, {k: v for k, v in fields.items() if k != "attributes"})
+    if "attributes" in fields:
+        values["attributes"] = fields["attributes"]
+    return values
+
+
+def write_profile_columns(session: Session, items: Sequence[tuple[int, dict[str, Any]]], fields: Iterable[str], *,
+                          actor: str = "import") -> int:
+    """Write records' profile columns (as :func:`profile_columns` makes them) to their customers' live roots; return
+    customers changed.
+
+    Records are folded per root in their order (a later record's column wins, its attributes patch replaces an
+    earlier one's), each root's patch is merged over its stored attributes, and ``fields`` (the records' profile
+    field names) go into one audit entry: what :func:`update_profiles` writes for the same records folded per root.
+    """
+    roots, stored = repo.roots_and_attributes(session, {cid for cid, _v in items})
+    missing = sorted({cid for cid, _v in items} - set(roots))
+    if missing:
+        raise NotFound(f"customers {missing[:10]} not found", code="customer_not_found", customer_ids=missing[:100])
+    folded: dict[int, dict[str, Any]] = {}
+    for cid, values in items:
+        folded.setdefault(roots[cid], {}).update(values)
+    needed = [r for r, values in folded.items() if "attributes" in values]
+    attributes = {r: repo.decoded_attributes(stored[r]) for r in needed if r in stored}
+    attributes.update(repo.attributes_of(session, [r for r in needed if r not in stored]))  # roots reached by a merge
+    now, rows = utcnow(), []
+    for root, values in folded.items():
+        if "attributes" in values:
+            values["attributes"] = _attributes(attributes.get(root, {}), values["attributes"])
+        if values:
+            rows.append({"id": root, "updated_at": now, **values})
+    repo.update_many(session, rows)
+    if rows:
+        audit(session, actor, "customer.update", "customer", None, {"customers": len(rows), "fields": sorted(set(fields))})
     return len(rows)
 
 

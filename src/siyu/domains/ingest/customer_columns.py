@@ -22,6 +22,7 @@ import orjson
 
 from siyu.domains.customers import service as customers
 from siyu.domains.ingest.columns import DECLINED, bounded, identity_columns, json_object, utc_time
+from siyu.domains.ingest.customer_block import CustomerBlock
 from siyu.domains.ingest.customers import RecordFact
 from siyu.domains.ingest.service import IngestContext
 from siyu.domains.identity import service as identity
@@ -31,6 +32,7 @@ from siyu.kit.time import utcnow
 LIMITS = {"name": 64, "region": 32, "city": 32, "owner_userid": 64}
 GENDERS = frozenset({"male", "female", "unknown"})
 _DAY = re.compile(r"\d{4}-\d\d-\d\d\Z")
+PROFILE = ("name", "gender", "birthday", "region", "city", "attributes")
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,10 @@ def _attributes(ctx: IngestContext, cols: CustomerColumns, columns: list[tuple[s
     return bags
 
 
-def prepare_customer_columns(ctx: IngestContext, cols: CustomerColumns,
-                             rows: list[list[str]]) -> list[tuple[RecordFact, identity.Normalised, dict[str, Any]] | None]:
-    """Return, per row, (RecordFact, Normalised, profile) as the per-item path makes them, or None to leave it to that path."""
-    if not rows:
-        return []
+def _checked(ctx: IngestContext, cols: CustomerColumns, rows: list[list[str]]) -> tuple[list[Any], list[Any], list[Any],
+                                                                                     list[list[Any]], list[Any] | None]:
+    """Return each row's profile values (name sealed) with DECLINED where declined, its owner, its time, and its identities
+    (each identity column's entries, and each row's Normalised or DECLINED; None: every cell usable)."""
     n = len(rows)
     empty = [""] * cols.width  # a row of the wrong width declines on its empty identity cells
     columns = list(zip(*[row if len(row) == cols.width else empty for row in rows]))
@@ -97,17 +98,70 @@ def prepare_customer_columns(ctx: IngestContext, cols: CustomerColumns,
         vault = ctx.ids.vault
         fields["name"] = [v if v is None or v is DECLINED else customers.seal_name(vault, v) for v in fields["name"]]
     none = [None] * n
-    name, gender, birthday, region, city = (fields.get(f, none) for f in ("name", "gender", "birthday", "region", "city"))
-    owner, when = fields.get("owner_userid", none), fields.get("occurred_at", none)
-    attributes = _attributes(ctx, cols, columns, n)
-    per_column, norms = identity_columns(ctx, cols, columns)  # None: every row's identities usable
+    profile = [fields.get(f, none) for f in ("name", "gender", "birthday", "region", "city")]
+    profile.append(_attributes(ctx, cols, columns, n))
+    owner = [DECLINED if len(row) != cols.width else v for row, v in zip(rows, fields.get("owner_userid", none))]
+    when = fields.get("occurred_at", none)
+    per_column, norms = identity_columns(ctx, cols, columns)
+    return list(zip(*profile)), owner, when, per_column, norms
+
+
+def prepare_customer_columns(ctx: IngestContext, cols: CustomerColumns,
+                             rows: list[list[str]]) -> list[tuple[RecordFact, identity.Normalised, dict[str, Any]] | None]:
+    """Return, per row, (RecordFact, Normalised, profile) as the per-item path makes them, or None to leave it to that path."""
+    if not rows:
+        return []
+    values, owner, when, per_column, norms = _checked(ctx, cols, rows)
     out: list[Any] = []
-    for j, values in enumerate(zip(name, gender, birthday, region, city, attributes)):
+    for j, row in enumerate(values):
         norm = norms[j] if norms is not None else identity.Normalised([col[j] for col in per_column], [])
-        if DECLINED in values or owner[j] is DECLINED or when[j] is DECLINED or norm is DECLINED \
-                or len(rows[j]) != cols.width:
+        if DECLINED in row or owner[j] is DECLINED or when[j] is DECLINED or norm is DECLINED:
             out.append(None)
             continue
-        profile = {k: v for k, v in zip(("name", "gender", "birthday", "region", "city", "attributes"), values) if v}
-        out.append((RecordFact(when[j], owner[j]), norm, profile))
+        out.append((RecordFact(when[j], owner[j]), norm, {k: v for k, v in zip(PROFILE, row) if v}))
     return out
+
+
+def prepare_customer_block(ctx: IngestContext, cols: CustomerColumns, rows: list[list[str]]) -> tuple[list[Any], CustomerBlock]:
+    """Return, per row, None (left to the per-item path), its row in the returned block, or (RecordFact, Normalised,
+    profile) as the per-item path makes it.
+
+    The block holds the accepted rows with no junk identity whose name, if any, is sealed, as columns: the
+    profile in the columns the customers row stores, owners, times, each identity column's blind indexes and
+    normalised values. Every other accepted row is returned as the per-item path makes it.
+    """
+    outcomes: list[Any] = [None] * len(rows)
+    if not rows:
+        return outcomes, CustomerBlock.empty(())
+    values, owner, when, per_column, norms = _checked(ctx, cols, rows)
+    sel = []
+    for j, row in enumerate(values):
+        norm = norms[j] if norms is not None else None
+        if DECLINED in row or owner[j] is DECLINED or when[j] is DECLINED or norm is DECLINED:
+            continue
+        if (norm is not None and norm.junk) or (row[0] is not None and type(row[0]) is not customers.SealedName):
+            norm = norm or identity.Normalised([col[j] for col in per_column], [])
+            outcomes[j] = (RecordFact(when[j], owner[j]), norm, {k: v for k, v in zip(PROFILE, row) if v})
+        else:
+            outcomes[j] = len(sel)
+            sel.append(j)
+    picked = [values[j] for j in sel]
+    names = [row[0] for row in picked]
+    profile: dict[str, list[Any]] = {}
+    if any(names):
+        for c, column in enumerate(("name_enc", "name_idx", "name_masked")):
+            profile[column] = [None if name is None else name[c] for name in names]
+    for c, field in enumerate(PROFILE[1:], start=1):
+        column = [row[c] or None for row in picked]  # empty attributes: left alone, as the per-item path leaves them
+        if any(v is not None for v in column):
+            profile[field] = column
+    canon: dict[Any, Any] = {}  # one string object per repeated value: pickled once
+    for field in ("gender", "region", "city"):
+        if field in profile:
+            profile[field] = [canon.setdefault(v, v) for v in profile[field]]
+    block = CustomerBlock(
+        index=[0] * len(sel), occurred_at=[when[j] for j in sel], owner=[owner[j] for j in sel], profile=profile,
+        kinds=tuple(kind for _i, kind in cols.idents),
+        lookups=[[None if (e := col[j]) is None or type(e[0]) is str else e[3] for j in sel] for col in per_column],
+        values=[[None if (e := col[j]) is None or type(e[0]) is str else e[2] for j in sel] for col in per_column])
+    return outcomes, block

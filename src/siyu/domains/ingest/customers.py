@@ -111,7 +111,8 @@ def write_customers(session: Session, ctx: IngestContext, prepared: Prepared) ->
                  for i, rec, norm, _p in parsed]
         resolved = identity.resolver(session, ctx.ids).resolve(facts)
         _write_profiles(session, ctx, parsed, resolved)
-        _open_owners(session, parsed, resolved, now)
+        open_owners(session, [(rec.owner_userid, rec.occurred_at, res)
+                              for (_i, rec, _n, _p), res in zip(parsed, resolved, strict=True) if rec.owner_userid], now)
         identity.record_junk(session, [row for i, _r, norm, _p in parsed if norm.junk
                                        for row in identity.junk_issue_rows(norm.junk, "import", refs[i])])
         result.accepted = len(parsed)
@@ -140,17 +141,19 @@ def _write_profiles(session: Session, ctx: IngestContext, parsed: list[Parsed], 
         customers.update_profile(session, ctx.ids.vault, customer_id, fields, actor="import")
 
 
-def _open_owners(session: Session, parsed: list[Parsed], resolved: list[identity.Resolved], now: Any) -> None:
-    """Open one follow relation per (staff member, record) unless the staff member already follows the person."""
-    wanted = [(rec, res) for (_i, rec, _n, _p), res in zip(parsed, resolved, strict=True) if rec.owner_userid]
+def open_owners(session: Session, wanted: list[tuple[str, datetime | None, identity.Resolved]], now: datetime) -> None:
+    """Open one follow relation per (staff member, record) unless the staff member already follows the person.
+
+    ``wanted``: each record naming an owner, in file order, as (owner_userid, occurred_at, where it landed).
+    """
     if not wanted:
         return
-    staff_ids = staff.ensure_staff(session, {rec.owner_userid for rec, _res in wanted if rec.owner_userid})
-    identity_ids = {iid for _rec, res in wanted for iid in res.identity_ids.values()}
+    staff_ids = staff.ensure_staff(session, {owner for owner, _t, _res in wanted})
+    identity_ids = {iid for _o, _t, res in wanted for iid in res.identity_ids.values()}
     following = {(o.staff_id, o.identity_id) for o in staff.active_ownerships(session, identity_ids)}
     rows = []
-    for rec, res in wanted:
-        staff_id = staff_ids.get(rec.owner_userid or "")
+    for owner, occurred_at, res in wanted:
+        staff_id = staff_ids.get(owner)
         if staff_id is None:
             continue
         held = set(res.identity_ids.values()) | {res.anchor_id}
@@ -158,6 +161,5 @@ def _open_owners(session: Session, parsed: list[Parsed], resolved: list[identity
             continue
         anchor = res.identity_ids.get("external_userid", res.anchor_id)
         following.update((staff_id, iid) for iid in held)
-        rows.append({"identity_id": anchor, "staff_id": staff_id, "source": "import",
-                     "added_at": rec.occurred_at or now})
+        rows.append({"identity_id": anchor, "staff_id": staff_id, "source": "import", "added_at": occurred_at or now})
     staff.open_ownerships(session, rows)
