@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from factories import make_staff
@@ -113,3 +113,39 @@ def test_the_current_day_is_accepted_once_it_has_begun(db_engine: Engine, settin
         done = behavior.record_behavior(s, "lina", [behavior.BehaviorDay(behavior.stat_time(today, tz), 1, 1, None,
                                                                          None, 0, 0, 0)], tz)
     assert done.days == 1
+
+
+def test_a_period_summed_in_the_database_equals_the_day_by_day_definition(db_engine: Engine, settings) -> None:
+    """Several members over a year of days, some without a reply rate or time, with figures whose products
+    (minutes × rate × chats ≈ 10^12 a year) overflow 32-bit integers on PostgreSQL unless widened."""
+    tz = settings.tz
+    figures = {"lina": [(4_000 + i % 7 * 900, None if i % 11 == 0 else Decimal(f"{50 + i % 50}.{i % 100:02d}"),
+                         None if i % 5 == 0 else 1_000 + i % 440) for i in range(366)],
+               "wangfang": [(3, Decimal("100"), 2), (0, None, None), (7, Decimal("33.33"), None)],
+               "quiet": [(0, None, None)]}
+    first = DAY - timedelta(days=400)
+    last = first + timedelta(days=365)
+    with unit_of_work(db_engine) as s:
+        ids = {userid: make_staff(s, userid).id for userid in [*figures, "absent"]}
+        for userid, rows in figures.items():
+            behavior.record_behavior(s, userid, [
+                behavior.BehaviorDay(behavior.stat_time(first + timedelta(days=i), tz), chats, 0, pct, minutes, 0, 0, 0)
+                for i, (chats, pct, minutes) in enumerate(rows)], tz)
+        got = behavior.response_between(s, ids.values(), first, last)
+        lina_week = behavior.response_between(s, [ids["lina"]], first + timedelta(days=10), first + timedelta(days=16))
+    tenth = Decimal("0.1")
+
+    def expected(rows: list[tuple[int, Decimal | None, int | None]]) -> behavior.Response:
+        rated = [(c, p, m) for c, p, m in rows if p is not None]
+        timed = [(c * p / 100, m) for c, p, m in rated if m is not None]
+        rate = sum(c * p for c, p, _ in rated) / sum(c for c, _, _ in rated) if sum(c for c, _, _ in rated) else None
+        replied = sum(r for r, _ in timed)
+        minutes = sum(r * m for r, m in timed) / replied if replied else None
+        return behavior.Response(sum(c for c, _, _ in rows), rate and Decimal(rate).quantize(tenth, ROUND_HALF_UP),
+                                 minutes and Decimal(minutes).quantize(tenth, ROUND_HALF_UP))
+
+    assert set(got) == {ids["lina"], ids["wangfang"], ids["quiet"]}  # no statistics: no answer
+    assert got[ids["lina"]] == expected(figures["lina"])
+    assert got[ids["wangfang"]] == expected(figures["wangfang"]) == behavior.Response(10, Decimal("53.3"), Decimal("2.0"))
+    assert got[ids["quiet"]] == behavior.Response(0, None, None)
+    assert lina_week[ids["lina"]] == expected(figures["lina"][10:17])

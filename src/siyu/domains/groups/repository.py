@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, Select, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -136,8 +136,18 @@ def member_rows(session: Session, group_id: int, *, include_left: bool, after_id
 
 def moves_between(session: Session, group_id: int, start: datetime, end: datetime) -> list[Row[Any]]:
     """Return (joined_at, left_at) of the group's stays that joined or left in [start, end)."""
+    return list(session.execute(moves_query(session.get_bind().dialect.name == "postgresql", group_id, start, end)))
+
+
+def moves_query(postgres: bool, group_id: int, start: datetime, end: datetime) -> Select[Any]:
+    """Return the query of :func:`moves_between`.
+
+    On SQLite (no statistics) the group is tested unindexed (``group_id + 0``), so the stays are found
+    through the joined_at and left_at indexes (the window's moves of every group) instead of walking
+    every stay the group ever had on (group_id, left_at): the biggest group of the 1M store has 121k
+    stays, 9.5k of them moving in 30 days (55 → 13 ms); a small group reads the window's 23k moves (5 → 11 ms).
+    """
+    group = GroupMembership.group_id if postgres else GroupMembership.group_id + 0
     joined = GroupMembership.joined_at.between(start, end)
     left = GroupMembership.left_at.between(start, end)
-    query = (select(GroupMembership.joined_at, GroupMembership.left_at)
-             .where(GroupMembership.group_id == group_id, or_(joined, left)))
-    return list(session.execute(query))
+    return select(GroupMembership.joined_at, GroupMembership.left_at).where(group == group_id, or_(joined, left))

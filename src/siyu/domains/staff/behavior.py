@@ -121,22 +121,14 @@ def record_behavior(session: Session, userid: str, days: Sequence[BehaviorDay], 
 
 def response_between(session: Session, staff_ids: Iterable[int], first: date, last: date) -> dict[int, Response]:
     """Return {staff_id: response over days [first, last]} for the staff members with statistics then."""
-    sums: dict[int, list[Decimal | int]] = {}
-    for row in repo.behavior_between(session, staff_ids, first, last):
-        # chats, chats with a reply rate, Σ rate × chats, replied chats with a reply time, Σ minutes × replied
-        acc = sums.setdefault(row.staff_id, [0, 0, Decimal(0), Decimal(0), Decimal(0)])
-        acc[0] += row.chat_cnt
-        if row.reply_rate_bp is None:
-            continue
-        rate = Decimal(row.reply_rate_bp) / 100
-        acc[1] += row.chat_cnt
-        acc[2] += rate * row.chat_cnt
-        if row.avg_reply_minutes is not None:
-            replied = rate * row.chat_cnt / 100
-            acc[3] += replied
-            acc[4] += Decimal(row.avg_reply_minutes) * replied
-    return {sid: Response(chats=int(chats), reply_rate=_tenth(weighted, rated), avg_reply_minutes=_tenth(minutes, replied))
-            for sid, (chats, rated, weighted, replied, minutes) in sums.items()}
+    out: dict[int, Response] = {}
+    for row in repo.behavior_sums(session, staff_ids, first, last):
+        # Σ rate × chats with rate = bp / 100; replied chats = rate × chats / 100 = bp × chats / 10,000
+        weighted, replied = Decimal(int(row.rate_chats)) / 100, Decimal(int(row.timed)) / 10_000
+        minutes = Decimal(int(row.minutes)) / 10_000
+        out[row.staff_id] = Response(chats=int(row.chats), reply_rate=_tenth(weighted, int(row.rated)),
+                                     avg_reply_minutes=_tenth(minutes, replied))
+    return out
 
 
 def _tenth(total: Decimal | int, weight: Decimal | int) -> Decimal | None:

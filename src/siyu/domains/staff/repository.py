@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Row, Select, case, cast, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -207,10 +207,24 @@ def replace_behavior(session: Session, staff_id: int, rows: Sequence[dict[str, A
         session.execute(insert(StaffBehavior), [{"staff_id": staff_id, **r} for r in part])
 
 
-def behavior_between(session: Session, staff_ids: Iterable[int], first: date, last: date) -> list[StaffBehavior]:
-    """Return the statistics of ``staff_ids`` on days [first, last]."""
-    rows: list[StaffBehavior] = []
+def behavior_sums(session: Session, staff_ids: Iterable[int], first: date, last: date) -> list[Row[Any]]:
+    """Return per staff member the integer sums a period's response is computed from, over days [first, last].
+
+    Each row: staff_id, chats (Σ chat_cnt), rated (Σ chat_cnt of days with a reply rate), rate_chats
+    (Σ reply_rate_bp × chat_cnt over those days), timed (the same over days that also have a reply time)
+    and minutes (Σ avg_reply_minutes × reply_rate_bp × chat_cnt over those). A year of days sums in
+    SQL instead of loading ~360 rows per member (the 366-day dashboard loaded 7,000 for two periods).
+    """
+    b = StaffBehavior
+    rate = cast(b.reply_rate_bp, BigInteger) * b.chat_cnt  # 64-bit: int4 × int4 overflows on PostgreSQL
+    timed = b.avg_reply_minutes.is_not(None)
+    query = select(b.staff_id, func.sum(b.chat_cnt).label("chats"),
+                   func.sum(case((b.reply_rate_bp.is_not(None), b.chat_cnt), else_=0)).label("rated"),
+                   func.sum(func.coalesce(rate, 0)).label("rate_chats"),
+                   func.sum(case((timed, rate), else_=0)).label("timed"),
+                   func.sum(case((timed, rate * b.avg_reply_minutes), else_=0)).label("minutes"))
+    rows: list[Row[Any]] = []
     for part in chunks(set(staff_ids)):
-        rows.extend(session.scalars(select(StaffBehavior).where(
-            StaffBehavior.staff_id.in_(part), StaffBehavior.day >= first, StaffBehavior.day <= last)))
+        rows.extend(session.execute(query.where(b.staff_id.in_(part), b.day >= first, b.day <= last)
+                                    .group_by(b.staff_id)))
     return rows

@@ -130,7 +130,7 @@ def _figures(p: health.Period, now: health.Totals, before: health.Totals, new: t
 
 def _day_links(days: list[date], counts: dict[date, int], kind: str) -> list[str | None]:
     """Return, per day, the list of that day's customers (None on a day without any)."""
-    return [links.activity(kind, d, d) if counts.get(d) else None for d in days]
+    return links.each_day(kind, days, counts)
 
 
 def _charts(request: Request, period: health.Period, now: health.Totals) -> dict[str, Any]:
