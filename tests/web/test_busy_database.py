@@ -1,13 +1,19 @@
-"""A database locked by another writer past the lock timeout answers 503 database_busy with Retry-After, not 500."""
+"""A database locked by another writer past the lock timeout answers 503 database_busy with Retry-After, not 500;
+a writer that holds SQLite's lock long is logged, with its thread, so an operator can see who made others wait."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import threading
+import time
+
 import pytest
+from structlog.testing import capture_logs
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, select, text
 
+from siyu.db import engine as db
 from siyu.db.engine import unit_of_work
 from siyu.domains.access import service as access
 from siyu.domains.staff.models import Staff
@@ -53,3 +59,25 @@ def test_a_write_blocked_by_another_writer_is_503_and_stores_nothing(settings, i
         again = client.post("/api/v1/staff", json={"userid": "li.na", "name": "李娜"},
                             headers={"Authorization": f"Bearer {key}"})
     assert again.status_code == 201, again.text
+
+
+def test_a_long_write_lock_is_logged_with_its_thread(db_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db, "LONG_LOCK_SECONDS", 0.05)
+
+    def hold(seconds: float) -> None:
+        with unit_of_work(db_engine) as s:
+            s.execute(select(Staff.id))
+            time.sleep(seconds)
+
+    with capture_logs() as logs:
+        slow = threading.Thread(target=hold, args=(0.1,), name="siyu-segments")
+        slow.start()
+        slow.join()
+        with unit_of_work(db_engine, write=False) as s:  # a reader takes no lock: never logged
+            s.execute(select(Staff.id))
+            time.sleep(0.1)
+    long = [e for e in logs if e["event"] == "long_write_lock"]
+    if db_engine.dialect.name == "sqlite":
+        assert [e["thread"] for e in long] == ["siyu-segments"] and long[0]["seconds"] >= 0.1
+    else:  # PostgreSQL has no database-wide write lock: nothing to report
+        assert long == []

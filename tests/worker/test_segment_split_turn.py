@@ -153,3 +153,24 @@ def test_a_rule_saved_during_the_turn_is_not_overwritten(db_engine: Engine, sett
     assert outcome is not None and target_key not in outcome.entered  # ...and wrote none of it
     with unit_of_work(db_engine, write=False) as s:
         _assert_current(s, NOW)  # the stored members are the new rule's
+
+
+def test_a_turn_stopped_half_way_releases_the_lease_and_is_done_again(
+        db_engine: Engine, settings: Settings, clock: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    _brand(db_engine, settings)
+    refresher = SegmentRefresher(db_engine, settings, interval=1)
+    diff = refresh.diff
+
+    def stop_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        refresher.stop(timeout=0)  # the server shuts down while the turn reads
+        return diff(*args, **kwargs)
+
+    monkeypatch.setattr(refresh, "diff", stop_meanwhile)
+    assert refresher.run_once() is None
+    monkeypatch.setattr(refresh, "diff", diff)
+    with unit_of_work(db_engine, write=False) as s:
+        assert refresh.last_full(s) is None  # no watermarks: the turn did not finish
+    outcome = SegmentRefresher(db_engine, settings, interval=1).run_once()  # the lease is free again
+    assert outcome is not None and outcome.full
+    with unit_of_work(db_engine, write=False) as s:
+        _assert_current(s, NOW)

@@ -6,12 +6,15 @@ on the database lock instead of failing mid-transaction; PostgreSQL uses psycopg
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import orjson
+import structlog
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +23,9 @@ from siyu.config import get_settings
 
 
 WRITE_OPTION = "siyu_write"
+LONG_LOCK_SECONDS = 2.0  # a writer holding SQLite's write lock this long is logged: requests queue behind it
+_LOCKED_AT = "siyu_locked_at"
+log = structlog.get_logger("siyu.db")
 
 
 
@@ -55,6 +61,22 @@ def _sqlite_setup(engine: Engine, synchronous: str) -> None:
         # can fail with SQLITE_BUSY_SNAPSHOT); readers stay deferred and never block writers.
         immediate = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if immediate:
+            conn.info[_LOCKED_AT] = time.perf_counter()
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn):  # type: ignore[no-untyped-def]
+        _report_long_lock(conn.info.pop(_LOCKED_AT, None))
+
+
+def _report_long_lock(locked_at: float | None) -> None:
+    """Log a writer that held SQLite's one write lock long enough to keep others waiting (who, how long)."""
+    if locked_at is None:
+        return
+    held = time.perf_counter() - locked_at
+    if held >= LONG_LOCK_SECONDS:
+        log.warning("long_write_lock", seconds=round(held, 2), thread=threading.current_thread().name)
 
 
 def make_engine(url: str) -> Engine:

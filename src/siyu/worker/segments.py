@@ -47,6 +47,10 @@ WRITE_PAUSE = 0.1  # seconds between two of a turn's writer transactions: SQLite
 T = TypeVar("T")
 
 
+class TurnStopped(Exception):
+    """The refresher was asked to stop in the middle of a turn."""
+
+
 class SegmentRefresher:
     """Refreshes segments every ``interval`` seconds (:meth:`start` in a thread, :meth:`run` in the foreground)."""
 
@@ -77,6 +81,9 @@ class SegmentRefresher:
                 return None
         try:
             outcome = self._turn(full, now)
+        except TurnStopped:
+            log.info("segments_refresh_stopped", reason="the process is stopping; the next turn does it again")
+            return None
         finally:
             with unit_of_work(self.engine) as s:
                 lease.release(s, LEASE, self.holder, utcnow())
@@ -125,6 +132,8 @@ class SegmentRefresher:
 
     def _write(self, work: Callable[[Session], T], *, last: bool = False) -> T:
         """Run ``work`` in a writer transaction of its own, then give other writers a moment to take the lock."""
+        if self._stop.is_set():  # the server is stopping: end the turn here (the next one does it again)
+            raise TurnStopped
         with unit_of_work(self.engine) as session:
             result = work(session)
         if not last:
