@@ -133,13 +133,14 @@ def test_block_rows_over_known_people_skip_the_resolver(db_engine, settings, tmp
     again.insert(10, ["13912340003", "uK0007", "", "", "", "", "", "", "", "", "", ""])  # 3 and 7: a unique-kind conflict
     again.insert(20, ["", "uK0011", "oK0011", "改名", "", "", "", "", "", "", "", ""])  # a new identity of a known person
     second = _write(tmp_path / "again.csv", again)
-    sizes: list[int] = []
-    real = Resolver.resolve
-    monkeypatch.setattr(Resolver, "resolve", lambda self, facts, known=None: sizes.append(len(facts)) or
-                        real(self, facts, known))
+    sizes: list[tuple[int, int]] = []
+    real = Resolver.resolve_with_fresh
+    monkeypatch.setattr(Resolver, "resolve_with_fresh", lambda self, facts, known, fresh: sizes.append(
+        (len(facts), len(fresh) if fresh else 0)) or real(self, facts, known, fresh))
     _compare(db_engine, settings, monkeypatch, [first, second, second], chunk=40, busy=False)
     block_run = sizes[len(sizes) // 2:]  # the second half: siyu import's path (the per-item run came first)
-    assert block_run == [len(people), 2, 1]  # new people; the conflict and the new identity; the conflict again
+    # new people as columns; the conflict and the new identity; the conflict again
+    assert block_run == [(0, len(people)), (2, 0), (1, 0)]
 
 
 def test_block_holds_the_plain_records(settings):

@@ -130,7 +130,7 @@ def test_rows_of_new_people_written_from_columns_equal_the_resolver(db_engine, s
     rng = random.Random(seed)
     written: list[int] = []
     followed: list[int] = []
-    real, real_fresh = resolver_module.fresh_rows, event_block._fresh
+    real, real_fresh = resolver_module.fresh_rows, event_block.fresh_facts
 
     def spy(fresh, *args):
         written.append(len(fresh))
@@ -142,7 +142,7 @@ def test_rows_of_new_people_written_from_columns_equal_the_resolver(db_engine, s
         return fresh, again
 
     monkeypatch.setattr(resolver_module, "fresh_rows", spy)
-    monkeypatch.setattr(event_block, "_fresh", spy_fresh)
+    monkeypatch.setattr(event_block, "fresh_facts", spy_fresh)
     seed_file = _write(tmp_path / "seed.csv", [["s1", "content_viewed", "1767225000", "", "oAAAA01", "", "13912340001",
                                                 "", ""]])
     files = [_write(tmp_path / f"{k}.csv", _mostly_new(rng, 200, 200 * k)) for k in (1, 2)]

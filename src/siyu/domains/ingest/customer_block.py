@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 from siyu.domains.customers import service as customers
 from siyu.domains.identity import service as identity
 from siyu.domains.ingest.customers import open_owners, write_customers
+from siyu.domains.ingest.event_block import fresh_facts
 from siyu.domains.ingest.schemas import IngestResult
 from siyu.domains.ingest.service import IngestContext, Prepared, check_batch_size
 from siyu.domains.ingest.validation import ItemRejected, rejection
-from siyu.kit.time import utcnow
+from siyu.kit.time import UTC, utcnow
 
 NAME_COLUMNS = ("name_enc", "name_idx", "name_masked")
 
@@ -99,16 +100,8 @@ def write_customer_block(session: Session, ctx: IngestContext, prepared: Prepare
     order = sorted([(p[0], p) for p in parsed] + [(i, j) for j, i in enumerate(block.index)], key=lambda x: x[0]) \
         if parsed else [(i, j) for j, i in enumerate(block.index)]
     slow = [x for _i, x in order if type(x) is not int or landed[x] is None]
-    if slow:
-        specs = [ctx.ids.kinds.spec(kind) for kind in block.kinds]
-        facts = [identity.FactIdentities("import", refs[x[0]][:160], x[1].occurred_at or now, x[2].items)
-                 if type(x) is not int else _block_fact(block, specs, refs, x, now) for x in slow]
-        resolved = identity.resolver(session, ctx.ids).resolve(facts, found)
-        mine = {id(x): r for x, r in zip(slow, resolved, strict=True) if type(x) is not int}
-        for x, r in zip(slow, resolved, strict=True):
-            if type(x) is int:
-                landed[x] = r
-    _write_profiles(session, ctx, block, order, landed, mine if slow else {})
+    mine = _resolve(session, ctx, block, slow, found, landed, refs, now) if slow else {}
+    _write_profiles(session, ctx, block, order, landed, mine)
     open_owners(session, [(x[1].owner_userid, x[1].occurred_at, mine[id(x)]) if type(x) is not int
                           else (block.owner[x], block.occurred_at[x], _with_ids(block, found, landed[x], x))
                           for _i, x in order if (x[1].owner_userid if type(x) is not int else block.owner[x])], now)
@@ -117,6 +110,31 @@ def write_customer_block(session: Session, ctx: IngestContext, prepared: Prepare
     result.accepted = len(parsed) + len(block)
     result.rejected.sort(key=lambda r: r.index)
     return result
+
+
+def _resolve(session: Session, ctx: IngestContext, block: CustomerBlock, slow: list[Any], found: dict[str, Any],
+             landed: list[Any], refs: list[str], now: datetime) -> dict[int, identity.Resolved]:
+    """Resolve the records the look-up did not answer, block rows of all-new people as columns (``FreshFacts``: a
+    customer each, and that person's later rows anchored on it); fill in ``landed``; return the per-item records'."""
+    cause = ("import", [refs[i] for i in block.index],  # times as SQLite stores them, as FreshFacts takes them
+             [(t or now).astimezone(UTC).isoformat(" ", "microseconds")[:26] for t in block.occurred_at])
+    fresh, again = fresh_facts(block, slow, found, cause)
+    chosen = set(fresh.rows).union(again)
+    rest = [x for x in slow if type(x) is not int or x not in chosen] if chosen else slow
+    specs = [ctx.ids.kinds.spec(kind) for kind in block.kinds]
+    facts = [identity.FactIdentities("import", refs[x[0]][:160], x[1].occurred_at or now, x[2].items)
+             if type(x) is not int else _block_fact(block, specs, refs, x, now) for x in rest]
+    resolved, made = identity.resolver(session, ctx.ids).resolve_with_fresh(facts, found, fresh)
+    if made:  # the fresh rows and their people's later rows: all their identities on one new customer
+        found.update(made)  # as the look-up would now find them (owners read these rows' identities there)
+        ours = sorted(chosen)
+        sub = CustomerBlock(ours, [], [], {}, block.kinds, [[col[j] for j in ours] for col in block.lookups], [])
+        for j, hit in zip(ours, _anchored(ctx, sub, made), strict=True):
+            landed[j] = hit
+    for x, r in zip(rest, resolved, strict=True):
+        if type(x) is int:
+            landed[x] = r
+    return {id(x): r for x, r in zip(rest, resolved, strict=True) if type(x) is not int}
 
 
 def _anchored(ctx: IngestContext, block: CustomerBlock, found: dict[str, Any]) -> list[Any]:

@@ -21,6 +21,7 @@ per-item path makes them (tests/domains/ingest/test_event_block.py compares both
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -151,12 +152,16 @@ def _anchors(ctx: IngestContext, block: EventBlock, found: dict[str, Any],
     return out
 
 
-def _fresh(block: EventBlock, slow: list[Any], found: dict[str, Any]) -> tuple[identity.FreshFacts, list[int]]:
+def fresh_facts(block: Any, slow: list[Any], found: dict[str, Any],
+                cause: tuple[str, Sequence[str], Sequence[str]] | None = None) -> tuple[identity.FreshFacts, list[int]]:
     """Return the block rows of ``slow`` that create a customer of all-new identities, and the later block rows
     that name only identities one of them created (its person again: anchored on those, nothing to write).
 
     A creator is the first fact of the chunk to name each of its identities, none of them stored, and
-    every other fact naming any of them is a block row naming nothing else.
+    every other fact naming any of them is a block row naming nothing else. ``block`` is any block of
+    identity columns (``kinds``, ``lookups``, ``values``); per-item facts in ``slow`` hold their Normalised
+    third. ``cause``: the facts' cause type, and per block row its cause ref and UTC time as SQLite stores it
+    (an event block's own event ids and times by default).
     """
     names = [[entry[3] for entry in x[2].items] if type(x) is not int
              else [lk for col in block.lookups if (lk := col[x]) is not None] for x in slow]
@@ -185,8 +190,9 @@ def _fresh(block: EventBlock, slow: list[Any], found: dict[str, Any]) -> tuple[i
         chosen = set(rows)
         places = [p for p in range(len(slow)) if p not in again]
         at = [n for n, p in enumerate(places) if type(slow[p]) is int and slow[p] in chosen]
-    return identity.FreshFacts("event", at, rows, block.event_id, block.occurred_at, block.kinds, block.values,
-                               block.lookups), [slow[p] for p in sorted(again)]
+    ctype, refs, occurred = cause or ("event", block.event_id, block.occurred_at)
+    return identity.FreshFacts(ctype, at, rows, refs, occurred, block.kinds, block.values, block.lookups), \
+        [slow[p] for p in sorted(again)]
 
 
 def _block_fact(block: EventBlock, specs: list[Any], j: int) -> identity.FactIdentities:
@@ -205,7 +211,7 @@ def _write(session: Session, ctx: IngestContext, items: list[Item], block: Event
     order = sorted([(i, p) for p in items for i in (p[0],)] + [(block.index[j], j) for j in range(len(block))],
                    key=lambda x: x[0]) if items else [(block.index[j], j) for j in range(len(block))]
     slow = [x for _i, x in order if type(x) is not int or anchors[x] is None]
-    fresh, again = _fresh(block, slow, found)  # rows creating one customer each: written from the columns
+    fresh, again = fresh_facts(block, slow, found)  # rows creating one customer each: written from the columns
     chosen = set(fresh.rows).union(again)
     rest = [x for x in slow if type(x) is not int or x not in chosen] if chosen else slow
     specs = [ctx.ids.kinds.spec(kind) for kind in block.kinds]
