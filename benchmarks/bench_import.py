@@ -12,7 +12,7 @@ process preparing chunks ahead (`--mode` picks one), each on a fresh database. S
 * events, steady state: the same people's identities exist; new events only;
 * orders, first time and steady state, likewise;
 * re-import of the same file: everything is a duplicate;
-* customers (CRM records) over existing identities.
+* customers (CRM records) over existing identities, and of new people.
 
 On SQLite each line also prints the time spent inside SQLite itself (every execute, executemany,
 fetch and commit, timed through a connection subclass) and the rate that time alone allows: the
@@ -76,13 +76,16 @@ def write_orders(path: Path, rows: int, tag: str) -> None:
                                   "items": [{"sku": "T001", "quantity": 2, "unit_price": "19.00"}]}) + b"\n")
 
 
-def write_customers(path: Path, rows: int) -> None:
-    """Write a customers CSV over the same people's phones."""
+def write_customers(path: Path, rows: int, new: bool = False) -> None:
+    """Write a customers CSV over the same people's phones (``new``: people no file named before, phone + unionid)."""
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["id.phone", "name", "gender", "city", "attr.level"])
-        for i, (_o, phone, _u) in enumerate(_people(rows)):
-            w.writerow([phone, f"客户{i}", "female" if i % 3 else "male", "上海", "gold" if i % 7 == 0 else "silver"])
+        w.writerow(["id.phone", "name", "gender", "city", "attr.level", *(["id.unionid"] if new else [])])
+        for i, (_o, phone, union) in enumerate(_people(rows)):
+            if new:
+                phone, union = f"15{i % 9 + 1}{i:08d}"[:11], union.replace("union", "crm")
+            w.writerow([phone, f"客户{i}", "female" if i % 3 else "male", "上海", "gold" if i % 7 == 0 else "silver",
+                        *([union] if new else [])])
 
 
 IN_SQLITE = [0.0]
@@ -163,6 +166,7 @@ def scenarios(base: Path, url: str, rows: int, repeats: int, parallel: bool, kin
     write_events(base / "e0.csv", rows, "first")
     write_orders(base / "o0.jsonl", rows, "first")
     write_customers(base / "c.csv", rows)
+    write_customers(base / "c_new.csv", rows, new=True)
     print(f" {'with the reader process' if parallel else 'in one process'} (load average before: "
           f"{os.getloadavg()[0]:.2f})")
 
@@ -191,6 +195,7 @@ def scenarios(base: Path, url: str, rows: int, repeats: int, parallel: bool, kin
     if kinds in ("all", "customers"):
         once("customers CSV over existing phones:", "customers", "c.csv")
         once("customers CSV again (nothing new):", "customers", "c.csv")
+        once("customers CSV of new people (phone + unionid):", "customers", "c_new.csv")
 
 
 def main() -> None:
