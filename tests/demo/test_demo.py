@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -14,6 +15,7 @@ from siyu.cli.main import app
 from siyu.config import get_settings
 from siyu.db.engine import make_engine, unit_of_work
 from siyu.db.migrate import upgrade
+from siyu.demo import scale
 from siyu.demo.people import simulate
 from siyu.demo.plan import make_plan
 from siyu.demo.runner import DemoOptions, build, window
@@ -99,6 +101,22 @@ def test_parallel_bulk_path_leaves_the_same_state(settings, tmp_path):
     assert _summaries(split) == _summaries(reference)  # … and equal those rebuilt after the services' load
     assert _index_definitions(split) == _index_definitions(reference)  # dropped for the load, rebuilt as migrated
     assert not list(tmp_path.glob("split.db.graph*"))  # the scratch graph is gone
+    for engine in (reference, split):
+        engine.dispose()
+
+
+@pytest.mark.parametrize("every", [0, 1, 3])
+def test_blocks_prepared_by_either_process_give_the_same_rows(settings, tmp_path, monkeypatch, every):
+    """The graph process simulating and preparing a share of the blocks (none, all, one in three) changes no row."""
+    options = DemoOptions(customers=300, seed=7, until=UNTIL, mode="bulk", block=50, batch=1000)
+    reference = _sqlite(tmp_path / "one.db")
+    expected = build(reference, settings, replace(options, parallel=False))
+    monkeypatch.setattr(scale, "GRAPH_EVERY", every)
+    split = _sqlite(tmp_path / "split.db")
+    report = build(split, settings, replace(options, parallel=True))
+    assert ("graph_generate" in report.cpu) == (every > 0)  # the graph process prepared blocks itself
+    assert report.facts == expected.facts and report.rejected == expected.rejected
+    assert report.counts == expected.counts and fingerprints(split) == fingerprints(reference)
     for engine in (reference, split):
         engine.dispose()
 

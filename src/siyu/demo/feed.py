@@ -9,7 +9,11 @@ new orders in order of their first fact; their lines; every admitted order fact.
 :meth:`Feed.prepare` does everything that needs no identity id (normalisation and blind indexes,
 order summaries, refusals, profile encryption) and returns the :class:`Work` for the graph side
 plus what it keeps to finish the block; :meth:`Feed.rows` turns that into table rows once the
-graph side has answered with the anchor of every fact.
+graph side has answered with the anchor of every fact. Ids are given out in :meth:`Feed.rows`, block
+after block, so blocks can be prepared ahead and in either process: a block's orders are numbered
+from 1 when it is prepared and moved past the previous blocks' when its rows are made, and
+``Work.ids`` says how many ids of each history table a block takes (:meth:`Feed.skip` moves a
+feed past a block whose rows another process made).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Work:
     batches: list[tuple[list[EventFact], list[OrderFact]]]
     records: list[list[Record]]
     rejected: Counter[str] = field(default_factory=Counter)
+    ids: dict[str, int] = field(default_factory=dict)  # ids of each history table the block's rows take
 
 
 @dataclass
@@ -51,9 +56,16 @@ class Anchors:
     batches: list[tuple[Any, Any]]
 
 
+@dataclass
+class BlockRows:
+    """A block's history rows, made where the block was prepared and resolved (events, orders, lines, facts)."""
+
+    rows: tuple[list[Any], list[Any], list[Any], list[Any]]
+
+
 @dataclass(slots=True)
 class _Order:
-    pk: int
+    pk: int  # from 1 within the block until its rows are made, then the stored id
     amount: int
     refunded: int
     status: str
@@ -79,12 +91,14 @@ class Feed:
     def __init__(self, ids: identity.IdentityContext, states: set[str], batch: int, end: int, tops: dict[str, int]):
         self.ids, self.states, self.batch, self.end = ids, states, batch, end
         self.next = {t: n + 1 for t, n in tops.items()}
+        self._pk = 1
 
     # -- before the graph -----------------------------------------------------------------------------------
     def prepare(self, people: list[Person]) -> tuple[Work, _Pending]:
         """Return the block's identity work and what is kept to write its rows."""
         norms: list[Norm] = []
         index: dict[Idents, int] = {}
+        self._pk = 1  # the block's orders in first-fact order; Feed.rows moves them past the previous blocks'
 
         def norm(idents: Idents) -> int:
             nid = index.get(idents)
@@ -126,6 +140,9 @@ class Feed:
             pending.orders.append(admitted)
             pending.new.append(new)
         pending.states = list(states.values())
+        work.ids = {"events": sum(map(len, pending.events)), "orders": len(states),
+                    "order_items": sum(len(o.first.lines) for o in pending.states),
+                    "order_facts": sum(map(len, pending.orders))}
         t = self.end - 3600
         records = [(f"crm:{p.index}", norm(_crm_idents(p)), t, self._profile(p), p.owner) for p in people]
         work.records = [records[i:i + self.batch] for i in range(0, len(records), self.batch)]
@@ -139,7 +156,7 @@ class Feed:
         admitted: list[tuple[DemoOrder, int, _Order]] = []
         new: list[_Order] = []
         rejected = work.rejected
-        pk = self.next["orders"]
+        pk = self._pk
         for f in facts:
             status, oid, t = f.status, f.order_id, f.t
             refunded = status == "refunded"
@@ -182,7 +199,7 @@ class Feed:
                 sent.append((oid, status, t, nid))
             else:
                 admitted.append((f, -1, state))
-        self.next["orders"] = pk
+        self._pk = pk
         return sent, admitted, new
 
     def _profile(self, p: Person) -> tuple[str, str, str, str, date, str, str, dict[str, Any]]:
@@ -200,6 +217,10 @@ class Feed:
         items: list[Any] = []
         facts: list[Any] = []
         nxt = self.next
+        shift = nxt["orders"] - 1
+        for state in pending.states:
+            state.pk += shift
+        nxt["orders"] += len(pending.states)
         event_id, item_id, fact_id = nxt["events"], nxt["order_items"], nxt["order_facts"]
         add_event, add_item, add_fact = events.append, items.append, facts.append
         dumps, keys = orjson.dumps, orjson.OPT_NON_STR_KEYS  # json_text, inlined
@@ -234,6 +255,11 @@ class Feed:
             orders = _stamped(orders, (9, 10, 11), clock)
             facts = _stamped(facts, (5,), clock)
         return events, orders, items, facts
+
+    def skip(self, ids: dict[str, int]) -> None:
+        """Move the id counters past a block whose rows were made elsewhere (``Work.ids``)."""
+        for table, count in ids.items():
+            self.next[table] += count
 
     def _take(self, table: str) -> int:
         value = self.next[table]

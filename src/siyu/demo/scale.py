@@ -10,6 +10,11 @@ Two sides share the work of each block of people:
   memory) and replays what contact, group and CRM events derive, then writes the graph and that
   derived state at the end.
 
+In parallel mode the graph side also simulates, prepares and turns into rows one block in
+:data:`GRAPH_EVERY` itself (people are the same whichever process simulates them; ids are given
+out block after block from ``Work.ids``), and sends the rows for the history side to write: the
+history side's work per block is the larger, and the graph side would otherwise wait for it.
+
 With ``parallel`` (the default for SQLite files from :data:`PARALLEL_FROM` customers) the history
 side runs in a second process and writes straight into the target file, while the graph side
 works in memory and in a scratch file next to it (staff, codes, audit, and the graph's rows,
@@ -25,7 +30,8 @@ each; the two sides overlap in parallel mode):
 ``generate``, ``prepare``, ``rows``, ``history``, ``history_indexes`` and ``waiting_for_anchors``
 on the history side; ``resolve``, ``flush``, ``waiting_for_work``, ``derived``, ``copy``,
 ``indexes`` and ``waiting_beside_indexes`` on the graph side (the ``indexes`` CPU includes the
-thread's; ``cpu["beside_indexes"]`` is the thread's own).
+thread's; ``cpu["beside_indexes"]`` is the thread's own), and ``graph_generate``,
+``graph_prepare`` and ``graph_rows`` for the blocks the graph side prepares.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from siyu.config import Settings
 from siyu.db.engine import make_engine, unit_of_work
 from siyu.db.migrate import upgrade
 from siyu.demo import brand
-from siyu.demo.feed import Anchors, Feed, Work
+from siyu.demo.feed import Anchors, BlockRows, Feed, Work
 from siyu.demo.people import simulate
 from siyu.demo.plan import BrandPlan, make_plan
 from siyu.domains.identity.service import IdentityContext
@@ -63,6 +69,7 @@ from siyu.kit.runtime import tune_gc
 ACTOR = "demo"
 PARALLEL_FROM = 10_000
 LOOKAHEAD = 2  # blocks the history side prepares ahead of the graph side
+GRAPH_EVERY = 2  # parallel mode: the graph side prepares one block in this many itself (0: none)
 KEPT_INDEXES = frozenset({"ix_order_items_order_pk", "ix_events_identity_occurred", "ix_orders_identity_placed"})
 
 
@@ -97,12 +104,21 @@ class _Job:
     batch: int
     tops: dict[str, int]
     split: bool  # writing into the target while the graph is elsewhere: no foreign keys
+    graph_every: int = 0  # the graph side prepares block n itself when graph_takes(n, graph_every)
+
+
+def graph_takes(number: int, every: int) -> bool:
+    """Return whether the graph side simulates and prepares block ``number`` (one in ``every``; 0: none)."""
+    return every > 0 and number % every == every - 1
 
 
 class HistorySide:
-    """Simulates and prepares blocks, then writes their history once anchors arrive."""
+    """Simulates and prepares blocks, then writes their history once anchors arrive.
 
-    def __init__(self, job: _Job, engine: Engine):
+    The graph side uses one without an engine for the blocks it prepares itself (:meth:`rows`).
+    """
+
+    def __init__(self, job: _Job, engine: Engine | None):
         self.job, self.engine, self.timer = job, engine, Timer()
         self.plan = make_plan(job.seed, job.start, job.end, job.settings.csv_set(job.settings.test_phone_numbers))
         ids = IdentityContext.from_settings(job.settings)
@@ -124,13 +140,23 @@ class HistorySide:
         self.rejected.update(work.rejected)
         return work, pending
 
-    def write(self, pending: Any, anchors: Anchors) -> None:
-        """Write one block's history in one transaction."""
+    def rows(self, pending: Any, anchors: Anchors) -> BlockRows:
+        """Return one block's history rows for an SQLite target (the block was resolved in this process)."""
+        with self.timer("rows"), _no_collector():
+            return BlockRows(self.feed.rows(pending, anchors, bulk_history.Clock(sqlite=True)))
+
+    def write(self, pending: Any, anchors: Anchors | BlockRows) -> None:
+        """Write one block's history in one transaction (its rows made here, or by the graph side)."""
+        assert self.engine is not None
         with self.engine.connect().execution_options(siyu_write=True) as conn:
             transaction = conn.begin()
             writer = bulk_history.HistoryWriter(conn)
-            with self.timer("rows"), _no_collector():
-                rows = self.feed.rows(pending, anchors, writer.clock)
+            if isinstance(anchors, BlockRows):
+                rows = anchors.rows
+                self.feed.skip(_ids_of(rows, self.feed.next))
+            else:
+                with self.timer("rows"), _no_collector():
+                    rows = self.feed.rows(pending, anchors, writer.clock)
             with self.timer("history"):
                 writer.write(*rows)
             with self.timer("history_commit"):
@@ -141,10 +167,21 @@ class HistorySide:
 
     def finish(self) -> dict[str, Any]:
         """Return what this side counted and timed."""
+        assert self.engine is not None
         with self.engine.begin() as conn:
             bulk_history.finish_history(conn)
         return {"facts": self.facts, "rejected": dict(self.rejected), "phases": self.timer.phases,
                 "cpu": self.timer.cpu}
+
+
+def _ids_of(rows: tuple[list[Any], ...], nxt: dict[str, int]) -> dict[str, int]:
+    """Return how many ids of each history table a block's rows take, checking they start where ``nxt`` says."""
+    ids = {}
+    for table, part in zip(("events", "orders", "order_items", "order_facts"), rows):
+        if part and part[0][0] != nxt[table]:
+            raise RuntimeError(f"{table} rows made elsewhere start at id {part[0][0]}, not {nxt[table]}")
+        ids[table] = len(part)
+    return ids
 
 
 @contextmanager
@@ -172,13 +209,20 @@ def _history_process(job: _Job, work_q: Any, answer_q: Any, done_q: Any) -> None
         engine = make_engine(job.url)
         bulk_repo.tune_engine(engine, foreign_keys=not job.split)
         side = HistorySide(job, engine)
-        pending: deque[Any] = deque()
-        for first, stop in side.blocks():
+        pending: deque[Any] = deque()  # per block in order: what prepare kept, or None (the graph side prepares it)
+        ahead = 0  # blocks this side prepared and has not written
+        for number, (first, stop) in enumerate(side.blocks()):
+            if graph_takes(number, job.graph_every):
+                pending.append(None)
+                continue
             work, kept = side.prepare(first, stop)
             work_q.put(work)
             pending.append(kept)
-            if len(pending) > LOOKAHEAD:
-                side.write(pending.popleft(), _answer(side, answer_q))
+            ahead += 1
+            while ahead > LOOKAHEAD:  # write in block order, the graph side's blocks as they come
+                kept = pending.popleft()
+                ahead -= kept is not None
+                side.write(kept, _answer(side, answer_q))
         while pending:
             side.write(pending.popleft(), _answer(side, answer_q))
         done_q.put(("ok", side.finish()))
@@ -188,7 +232,7 @@ def _history_process(job: _Job, work_q: Any, answer_q: Any, done_q: Any) -> None
         raise
 
 
-def _answer(side: HistorySide, answer_q: Any) -> Anchors:
+def _answer(side: HistorySide, answer_q: Any) -> Anchors | BlockRows:
     with side.timer("waiting_for_anchors"):
         answer = answer_q.get()
     if answer is None:
@@ -304,7 +348,7 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
         bulk_repo.drop_indexes(conn, rebuilt)
     engine.dispose()  # no open SQLite handle crosses the fork
     job = _Job(str(engine.url.render_as_string(hide_password=False)), settings, plan.seed, plan.start, plan.end,
-               customers, block, batch, tops, True)
+               customers, block, batch, tops, True, GRAPH_EVERY)
     methods = multiprocessing.get_all_start_methods()
     mp = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     work_q, answer_q, done_q = mp.Queue(), mp.Queue(), mp.Queue()
@@ -320,12 +364,7 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
         with scratch.begin() as conn:  # the graph's rows are flushed there block by block, then copied in
             bulk_repo.drop_indexes(conn, bulk_repo.secondary_indexes(bulk.GRAPH_TABLES))
         loader = _graph_start(scratch, settings, plan)
-        for first in range(0, customers, block):
-            with timer("waiting_for_work"):
-                work = _next(work_q, done_q, history)
-            _answer_block(scratch, loader, work, answer_q, timer)
-            if on_block:
-                on_block(min(customers, first + block) - first)
+        own = _graph_blocks(scratch, loader, job, (work_q, answer_q, done_q), history, on_block, timer)
         with timer("derived"):
             _depart(scratch, loader, plan)
             with unit_of_work(scratch) as session:
@@ -343,11 +382,36 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
         if history.is_alive():
             answer_q.put(None)
             history.terminate()
+        answer_q.cancel_join_thread()  # a failed build may leave rows nobody reads: do not wait at exit to send them
         scratch.dispose()
         _remove(scratch_path)
-    done["phases"] = {**done["phases"], **timer.phases}
-    done["cpu"] = {**done["cpu"], **timer.cpu}
+    done["facts"] += own.facts
+    done["rejected"] = dict(Counter(done["rejected"]) + own.rejected)
+    done["phases"] = {**done["phases"], **timer.phases, **{f"graph_{k}": v for k, v in own.timer.phases.items()}}
+    done["cpu"] = {**done["cpu"], **timer.cpu, **{f"graph_{k}": v for k, v in own.timer.cpu.items()}}
     return done
+
+
+def _graph_blocks(scratch: Engine, loader: bulk.GraphLoader, job: _Job, queues: tuple[Any, Any, Any], history: Any,
+                  on_block: Callable[[int], None] | None, timer: Timer) -> HistorySide:
+    """Resolve every block in order (the history side's work, and the blocks this side prepares itself).
+
+    Return the side that prepared this process's blocks (its counts and timings).
+    """
+    work_q, answer_q, done_q = queues
+    own = HistorySide(job, None)
+    for number, first in enumerate(range(0, job.customers, job.block)):
+        stop = min(job.customers, first + job.block)
+        if graph_takes(number, job.graph_every):
+            _own_block(scratch, loader, own, first, stop, answer_q, timer)
+        else:
+            with timer("waiting_for_work"):
+                work = _next(work_q, done_q, history)
+            own.feed.skip(work.ids)
+            _answer_block(scratch, loader, work, answer_q, timer)
+        if on_block:
+            on_block(stop - first)
+    return own
 
 
 def _write_target(engine: Engine, scratch_path: Path, loader: bulk.GraphLoader, timer: Timer) -> None:
@@ -365,6 +429,18 @@ def _answer_block(scratch: Engine, loader: bulk.GraphLoader, work: Work, answer_
     file while the history side works on (the graph side would otherwise wait idle)."""
     with timer("resolve"):
         answer_q.put(resolve_block(scratch, loader, work))
+    with timer("flush"), unit_of_work(scratch) as session:
+        loader.flush_graph(session.connection())
+
+
+def _own_block(scratch: Engine, loader: bulk.GraphLoader, own: HistorySide, first: int, stop: int, answer_q: Any,
+               timer: Timer) -> None:
+    """Simulate, prepare and resolve one block in the graph process, send its history rows, then flush the graph."""
+    work, kept = own.prepare(first, stop)
+    with timer("resolve"):
+        anchors = resolve_block(scratch, loader, work)
+    answer_q.put(own.rows(kept, anchors))
+    del work, kept, anchors
     with timer("flush"), unit_of_work(scratch) as session:
         loader.flush_graph(session.connection())
 
