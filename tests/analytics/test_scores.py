@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from analytics.test_aipl import _reference as aipl_reference
 from analytics.test_lifecycle import _measures, _tier
@@ -258,3 +258,21 @@ def test_a_future_as_of_is_refused_before_anything_runs(brand: Engine, settings:
     assert getattr(caught.value, "code", "") == "as_of_in_future"
     with unit_of_work(brand, write=False) as s:
         assert s.scalar(select(ScoreRun.id)) is None
+
+
+def test_a_run_written_in_batches_replaces_exactly_the_scored_customers(
+        brand: Engine, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch is its own transaction; rows of customers no longer scored go, before, between and after batches."""
+    monkeypatch.setattr(scores, "BATCH", 3)
+    whole = scores.write_back(brand, tmp_path, AS_OF, settings.tz, trigger="cli")
+    with unit_of_work(brand, write=False) as s:
+        ids = sorted(s.scalars(select(CustomerScore.customer_id)))
+    assert len(ids) == whole.written > 7
+    with unit_of_work(brand) as s:  # stray rows: a merged-away customer, ids below, between and above the run's
+        victims = [ids[0], ids[4], ids[-1]]
+        s.execute(update(Customer).where(Customer.id.in_(victims)).values(merged_into_id=ids[1]))
+    again = scores.write_back(brand, tmp_path / "fresh", AS_OF, settings.tz, trigger="cli")  # a new mirror
+    with unit_of_work(brand, write=False) as s:
+        after = sorted(s.scalars(select(CustomerScore.customer_id)))
+        stamps = set(s.scalars(select(CustomerScore.computed_at)))
+    assert after == [i for i in ids if i not in victims] and again.written == len(after) and len(stamps) == 1

@@ -20,7 +20,8 @@ run records why; the other scores are still written. Money is rounded half up to
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ import ibis
 import numpy as np
 import pyarrow as pa
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from siyu.analytics import aipl, attention, customer_value, lifecycle, rfm
 from siyu.analytics.attention import AttentionParams, attach
@@ -207,6 +209,37 @@ class ScoresResult:
     timings: dict[str, float]
 
 
+def _write(store: Engine, computed: Computed) -> int:
+    """Replace the stored scores: in one transaction on PostgreSQL, a batch per transaction on SQLite.
+
+    Batches are in customer id order: each replaces the rows in its id range, the last one everything
+    after, so a customer who is no longer scored (merged away) loses the old row. On PostgreSQL one
+    transaction costs nobody anything (readers keep their snapshot, other writers do not touch the
+    table), so readers see the old scores or the new ones, never a mix. On SQLite one transaction for
+    a million customers held the database's one write lock for tens of seconds, and every request that
+    writes (a login, an ingestion batch) waited behind it; there each batch commits on its own, and a
+    reader meanwhile may see some customers' new scores and others' previous ones (each row says
+    what day it is as of).
+    """
+    if store.dialect.name != "sqlite":
+        with unit_of_work(store) as shared:
+            return _replace(computed, lambda: nullcontext(shared))
+    return _replace(computed, lambda: unit_of_work(store))
+
+
+def _replace(computed: Computed, transaction: Callable[[], AbstractContextManager[Session]]) -> int:
+    """Write the batches, each in ``transaction()``, then drop the rows after the last one's ids."""
+    written, after = 0, None
+    for names, rows in computed.batches(BATCH):
+        through = rows[-1][names.index("customer_id")]
+        with transaction() as s:
+            written += service.replace_scores(s, names, rows, after=after, through=through)
+        after = through
+    with transaction() as s:
+        service.replace_scores(s, [], [], after=after, through=None)
+    return written
+
+
 def write_back(store: Engine, data_dir: Any, as_of: date, tz: ZoneInfo, *, trigger: str, engine: str = "auto",
                master: str = "local[2]", config: ScoreConfig | None = None) -> ScoresResult:
     """Compute every live customer's scores as of ``as_of`` and replace ``customer_scores``; record the run."""
@@ -222,8 +255,7 @@ def write_back(store: Engine, data_dir: Any, as_of: date, tz: ZoneInfo, *, trigg
         finally:
             facts.close()
         writing = time.perf_counter()
-        with unit_of_work(store) as s:
-            written = service.replace_scores(s, computed.batches())
+        written = _write(store, computed)
         computed.timings["write"] = time.perf_counter() - writing
     except Exception as exc:
         with unit_of_work(store) as s:

@@ -36,7 +36,7 @@ def scored(db_engine: Engine, brand: Brand) -> Brand:
             _row(brand.xss, intent_days=2, open_order=True, last_signal_at=at(30), intent_value="995.00"),
             _row(brand.li, intent_days=1, intent_value="50.00"),
         ]
-        scores.replace_scores(s, [(list(rows[0]), [tuple(r.values()) for r in rows])])
+        scores.replace_scores(s, list(rows[0]), [tuple(r.values()) for r in rows], after=None, through=None)
         run = scores.start_run(s, date(2026, 6, 30), "cli", utcnow())
         scores.finish_run(s, run, status="ok", now=utcnow(), seconds=1.0, customers=3)
     return brand

@@ -27,14 +27,18 @@ from siyu.domains.staff import owned_identities_query
 Kind = Literal["at_risk", "high_intent"]
 
 
-def replace_all(session: Session, batches: Iterable[tuple[Sequence[str], Sequence[Sequence[Any]]]]) -> int:
-    """Delete every score and insert ``batches`` of (column names, rows as tuples); return the rows written."""
-    session.execute(delete(CustomerScore).execution_options(synchronize_session=False))
-    written = 0
-    for names, rows in batches:
+def replace_range(session: Session, names: Sequence[str], rows: Sequence[Sequence[Any]], after: int | None,
+                  through: int | None) -> int:
+    """Replace the scores of the customers with ids in (``after``, ``through``] (None: unbounded) with ``rows``."""
+    query = delete(CustomerScore)
+    if after is not None:
+        query = query.where(CustomerScore.customer_id > after)
+    if through is not None:
+        query = query.where(CustomerScore.customer_id <= through)
+    session.execute(query.execution_options(synchronize_session=False))
+    if rows:
         fast_insert_tuples(session, CustomerScore.__table__, names, rows)
-        written += len(rows)
-    return written
+    return len(rows)
 
 
 def add_run(session: Session, run: ScoreRun) -> ScoreRun:

@@ -39,9 +39,10 @@ def finish_run(session: Session, run_id: int, *, status: str, now: datetime, sec
                                       "error": None if error is None else error[:500]})
 
 
-def replace_scores(session: Session, batches: Iterable[tuple[Sequence[str], Sequence[Sequence[Any]]]]) -> int:
-    """Replace every customer's scores with ``batches`` of (column names, rows); return how many were written."""
-    return repo.replace_all(session, batches)
+def replace_scores(session: Session, names: Sequence[str], rows: Sequence[Sequence[Any]], *, after: int | None,
+                   through: int | None) -> int:
+    """Replace the scores of customers with ids in (``after``, ``through``] with ``rows``; return how many written."""
+    return repo.replace_range(session, names, rows, after, through)
 
 
 def latest_run(session: Session, status: str | None = "ok") -> ScoreRun | None:
