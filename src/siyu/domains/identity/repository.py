@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from siyu.db.bulk import allocate_ids, chunks, insert_ignore, insert_with_ids, is_postgres, select_in, write_rows
@@ -246,14 +246,24 @@ def active_merge_parents(session: Session, merged_ids: list[int]) -> dict[int, i
 
 def issues(session: Session, *, status: str | None, category: str | None, limit: int, before: int | None) -> list[IdentityIssue]:
     """Return review-queue entries, newest first."""
-    query = select(IdentityIssue).order_by(IdentityIssue.id.desc()).limit(limit)
+    return list(session.scalars(issues_query(status=status, category=category, limit=limit, before=before)))
+
+
+def issues_query(*, status: str | None, category: str | None, limit: int, before: int | None) -> Select[Any]:
+    """Return the query of :func:`issues`: the page's ids first, then their rows.
+
+    SQLite (no statistics) takes a status from the (status, created_at) index and sorts what it finds
+    by id: selecting whole rows, it sorted every open entry's row for the first 50 (81k open on the 1M
+    store: 167 ms); the ids alone come from the index and sort in 14 ms, and only the page's rows are read.
+    """
+    ids = select(IdentityIssue.id).order_by(IdentityIssue.id.desc()).limit(limit)
     if status:
-        query = query.where(IdentityIssue.status == status)
+        ids = ids.where(IdentityIssue.status == status)
     if category:
-        query = query.where(IdentityIssue.category == category)
+        ids = ids.where(IdentityIssue.category == category)
     if before:
-        query = query.where(IdentityIssue.id < before)
-    return list(session.scalars(query))
+        ids = ids.where(IdentityIssue.id < before)
+    return select(IdentityIssue).where(IdentityIssue.id.in_(ids)).order_by(IdentityIssue.id.desc())
 
 
 def issues_of(session: Session, customer_ids: list[int]) -> list[IdentityIssue]:
