@@ -264,6 +264,8 @@ def test_a_run_written_in_batches_replaces_exactly_the_scored_customers(
         brand: Engine, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each batch is its own transaction; rows of customers no longer scored go, before, between and after batches."""
     monkeypatch.setattr(scores, "BATCH", 3)
+    monkeypatch.setattr(scores, "SQLITE_BATCH", 3)
+    monkeypatch.setattr(scores, "pause_for_writers", lambda _engine: None)
     whole = scores.write_back(brand, tmp_path, AS_OF, settings.tz, trigger="cli")
     with unit_of_work(brand, write=False) as s:
         ids = sorted(s.scalars(select(CustomerScore.customer_id)))

@@ -38,7 +38,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     now = [NOW]
     monkeypatch.setattr(worker, "utcnow", lambda: now[0])
     monkeypatch.setattr(worker, "WRITE_SLICE", 3)
-    monkeypatch.setattr(worker, "WRITE_PAUSE", 0)
+    monkeypatch.setattr(worker, "pause_for_writers", lambda _engine: None)
     yield now
 
 

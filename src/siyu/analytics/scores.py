@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,11 +38,12 @@ from siyu.analytics.attention import AttentionParams, attach
 from siyu.analytics.clv import ClvFitFailed, probability_alive, round_fen, value_arrays
 from siyu.analytics.clv.value import DEFAULT_ANNUAL_DISCOUNT_RATE, DEFAULT_MONTHS
 from siyu.analytics.engines import Facts, open_facts
-from siyu.db.engine import unit_of_work
+from siyu.db.engine import pause_for_writers, unit_of_work
 from siyu.domains.scores import service
 from siyu.kit.time import day_bounds_utc, utcnow
 
 BATCH = 50_000
+SQLITE_BATCH = 10_000  # rows per writer transaction on SQLite: ~1 s of its write lock at most on a busy machine
 
 
 @dataclass(frozen=True)
@@ -217,20 +218,28 @@ def _write(store: Engine, computed: Computed) -> int:
     transaction costs nobody anything (readers keep their snapshot, other writers do not touch the
     table), so readers see the old scores or the new ones, never a mix. On SQLite one transaction for
     a million customers held the database's one write lock for tens of seconds, and every request that
-    writes (a login, an ingestion batch) waited behind it; there each batch commits on its own, and a
-    reader meanwhile may see some customers' new scores and others' previous ones (each row says
-    what day it is as of).
+    writes (a login, an ingestion batch) waited behind it; there each batch of ``SQLITE_BATCH`` commits
+    on its own with a pause after it (back-to-back batches starved a waiting login past its 30 s busy
+    timeout), and a reader meanwhile may see some customers' new scores and others' previous ones
+    (each row says what day it is as of).
     """
     if store.dialect.name != "sqlite":
         with unit_of_work(store) as shared:
-            return _replace(computed, lambda: nullcontext(shared))
-    return _replace(computed, lambda: unit_of_work(store))
+            return _replace(computed, lambda: nullcontext(shared), BATCH)
+
+    @contextmanager
+    def own_transaction() -> Iterator[Session]:
+        with unit_of_work(store) as s:
+            yield s
+        pause_for_writers(store)  # a login waiting on the lock gets it before the next batch
+
+    return _replace(computed, own_transaction, SQLITE_BATCH)
 
 
-def _replace(computed: Computed, transaction: Callable[[], AbstractContextManager[Session]]) -> int:
+def _replace(computed: Computed, transaction: Callable[[], AbstractContextManager[Session]], size: int) -> int:
     """Write the batches, each in ``transaction()``, then drop the rows after the last one's ids."""
     written, after = 0, None
-    for names, rows in computed.batches(BATCH):
+    for names, rows in computed.batches(size):
         through = rows[-1][names.index("customer_id")]
         with transaction() as s:
             written += service.replace_scores(s, names, rows, after=after, through=through)

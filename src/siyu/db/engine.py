@@ -25,6 +25,7 @@ from siyu.config import get_settings
 WRITE_OPTION = "siyu_write"
 LONG_LOCK_SECONDS = 2.0  # a writer holding SQLite's write lock this long is logged: requests queue behind it
 _LOCKED_AT = "siyu_locked_at"
+WRITER_PAUSE = 0.2  # seconds: longer than the busy handler's longest sleep, so every waiting writer tries once
 log = structlog.get_logger("siyu.db")
 
 
@@ -68,6 +69,17 @@ def _sqlite_setup(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "rollback")
     def _on_end(conn):  # type: ignore[no-untyped-def]
         _report_long_lock(conn.info.pop(_LOCKED_AT, None))
+
+
+def pause_for_writers(engine: Engine, seconds: float | None = None) -> None:
+    """Pause between two writer transactions of a background job, on SQLite, so queued writers get the lock.
+
+    SQLite's busy handler polls (every 100 ms once a writer has waited a while): a job that commits
+    and begins again at once can keep a login or an ingestion batch waiting through its whole busy
+    timeout, one short transaction after another. PostgreSQL has no database-wide lock: no pause.
+    """
+    if engine.dialect.name == "sqlite":
+        time.sleep(WRITER_PAUSE if seconds is None else seconds)
 
 
 def _report_long_lock(locked_at: float | None) -> None:

@@ -11,7 +11,7 @@ re-evaluates every customer and every interest.
 
 A turn never holds the write lock while it reads: interests and each rule's answer are worked out in
 reader transactions, and written ``WRITE_SLICE`` customers at a time in short writer transactions
-with a pause between them, so requests and ingestion batches (which need the write lock too) wait
+with a pause between them (:func:`siyu.db.engine.pause_for_writers`), so requests and ingestion batches (which need the write lock too) wait
 at most one slice, not a whole turn (a full turn over 1M customers reads for minutes). Watermarks
 are stored last: a turn that dies half way is done again by the next. It runs in a daemon thread
 of ``siyu serve`` and in ``siyu worker``.
@@ -35,15 +35,14 @@ from sqlalchemy.orm import Session
 from siyu.analytics import interest, lease
 from siyu.config import Settings
 from siyu.db.bulk import chunks
-from siyu.db.engine import unit_of_work
+from siyu.db.engine import pause_for_writers, unit_of_work
 from siyu.domains.segments import refresh
 from siyu.kit.time import local_day, utcnow
 
 log = structlog.get_logger("siyu.worker")
 LEASE = "segments"
 LEASE_TTL = timedelta(minutes=30)
-WRITE_SLICE = 20_000  # customers per writer transaction: about a second of SQLite's write lock at most
-WRITE_PAUSE = 0.1  # seconds between two of a turn's writer transactions: SQLite's busy handler polls
+WRITE_SLICE = 5_000  # customers per writer transaction: well under a second of SQLite's write lock
 T = TypeVar("T")
 
 
@@ -137,7 +136,7 @@ class SegmentRefresher:
         with unit_of_work(self.engine) as session:
             result = work(session)
         if not last:
-            self._stop.wait(WRITE_PAUSE)
+            pause_for_writers(self.engine)
         return result
 
     def run(self) -> None:
