@@ -19,12 +19,14 @@ from domains.identity.helpers import wipe
 from domains.ingest.paths import compare_paths, write_csv
 from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from siyu.cli import import_files
+from siyu.cli.import_cmds import run_import
 from siyu.cli.import_files import CsvMapper
 from siyu.domains.customers import service as customers
-from siyu.domains.ingest.customer_block import CustomerBlock
 from siyu.domains.identity.resolver import Resolver
+from siyu.domains.ingest.customer_block import CustomerBlock
 from siyu.domains.ingest.customer_columns import prepare_customer_block, prepare_customer_columns
 from siyu.domains.ingest.customers import customer_outcome
 from siyu.domains.ingest.service import IngestContext
@@ -167,3 +169,26 @@ def test_block_holds_the_plain_records(settings):
             ([vault.decrypt(want.name_enc), want.name_idx, want.name_masked] if want else None)
         for field in ("gender", "birthday", "region", "city", "attributes"):
             assert block.profile.get(field, [None] * len(block))[row] == profile.get(field), field
+
+
+def test_unchanged_profile_columns_are_not_rewritten(db_engine, settings, tmp_path):
+    """Importing the same records again rewrites no profile column (a name keeps its ciphertext) but still moves
+    ``updated_at``, as the per-item path does; a changed value is written."""
+    rows = [["13912340001", "", "", "张三", "female", "1990-05-17", "浙江", "杭州", "", "", "gold", '{"vip": true}']]
+    path = _write(tmp_path / "one.csv", rows)
+
+    def stored() -> tuple[Any, ...]:
+        with db_engine.connect() as conn:
+            return conn.execute(text("SELECT name_enc, name_idx, gender, birthday, region, city, attributes, updated_at "
+                                     "FROM customers")).one()
+
+    run_import("customers", path, eng=db_engine, settings=settings)
+    first = stored()
+    run_import("customers", path, eng=db_engine, settings=settings)
+    again = stored()
+    assert again[:7] == first[:7] and again[7] > first[7]
+    rows[0][3], rows[0][7] = "李四", "宁波"
+    run_import("customers", _write(tmp_path / "two.csv", rows), eng=db_engine, settings=settings)
+    changed = stored()
+    assert changed[0] != first[0] and changed[1] != first[1] and changed[5] == "宁波" and changed[2:5] == first[2:5]
+    assert PiiVault(settings.effective_secret_key).decrypt(changed[0]) == "李四"

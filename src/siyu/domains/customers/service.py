@@ -278,7 +278,7 @@ def write_profile_columns(session: Session, items: Sequence[tuple[int, dict[str,
     earlier one's), each root's patch is merged over its stored attributes, and ``fields`` (the records' profile
     field names) go into one audit entry: what :func:`update_profiles` writes for the same records folded per root.
     """
-    roots, stored = repo.roots_and_attributes(session, {cid for cid, _v in items})
+    roots, stored = repo.roots_and_profiles(session, {cid for cid, _v in items})
     missing = sorted({cid for cid, _v in items} - set(roots))
     if missing:
         raise NotFound(f"customers {missing[:10]} not found", code="customer_not_found", customer_ids=missing[:100])
@@ -286,18 +286,34 @@ def write_profile_columns(session: Session, items: Sequence[tuple[int, dict[str,
     for cid, values in items:
         folded.setdefault(roots[cid], {}).update(values)
     needed = [r for r, values in folded.items() if "attributes" in values]
-    attributes = {r: repo.decoded_attributes(stored[r]) for r in needed if r in stored}
+    attributes = {r: repo.decoded_attributes(stored[r][0]) for r in needed if r in stored}
     attributes.update(repo.attributes_of(session, [r for r in needed if r not in stored]))  # roots reached by a merge
     now, rows = utcnow(), []
     for root, values in folded.items():
         if "attributes" in values:
             values["attributes"] = _attributes(attributes.get(root, {}), values["attributes"])
         if values:
-            rows.append({"id": root, "updated_at": now, **values})
+            rows.append({"id": root, "updated_at": now, **_changed(values, stored.get(root), attributes.get(root))})
     repo.update_many(session, rows)
     if rows:
         audit(session, actor, "customer.update", "customer", None, {"customers": len(rows), "fields": sorted(set(fields))})
     return len(rows)
+
+
+def _changed(values: dict[str, Any], stored: tuple[Any, ...] | None, attributes: Any) -> dict[str, Any]:
+    """Return ``values`` without the columns that would write what the row already holds (no index entry or page
+    rewritten for nothing); a name counts as unchanged when its blind index is (the same name, sealed again)."""
+    if stored is None:
+        return values
+    _attrs, name_idx, gender, birthday, region, city = stored
+    out = {k: v for k, v in values.items()
+           if not (k == "gender" and v == gender or k == "region" and v == region or k == "city" and v == city
+                   or k == "birthday" and v is not None and birthday is not None and str(birthday) == v.isoformat()
+                   or k == "attributes" and v == attributes)}
+    if "name_idx" in out and out["name_idx"] == name_idx:
+        for column in ("name_enc", "name_idx", "name_masked"):
+            del out[column]
+    return out
 
 
 # --- reads ---------------------------------------------------------------------------------------
