@@ -167,10 +167,9 @@ class OrderBatchWriter:
         self._drop_lines_of_orders_that_have_some(states)
         repo.insert_order_items(self.session, [
             {**line, "order_pk": s.pk} for s in states.values() if s.changed and s.lines for line in s.lines])
-        fact_pks = repo.insert_order_facts(self.session, [
-            {"order_pk": states[f.order.order_id].pk, "status": f.order.status, "fact_key": f.key[2],
-             "amount_fen": f.refund_fen if f.order.status == "refunded" else f.amount_fen,
-             "occurred_at": f.order.occurred_at, "received_at": now, "properties": f.order.properties}
+        fact_pks = repo.insert_order_facts(self.session, [  # FACT_COLUMNS
+            (states[f.order.order_id].pk, f.order.status, f.key[2],
+             f.refund_fen if f.order.status == "refunded" else f.amount_fen, f.order.occurred_at, now, f.order.properties)
             for _i, f in admitted])
         repo.insert_order_fact_items(self.session, [  # lines of facts that did not become the order's lines
             {**line, "fact_pk": pk} for (_i, f), pk in zip(admitted, fact_pks, strict=True)
@@ -192,10 +191,9 @@ class OrderBatchWriter:
                     state.lines = None
 
     @staticmethod
-    def _header(order_id: str, s: _OrderState, identity_id: int, now: datetime) -> dict[str, Any]:
+    def _header(order_id: str, s: _OrderState, identity_id: int, now: datetime) -> tuple[Any, ...]:
+        """Return a new order's row as a tuple of repo.ORDER_COLUMNS."""
         first = s.first
         assert first is not None
-        return {"order_id": order_id, "identity_id": identity_id, "channel": first.order.channel,
-                "store": first.order.store, "currency": first.order.currency, "amount_fen": s.amount_fen,
-                "refunded_fen": s.refunded_fen, "status": s.status, "placed_at": first.order.occurred_at,
-                "paid_at": s.paid_at, "updated_at": s.updated_at, "properties": first.order.properties}
+        return (order_id, identity_id, first.order.channel, first.order.store, first.order.currency, s.amount_fen,
+                s.refunded_fen, s.status, first.order.occurred_at, s.paid_at, s.updated_at, first.order.properties)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from siyu.db.bulk import chunks, fast_insert, insert_with_ids, select_in, write_rows
+from siyu.db.bulk import allocate_ids, chunks, fast_insert, fast_insert_tuples, insert_with_ids, select_in, write_rows
 from siyu.domains.events import Event
 from siyu.domains.orders import Order, OrderFact, OrderFactItem, OrderItem
 
@@ -62,9 +62,20 @@ def existing_fact_keys(session: Session, order_pks: list[int]) -> set[tuple[int,
     return keys
 
 
-def insert_orders(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert order headers and return their ids in order."""
-    return insert_with_ids(session, Order.__table__, rows)
+ORDER_COLUMNS = ("order_id", "identity_id", "channel", "store", "currency", "amount_fen", "refunded_fen", "status",
+                 "placed_at", "paid_at", "updated_at", "properties")
+FACT_COLUMNS = ("order_pk", "status", "fact_key", "amount_fen", "occurred_at", "received_at", "properties")
+
+
+def _insert_tuples_with_ids(session: Session, table: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[int]:
+    ids = allocate_ids(session, table, len(rows))
+    fast_insert_tuples(session, table, ("id", *names), [(pk, *row) for pk, row in zip(ids, rows, strict=True)])
+    return ids
+
+
+def insert_orders(session: Session, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert order headers (tuples of ORDER_COLUMNS) and return their ids in order."""
+    return _insert_tuples_with_ids(session, Order.__table__, ORDER_COLUMNS, rows)
 
 
 def orders_with_lines(session: Session, order_pks: list[int]) -> set[int]:
@@ -80,9 +91,9 @@ def insert_order_items(session: Session, rows: list[dict[str, Any]]) -> None:
     fast_insert(session, OrderItem.__table__, rows)
 
 
-def insert_order_facts(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert order facts and return their ids in order."""
-    return insert_with_ids(session, OrderFact.__table__, rows)
+def insert_order_facts(session: Session, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert order facts (tuples of FACT_COLUMNS) and return their ids in order."""
+    return _insert_tuples_with_ids(session, OrderFact.__table__, FACT_COLUMNS, rows)
 
 
 def insert_order_fact_items(session: Session, rows: list[dict[str, Any]]) -> None:
