@@ -105,16 +105,17 @@ def test_parallel_bulk_path_leaves_the_same_state(settings, tmp_path):
         engine.dispose()
 
 
-@pytest.mark.parametrize("every", [0, 1, 3])
-def test_blocks_prepared_by_either_process_give_the_same_rows(settings, tmp_path, monkeypatch, every):
-    """The graph process simulating and preparing a share of the blocks (none, all, one in three) changes no row."""
+@pytest.mark.parametrize("share", [(0, 1), (1, 1), (1, 3), (2, 3)])
+def test_blocks_prepared_by_either_process_give_the_same_rows(settings, tmp_path, monkeypatch, share):
+    """The graph process simulating and preparing a share of the blocks (none, all, some) changes no row."""
     options = DemoOptions(customers=300, seed=7, until=UNTIL, mode="bulk", block=50, batch=1000)
     reference = _sqlite(tmp_path / "one.db")
     expected = build(reference, settings, replace(options, parallel=False))
-    monkeypatch.setattr(scale, "GRAPH_EVERY", every)
+    monkeypatch.setattr(scale, "GRAPH_SHARE", share)
     split = _sqlite(tmp_path / "split.db")
     report = build(split, settings, replace(options, parallel=True))
-    assert ("graph_generate" in report.cpu) == (every > 0)  # the graph process prepared blocks itself
+    assert ("graph_generate" in report.cpu) == (share[0] > 0)  # the graph process prepared blocks itself
+    assert "history_indexes" in report.cpu  # the history tables' indexes were built by the history process
     assert report.facts == expected.facts and report.rejected == expected.rejected
     assert report.counts == expected.counts and fingerprints(split) == fingerprints(reference)
     for engine in (reference, split):

@@ -10,10 +10,12 @@ Two sides share the work of each block of people:
   memory) and replays what contact, group and CRM events derive, then writes the graph and that
   derived state at the end.
 
-In parallel mode the graph side also simulates, prepares and turns into rows one block in
-:data:`GRAPH_EVERY` itself (people are the same whichever process simulates them; ids are given
-out block after block from ``Work.ids``), and sends the rows for the history side to write: the
-history side's work per block is the larger, and the graph side would otherwise wait for it.
+In parallel mode the graph side also simulates, prepares and turns into rows a share of the
+blocks itself (:data:`GRAPH_SHARE`; people are the same whichever process simulates them; ids are
+given out block after block from ``Work.ids``), and sends the rows for the history side to write:
+the history side's work per block is the larger, and the graph side would otherwise wait for it.
+The history side builds the history tables' dropped indexes after its last block, while the graph
+side finishes its own work.
 
 With ``parallel`` (the default for SQLite files from :data:`PARALLEL_FROM` customers) the history
 side runs in a second process and writes straight into the target file, while the graph side
@@ -21,7 +23,7 @@ works in memory and in a scratch file next to it (staff, codes, audit, and the g
 flushed there after each block while the history side works on: the graph side would otherwise
 wait idle); at the end the graph's changed rows are rewritten in the scratch file, its tables
 copied in (``INSERT … SELECT``, no Python per row), the derived rows written, and every
-secondary index (dropped for the load) is rebuilt while ``beside_indexes`` (the dashboard
+other secondary index (dropped for the load) is rebuilt while ``beside_indexes`` (the dashboard
 summaries' reading and computing) runs in a thread. Otherwise both sides run in turn in this
 process, on the target database. Either way the database is the one the services leave.
 
@@ -69,7 +71,7 @@ from siyu.kit.runtime import tune_gc
 ACTOR = "demo"
 PARALLEL_FROM = 10_000
 LOOKAHEAD = 2  # blocks the history side prepares ahead of the graph side
-GRAPH_EVERY = 2  # parallel mode: the graph side prepares one block in this many itself (0: none)
+GRAPH_SHARE = (1, 2)  # parallel mode: the graph side prepares this many blocks of every so many itself
 KEPT_INDEXES = frozenset({"ix_order_items_order_pk", "ix_events_identity_occurred", "ix_orders_identity_placed"})
 
 
@@ -104,12 +106,14 @@ class _Job:
     batch: int
     tops: dict[str, int]
     split: bool  # writing into the target while the graph is elsewhere: no foreign keys
-    graph_every: int = 0  # the graph side prepares block n itself when graph_takes(n, graph_every)
+    graph_share: tuple[int, int] = (0, 1)  # the graph side prepares block n itself when graph_takes(n, graph_share)
+    indexes: tuple[str, ...] = ()  # history tables' indexes this side builds after its last block
 
 
-def graph_takes(number: int, every: int) -> bool:
-    """Return whether the graph side simulates and prepares block ``number`` (one in ``every``; 0: none)."""
-    return every > 0 and number % every == every - 1
+def graph_takes(number: int, share: tuple[int, int]) -> bool:
+    """Return whether the graph side simulates and prepares block ``number`` (the last ``taken`` of every ``of``)."""
+    taken, of = share
+    return number % of >= of - taken
 
 
 class HistorySide:
@@ -212,7 +216,7 @@ def _history_process(job: _Job, work_q: Any, answer_q: Any, done_q: Any) -> None
         pending: deque[Any] = deque()  # per block in order: what prepare kept, or None (the graph side prepares it)
         ahead = 0  # blocks this side prepared and has not written
         for number, (first, stop) in enumerate(side.blocks()):
-            if graph_takes(number, job.graph_every):
+            if graph_takes(number, job.graph_share):
                 pending.append(None)
                 continue
             work, kept = side.prepare(first, stop)
@@ -225,6 +229,9 @@ def _history_process(job: _Job, work_q: Any, answer_q: Any, done_q: Any) -> None
                 side.write(kept, _answer(side, answer_q))
         while pending:
             side.write(pending.popleft(), _answer(side, answer_q))
+        with side.timer("history_indexes"), engine.begin() as conn:
+            bulk_repo.create_indexes(conn, [i for i in bulk_repo.secondary_indexes(bulk_repo.HISTORY_TABLES)
+                                            if i.name in job.indexes])
         done_q.put(("ok", side.finish()))
         engine.dispose()
     except BaseException:
@@ -342,13 +349,15 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
     # Indexes whose keys grow with the load (order lines by order, facts by identity: a block's
     # identities are the newest) stay and are appended to; the others are dropped for the load and
     # rebuilt at the end, since keeping them dirties pages all over the file in every block.
+    # The history side builds its tables' ones after its last block, beside the graph side's last work.
     rebuilt = [i for i in bulk_repo.secondary_indexes(bulk_repo.content_tables()) if i.name not in KEPT_INDEXES]
+    history_built = tuple(str(i.name) for i in rebuilt if i.table.name in bulk_repo.HISTORY_TABLES)
     with engine.begin() as conn:
         tops = bulk_history.history_ids(conn)
         bulk_repo.drop_indexes(conn, rebuilt)
     engine.dispose()  # no open SQLite handle crosses the fork
     job = _Job(str(engine.url.render_as_string(hide_password=False)), settings, plan.seed, plan.start, plan.end,
-               customers, block, batch, tops, True, GRAPH_EVERY)
+               customers, block, batch, tops, True, GRAPH_SHARE, history_built)
     methods = multiprocessing.get_all_start_methods()
     mp = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     work_q, answer_q, done_q = mp.Queue(), mp.Queue(), mp.Queue()
@@ -377,7 +386,7 @@ def _build_split(engine: Engine, target: Path, settings: Settings, plan: BrandPl
         scratch.dispose()
         _write_target(engine, scratch_path, loader, timer)
         del loader  # the graph and the replayed state: garbage now, collected beside the index build
-        _rebuild_indexes(engine, rebuilt, beside_indexes, timer)
+        _rebuild_indexes(engine, [i for i in rebuilt if i.name not in history_built], beside_indexes, timer)
     finally:
         if history.is_alive():
             answer_q.put(None)
@@ -402,7 +411,7 @@ def _graph_blocks(scratch: Engine, loader: bulk.GraphLoader, job: _Job, queues: 
     own = HistorySide(job, None)
     for number, first in enumerate(range(0, job.customers, job.block)):
         stop = min(job.customers, first + job.block)
-        if graph_takes(number, job.graph_every):
+        if graph_takes(number, job.graph_share):
             _own_block(scratch, loader, own, first, stop, answer_q, timer)
         else:
             with timer("waiting_for_work"):
