@@ -6,7 +6,8 @@ handful of set-based statements; reads of these tables live in the events and or
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from siyu.db.bulk import allocate_ids, chunks, fast_insert, fast_insert_tuples, insert_with_ids, select_in, write_rows
 from siyu.domains.events import Event
 from siyu.domains.orders import Order, OrderFact, OrderFactItem, OrderItem
+from siyu.kit.time import UTC
 
 
 def existing_event_ids(session: Session, event_ids: list[str]) -> set[str]:
@@ -41,15 +43,34 @@ def insert_events_returning(session: Session, rows: list[dict[str, Any]]) -> lis
     return insert_with_ids(session, Event.__table__, rows)
 
 
-def orders_by_external_id(session: Session, order_ids: list[str]) -> dict[str, Any]:
-    """Return order_id → (id, identity_id, amount_fen, refunded_fen, status, updated_at, paid_at)."""
-    out: dict[str, Any] = {}
-    cols = (Order.order_id, Order.id, Order.identity_id, Order.amount_fen, Order.refunded_fen, Order.status,
-            Order.updated_at, Order.paid_at)
-    for part in chunks(order_ids):
-        for row in session.execute(select(*cols).where(Order.order_id.in_(part))):
-            out[row[0]] = row
-    return out
+class StoredOrder(NamedTuple):
+    """What the order writer needs of a stored order."""
+
+    order_id: str
+    id: int
+    identity_id: int
+    amount_fen: int
+    refunded_fen: int
+    status: str
+    updated_at: datetime
+    paid_at: datetime | None
+
+
+def _utc(value: Any) -> datetime | None:
+    """Return a stored time as UTCDateTime reads it (SQLite: naive UTC text; PostgreSQL: an aware datetime)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def orders_by_external_id(session: Session, order_ids: list[str]) -> dict[str, StoredOrder]:
+    """Return order_id → the stored order (id, identity_id, amount_fen, refunded_fen, status, updated_at, paid_at)."""
+    session.flush()  # a driver-level look-up: nothing pending may be missed
+    rows = select_in(session, "SELECT order_id, id, identity_id, amount_fen, refunded_fen, status, updated_at, paid_at "
+                     "FROM orders WHERE order_id IN ({marks})", order_ids)
+    return {r[0]: StoredOrder(*r[:6], _utc(r[6]), _utc(r[7])) for r in rows}  # type: ignore[arg-type]
 
 
 def existing_fact_keys(session: Session, order_pks: list[int]) -> set[tuple[int, str, str]]:
