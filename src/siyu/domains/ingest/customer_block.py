@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from siyu.domains.customers import service as customers
 from siyu.domains.identity import service as identity
 from siyu.domains.ingest.customers import open_owners, write_customers
-from siyu.domains.ingest.event_block import fresh_facts
+from siyu.domains.ingest.event_block import anchored, fresh_facts
 from siyu.domains.ingest.schemas import IngestResult
 from siyu.domains.ingest.service import IngestContext, Prepared, check_batch_size
 from siyu.domains.ingest.validation import ItemRejected, rejection
@@ -95,7 +95,7 @@ def write_customer_block(session: Session, ctx: IngestContext, prepared: Prepare
     lookups = {lk for col in block.lookups for lk in col if lk is not None}
     lookups.update(entry[3] for _i, _r, norm, _p in parsed for entry in norm.items)
     found = identity.known_identities(session, lookups)  # one look-up, shared with the resolver
-    landed: list[Any] = _anchored(ctx, block, found)
+    landed: list[Any] = anchored(ctx, block, found)
     # file order of every record: (index, item) for per-item records, (index, block row) for block rows
     order = sorted([(p[0], p) for p in parsed] + [(i, j) for j, i in enumerate(block.index)], key=lambda x: x[0]) \
         if parsed else [(i, j) for j, i in enumerate(block.index)]
@@ -129,34 +129,12 @@ def _resolve(session: Session, ctx: IngestContext, block: CustomerBlock, slow: l
         found.update(made)  # as the look-up would now find them (owners read these rows' identities there)
         ours = sorted(chosen)
         sub = CustomerBlock(ours, [], [], {}, block.kinds, [[col[j] for j in ours] for col in block.lookups], [])
-        for j, hit in zip(ours, _anchored(ctx, sub, made), strict=True):
+        for j, hit in zip(ours, anchored(ctx, sub, made), strict=True):
             landed[j] = hit
     for x, r in zip(rest, resolved, strict=True):
         if type(x) is int:
             landed[x] = r
     return {id(x): r for x, r in zip(rest, resolved, strict=True) if type(x) is not int}
-
-
-def _anchored(ctx: IngestContext, block: CustomerBlock, found: dict[str, Any]) -> list[Any]:
-    """Return each block row's (anchor identity, customer) when all its identities exist on one customer, else None
-    (the most specific identity anchors the record, as the resolver's look-up answers it)."""
-    kinds = ctx.ids.kinds
-    ranked = sorted(range(len(block.kinds)), key=lambda c: (kinds.spec(block.kinds[c]).specificity, block.kinds[c]),
-                    reverse=True)
-    out: list[Any] = []
-    for row in zip(*[block.lookups[c] for c in ranked]):
-        cid = anchor = None
-        for lookup in row:
-            if lookup is None:
-                continue
-            hit = found.get(lookup)
-            if hit is None or (cid is not None and hit[3] != cid):
-                anchor = None
-                break
-            if cid is None:
-                anchor, cid = hit[0], hit[3]
-        out.append(None if anchor is None else (anchor, cid))
-    return out
 
 
 def _with_ids(block: CustomerBlock, found: dict[str, Any], landed: Any, j: int) -> identity.Resolved:

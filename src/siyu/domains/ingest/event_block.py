@@ -129,13 +129,18 @@ def write_events_block(session: Session, ctx: IngestContext, prepared: Prepared)
     return result
 
 
-def _anchors(ctx: IngestContext, block: EventBlock, found: dict[str, Any],
-             rows: list[int] | None = None) -> list[int | None]:
-    """Return each block row's (or each of ``rows``') anchor when all its identities exist on one customer, else None."""
+def anchored(ctx: IngestContext, block: Any, found: dict[str, Any],
+             rows: list[int] | None = None) -> list[tuple[int, int] | None]:
+    """Return each block row's (or each of ``rows``') (anchor identity, customer) when all its identities
+    exist on one customer, else None.
+
+    The most specific identity anchors the row, as the resolver's look-up answers it. ``block`` is a
+    column block with ``kinds`` and ``lookups`` (events' or customer records').
+    """
     kinds = ctx.ids.kinds
     ranked = sorted(range(len(block.kinds)), key=lambda c: (kinds.spec(block.kinds[c]).specificity, block.kinds[c]),
-                    reverse=True)  # the most specific identity anchors the fact
-    out: list[int | None] = []
+                    reverse=True)
+    out: list[tuple[int, int] | None] = []
     columns = [block.lookups[c] for c in ranked]
     for row in zip(*columns) if rows is None else ([col[j] for col in columns] for j in rows):
         cid = anchor = None
@@ -148,8 +153,14 @@ def _anchors(ctx: IngestContext, block: EventBlock, found: dict[str, Any],
                 break
             if cid is None:
                 anchor, cid = hit[0], hit[3]
-        out.append(anchor)
+        out.append(None if anchor is None else (anchor, cid))
     return out
+
+
+def _anchors(ctx: IngestContext, block: EventBlock, found: dict[str, Any],
+             rows: list[int] | None = None) -> list[int | None]:
+    """Return each block row's (or each of ``rows``') anchor identity, as :func:`anchored` finds it."""
+    return [None if hit is None else hit[0] for hit in anchored(ctx, block, found, rows)]
 
 
 def fresh_facts(block: Any, slow: list[Any], found: dict[str, Any],
