@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from plans import sqlite_plans
+from sqlalchemy import Engine
 
-from siyu.db.engine import make_engine, unit_of_work
+from siyu.db.engine import unit_of_work
 from siyu.domains.identity import repository
 from siyu.domains.identity.models import IdentityIssue
 from siyu.kit.time import UTC
@@ -42,19 +42,7 @@ def test_sqlite_sorts_the_ids_from_the_index_and_reads_only_the_page_s_rows(sqli
                                                                             tmp_path: Path) -> None:
     """Selecting whole rows, SQLite sorted every open entry's row to keep 50 (81k open on the 1M store: 167 ms;
     the ids alone from the index: 14 ms)."""
-    shutil.copy(sqlite_template, tmp_path / "plan.db")
-    engine = make_engine(f"sqlite:///{tmp_path / 'plan.db'}")
-
-    def explain(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, _many: bool) -> tuple[str, Any]:
-        return f"EXPLAIN QUERY PLAN {statement}", params
-
-    event.listen(engine, "before_cursor_execute", explain, retval=True)
-    try:
-        with engine.connect() as conn:
-            query = repository.issues_query(status="open", category=None, limit=50, before=None)
-            plan = [row[3] for row in conn.execute(query).cursor.fetchall()]
-    finally:
-        event.remove(engine, "before_cursor_execute", explain)
-        engine.dispose()
+    with sqlite_plans(sqlite_template, tmp_path) as plan_of:
+        plan = plan_of(repository.issues_query(status="open", category=None, limit=50, before=None))
     assert "SEARCH identity_issues USING COVERING INDEX ix_identity_issues_status_created (status=?)" in plan, plan
     assert "SEARCH identity_issues USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan

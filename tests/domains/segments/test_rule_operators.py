@@ -8,7 +8,6 @@ also evaluated restricted to a subset of customers (the incremental refresh's fo
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,11 @@ from typing import Any
 import pytest
 from domains.segments import reference
 from domains.segments.brand import NOW, TZ, build, load, local
-from sqlalchemy import Engine, event
+from plans import sqlite_plans
+from sqlalchemy import Engine
 
 from siyu.config import Settings
-from siyu.db.engine import make_engine, unit_of_work
+from siyu.db.engine import unit_of_work
 from siyu.domains.segments import rules
 from siyu.domains.segments.rule_repository import Clock, Compiler
 from siyu.kit.crypto import PiiVault
@@ -217,21 +217,9 @@ def test_sqlite_builds_an_event_set_from_the_events_of_its_type(sqlite_template:
     every identity's events instead took 50 s on the 1M store); restricted to a few customers (an incremental
     refresh), it reaches their events through their identities (reading every event of the type in the
     window instead took 2.9 s for 1,000 customers against 0.4 s)."""
-    shutil.copy(sqlite_template, tmp_path / "plan.db")
-    db_engine = make_engine(f"sqlite:///{tmp_path / 'plan.db'}")  # a SQLite plan: no PostgreSQL twin
     rule = rules.parse({"event": "content_viewed", "count": {"op": "gte", "value": 2}, "window": {"last_days": 90}})
-
-    def explain(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, _many: bool) -> tuple[str, Any]:
-        return f"EXPLAIN QUERY PLAN {statement}", params
-
-    event.listen(db_engine, "before_cursor_execute", explain, retval=True)
-    try:
-        with db_engine.connect() as conn:
-            plans = [" | ".join(row[3] for row in conn.execute(
-                Compiler(Clock(NOW, TZ), False, restrict).members(rule)).cursor.fetchall())
-                for restrict in (None, [1, 2, 3])]
-    finally:
-        event.remove(db_engine, "before_cursor_execute", explain)
-        db_engine.dispose()
+    with sqlite_plans(sqlite_template, tmp_path) as plan_of:  # a SQLite plan: no PostgreSQL twin
+        plans = [" | ".join(plan_of(Compiler(Clock(NOW, TZ), False, restrict).members(rule)))
+                 for restrict in (None, [1, 2, 3])]
     assert "COVERING INDEX ix_events_type_occurred" in plans[0], plans[0]
     assert "ix_events_identity_occurred" in plans[1] and "ix_events_type_occurred" not in plans[1], plans[1]
