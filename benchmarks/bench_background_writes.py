@@ -19,33 +19,16 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
-from bench_console import PASSWORD, SIYU, _free_port, _siyu
+from bench_console import PASSWORD, _serve, _siyu
 from sqlalchemy import create_engine, text
 
 DONE = ("segments_refreshed", "scores_written")
-
-
-def _serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `siyu serve` logging to ``log``; return it and its base URL once /healthz answers."""
-    port = _free_port()
-    with log.open("wb") as out:
-        server = subprocess.Popen([SIYU, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                  stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(3000):
-        try:
-            if httpx.get(base + "/healthz", timeout=2.0).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    return server, base
 
 
 def _login(base: str) -> tuple[int, float]:
@@ -72,7 +55,7 @@ def main() -> None:
     with create_engine(args.database_url).begin() as conn:
         conn.execute(text("DELETE FROM segment_watermarks"))
     log = Path(tmp.name) / "serve.log"
-    server, base = _serve(env, log)
+    server, base = _serve(env, log, wait=600.0)
     started, logins = time.perf_counter(), []
     try:
         while time.perf_counter() - started < args.seconds:

@@ -53,13 +53,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `siyu serve` on a free loopback port; return it and its base URL once /healthz answers."""
+def _serve(env: dict[str, str], log: Path | None = None, wait: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `siyu serve` on a free loopback port (its output to ``log``, else dropped); return it and its base
+    URL once /healthz answers (or ``wait`` seconds passed)."""
     port = _free_port()
-    server = subprocess.Popen([SIYU, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with log.open("wb") if log is not None else open(os.devnull, "wb") as out:
+        server = subprocess.Popen([SIYU, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/healthz", timeout=1.0).status_code == 200:
                 break
