@@ -76,6 +76,8 @@ def test_a_long_write_lock_is_logged_with_its_thread(db_engine: Engine, monkeypa
         with unit_of_work(db_engine, write=False) as s:  # a reader takes no lock: never logged
             s.execute(select(Staff.id))
             time.sleep(0.1)
+        with db.long_writes_expected():  # a one-off build (siyu demo) says so: not reported
+            hold(0.1)
     long = [e for e in logs if e["event"] == "long_write_lock"]
     if db_engine.dialect.name == "sqlite":
         assert [e["thread"] for e in long] == ["siyu-segments"] and long[0]["seconds"] >= 0.1

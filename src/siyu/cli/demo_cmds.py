@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from siyu.cli.common import settings as configured_settings
-from siyu.db.engine import make_engine
+from siyu.db.engine import long_writes_expected, make_engine
 from siyu.db.migrate import upgrade
 from siyu.db.reset import is_empty, reset_database
 from siyu.demo.engagement import EngagementReport, set_up
@@ -71,9 +71,10 @@ def demo(
                desc="demo")
     set_up_report = None
     try:
-        report = build(engine, cfg, options, on_block=bar.update)
-        bar.close()
-        set_up_report = set_up(engine, cfg) if engagement else None
+        with long_writes_expected():  # the build holds the write lock for seconds at a time, and nobody waits
+            report = build(engine, cfg, options, on_block=bar.update)
+            bar.close()
+            set_up_report = set_up(engine, cfg) if engagement else None
     except SiyuError as exc:
         typer.echo(f"error [{exc.code}]: {exc.message}", err=True)
         raise typer.Exit(1) from exc

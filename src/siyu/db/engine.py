@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +28,7 @@ LONG_LOCK_SECONDS = 2.0  # a writer holding SQLite's write lock this long is log
 _LOCKED_AT = "siyu_locked_at"
 WRITER_PAUSE = 0.2  # seconds: longer than the busy handler's longest sleep, so every waiting writer tries once
 log = structlog.get_logger("siyu.db")
+_LONG_WRITES_EXPECTED: ContextVar[bool] = ContextVar("siyu_long_writes_expected", default=False)
 
 
 
@@ -82,9 +84,19 @@ def pause_for_writers(engine: Engine, seconds: float | None = None) -> None:
         time.sleep(WRITER_PAUSE if seconds is None else seconds)
 
 
+@contextmanager
+def long_writes_expected() -> Iterator[None]:
+    """Do not report long write locks taken in this block (a one-off build nobody waits on: ``siyu demo``)."""
+    token = _LONG_WRITES_EXPECTED.set(True)
+    try:
+        yield
+    finally:
+        _LONG_WRITES_EXPECTED.reset(token)
+
+
 def _report_long_lock(locked_at: float | None) -> None:
     """Log a writer that held SQLite's one write lock long enough to keep others waiting (who, how long)."""
-    if locked_at is None:
+    if locked_at is None or _LONG_WRITES_EXPECTED.get():
         return
     held = time.perf_counter() - locked_at
     if held >= LONG_LOCK_SECONDS:
