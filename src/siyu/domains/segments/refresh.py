@@ -60,8 +60,8 @@ class Target:
     enter: Callable[[Session, Iterable[int], datetime], None]
     leave: Callable[[Session, Iterable[int], datetime], None]
     mark: Callable[[Session, datetime, bool, int, int], None]  # (at, full, entered, exited)
-    raw: dict[str, Any] = field(default_factory=dict)  # the stored rule it was parsed from
-    stored: Callable[[Session], dict[str, Any] | None] = lambda _s: None  # the stored rule now (None: gone)
+    raw: dict[str, Any]  # the stored rule it was parsed from
+    stored: Callable[[Session], dict[str, Any] | None]  # the stored rule now (None: gone)
 
 
 @dataclass
